@@ -1,0 +1,14 @@
+"""Shared test settings: quiet TensorFlow, a headless plot backend, no profile leaking in."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _clean_profile_environment(monkeypatch):
+    for variable in ("COURSE_PROFILE", "NBGRADER_EXECUTION", "COURSE_SOURCE", "COURSE_DATA_DIR"):
+        monkeypatch.delenv(variable, raising=False)
