@@ -1,0 +1,20 @@
+# Two commands from a fresh clone: `make demo` (the main job, offline) and `make test`.
+# Both create the local virtualenv .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+RUN := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+
+.PHONY: demo test release bench
+
+$(INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(RUN) -m pip install --quiet --upgrade pip
+	$(RUN) -m pip install --quiet -e ".[dev]"
+	touch $(INSTALLED)
+
+demo: $(INSTALLED)
+	$(RUN) -m course --profile smoke --out outputs
+
+test: $(INSTALLED)
+	$(RUN) -m pytest
