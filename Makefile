@@ -5,7 +5,7 @@ VENV := .venv
 RUN := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test release bench
+.PHONY: demo test
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
