@@ -1,0 +1,264 @@
+"""Execute the lesson notebooks with papermill, the way CI does.
+
+    python -m course.notebooks [LESSON ...] --profile smoke --out executed
+
+Lessons are the folders ``<source>/<lesson>/<lesson>.ipynb`` (``solutions/`` by default). Each runs
+on the Jupyter kernel ``python3`` with the papermill parameters ``profile`` and ``output_dir``
+(``<out>/<lesson>/``: the lesson saves its figures there), plus the lesson's own parameters from
+``course/notebooks.toml``, which also sets how long one cell may run. The executed notebook is
+written to ``<out>/<lesson>.ipynb``. A table gives each lesson's status, time and recorded metrics;
+the exit status is 1 if any lesson failed, and the failing lesson and cell are named.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import sys
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from course.config import PROFILES
+from course.metrics import read_metrics
+
+KERNEL = "python3"
+REQUIRED_PARAMETERS = ("profile", "output_dir")
+SOURCES = ("solutions", "lessons")
+DEFAULT_CONFIG = Path(__file__).with_name("notebooks.toml")
+_PAPERMILL_CELL_TAGS = {"injected-parameters", "papermill-error-cell-tag"}
+
+
+class NotebookRunError(RuntimeError):
+    """The run cannot start: no lessons, an unknown lesson, a bad configuration or no kernel."""
+
+
+@dataclass(frozen=True)
+class Lesson:
+    """One lesson notebook and the settings it runs with."""
+
+    name: str
+    notebook: Path
+    timeout: float  # seconds one cell may run
+    parameters: dict = field(default_factory=dict)  # papermill parameters besides profile and output_dir
+
+
+@dataclass
+class LessonRun:
+    """What happened when a lesson ran."""
+
+    lesson: str
+    status: str  # "passed", "failed", "timed out" or "not run"
+    seconds: float
+    metrics: dict = field(default_factory=dict)
+    failure: str = ""  # which cell failed and why
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+
+def discover_lessons(folder: Path) -> dict[str, Path]:
+    """Every ``folder/<lesson>/<lesson>.ipynb``, by lesson name, sorted."""
+    if not folder.is_dir():
+        raise NotebookRunError(
+            f"No lesson folder {folder}. Run from the repository root or pass --root; "
+            "lessons live in solutions/<lesson>/<lesson>.ipynb."
+        )
+    lessons = {}
+    for lesson_folder in sorted(path for path in folder.iterdir() if path.is_dir()):
+        if lesson_folder.name.startswith((".", "_")):
+            continue
+        notebook = lesson_folder / f"{lesson_folder.name}.ipynb"
+        if not notebook.is_file():
+            raise NotebookRunError(
+                f"{lesson_folder} has no {notebook.name}: each lesson folder holds a notebook named "
+                "after it (<lesson>/<lesson>.ipynb). Rename the notebook or move the folder out."
+            )
+        lessons[lesson_folder.name] = notebook
+    if not lessons:
+        raise NotebookRunError(f"No lessons in {folder}: expected {folder}/<lesson>/<lesson>.ipynb.")
+    return lessons
+
+
+def load_config(path: Path) -> dict:
+    """The runner settings in ``path`` (see ``course/notebooks.toml``)."""
+    try:
+        config = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise NotebookRunError(
+            f"No runner settings at {path}. Run from a checkout (pip install -e .) or pass --config."
+        ) from None
+    except tomllib.TOMLDecodeError as error:
+        raise NotebookRunError(f"{path} is not valid TOML: {error}") from None
+    unknown = sorted(set(config) - {"timeout", "lessons"})
+    if unknown:
+        raise NotebookRunError(f"{path}: unknown table(s) {unknown}; expected [timeout] and [lessons.<lesson>].")
+    return config
+
+
+def plan_lessons(
+    available: dict[str, Path], names: list[str], config: dict, profile: str, timeout: float | None
+) -> list[Lesson]:
+    """The lessons ``names`` (all when empty) with their timeouts and parameters for ``profile``."""
+    unknown = sorted(set(names) - set(available))
+    if unknown:
+        raise NotebookRunError(f"Unknown lesson(s) {unknown}. Lessons: {', '.join(available)}.")
+    configured = config.get("lessons", {})
+    stray = sorted(set(configured) - set(available))
+    if stray:
+        raise NotebookRunError(
+            f"The runner settings configure lesson(s) {stray}, which do not exist. Lessons: {', '.join(available)}."
+        )
+    lessons = []
+    for name in names or list(available):
+        settings = configured.get(name, {})
+        unknown_settings = sorted(set(settings) - {"timeout", "parameters"})
+        if unknown_settings:
+            raise NotebookRunError(
+                f"Lesson {name!r}: unknown setting(s) {unknown_settings}; a lesson may set timeout and parameters."
+            )
+        parameters = settings.get("parameters", {})
+        reserved = sorted(set(parameters) & set(REQUIRED_PARAMETERS))
+        if reserved:
+            raise NotebookRunError(f"Lesson {name!r}: the runner sets {reserved} itself; remove them from its parameters.")
+        lesson_timeouts = settings.get("timeout", {})
+        if not isinstance(lesson_timeouts, dict):
+            raise NotebookRunError(f"Lesson {name!r}: timeout must be a table by profile, e.g. timeout = {{ full = 43200 }}.")
+        lesson_timeout = timeout or lesson_timeouts.get(profile) or config.get("timeout", {}).get(profile)
+        if not lesson_timeout:
+            raise NotebookRunError(
+                f"No cell timeout for profile {profile!r}: add `{profile} = <seconds>` to [timeout] "
+                "in the runner settings or pass --timeout."
+            )
+        lessons.append(Lesson(name, available[name], float(lesson_timeout), dict(parameters)))
+    return lessons
+
+
+def missing_parameters(lesson: Lesson) -> list[str]:
+    """Parameters the runner passes that the lesson's ``parameters`` cell does not declare."""
+    import papermill
+
+    declared = papermill.inspect_notebook(str(lesson.notebook))
+    return [name for name in (*REQUIRED_PARAMETERS, *lesson.parameters) if name not in declared]
+
+
+def failing_cell(executed: Path) -> str:
+    """Where an executed notebook stopped: the last cell papermill started, counted as in the lesson."""
+    import nbformat
+
+    if not executed.is_file():
+        return "before the first cell ran"
+    notebook = nbformat.read(str(executed), as_version=4)
+    lesson_cells = [
+        cell for cell in notebook.cells if not _PAPERMILL_CELL_TAGS & set(cell.metadata.get("tags", []))
+    ]
+    started = [
+        (number, cell) for number, cell in enumerate(lesson_cells, start=1)
+        if cell.metadata.get("papermill", {}).get("start_time")
+    ]
+    if not started:
+        return "before the first cell ran"
+    number, cell = started[-1]
+    first_line = next((line for line in cell.source.splitlines() if line.strip()), "")
+    return f"cell {number} of {len(lesson_cells)} (`{first_line.strip()}`)"
+
+
+def run_lesson(lesson: Lesson, profile: str, out: Path) -> LessonRun:
+    """Execute ``lesson`` into ``out/<lesson>.ipynb`` with its figures in ``out/<lesson>/``."""
+    import papermill
+    from jupyter_client.kernelspec import NoSuchKernel
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    missing = missing_parameters(lesson)
+    if missing:
+        return LessonRun(
+            lesson.name, "not run", 0.0,
+            failure=f"its cell tagged 'parameters' does not define {', '.join(missing)}; "
+            f"add a default there, for example `output_dir = \"figures\"`",
+        )
+    executed = out / f"{lesson.name}.ipynb"
+    figures = out / lesson.name
+    executed.unlink(missing_ok=True)
+    shutil.rmtree(figures, ignore_errors=True)
+    figures.mkdir(parents=True)
+    parameters = {"profile": profile, "output_dir": str(figures.resolve()), **lesson.parameters}
+
+    started = time.perf_counter()
+    status, failure = "passed", ""
+    try:
+        papermill.execute_notebook(
+            str(lesson.notebook), str(executed), parameters=parameters, kernel_name=KERNEL,
+            execution_timeout=lesson.timeout, log_output=True, progress_bar=False, cwd=str(lesson.notebook.parent),
+        )
+    except papermill.PapermillExecutionError as error:
+        status, failure = "failed", f"{failing_cell(executed)} raised {error.ename}: {error.evalue}"
+    except CellTimeoutError:
+        status = "timed out"
+        failure = (
+            f"{failing_cell(executed)} ran longer than {lesson.timeout:g} s, the per-cell limit for profile "
+            f"{profile!r}; raise it in course/notebooks.toml or with --timeout"
+        )
+    except DeadKernelError:
+        status, failure = "failed", f"the kernel died in {failing_cell(executed)} (out of memory?)"
+    except NoSuchKernel:
+        raise NotebookRunError(
+            f"No Jupyter kernel named {KERNEL!r}. Install one into this environment: python -m pip install ipykernel"
+        ) from None
+    seconds = time.perf_counter() - started
+    metrics = read_metrics(executed) if executed.is_file() else {}
+    return LessonRun(lesson.name, status, seconds, metrics, failure)
+
+
+def format_table(runs: list[LessonRun]) -> str:
+    """One line per lesson: name, status, seconds and the metrics it recorded."""
+    rows = [("lesson", "status", "seconds", "metrics")]
+    for run in runs:
+        metrics = ", ".join(
+            f"{name}={value:.4f}" if isinstance(value, float) else f"{name}={value}" for name, value in run.metrics.items()
+        )
+        rows.append((run.lesson, run.status, f"{run.seconds:.1f}", metrics or "-"))
+    widths = [max(len(row[column]) for row in rows) for column in range(3)]
+    return "\n".join(
+        "  ".join([row[0].ljust(widths[0]), row[1].ljust(widths[1]), row[2].rjust(widths[2]), row[3]]) for row in rows
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m course.notebooks", description=__doc__.splitlines()[0])
+    parser.add_argument("lessons", nargs="*", metavar="LESSON", help="lessons to run (default: every lesson)")
+    parser.add_argument("--profile", required=True, choices=list(PROFILES), help="run profile passed to every lesson")
+    parser.add_argument("--out", type=Path, required=True, help="folder for executed notebooks and figures")
+    parser.add_argument("--timeout", type=float, help="seconds any one cell may run (overrides the runner settings)")
+    parser.add_argument("--source", choices=SOURCES, default="solutions", help="instructor or student notebooks")
+    parser.add_argument("--root", type=Path, default=Path.cwd(), help="repository root (default: this folder)")
+    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="runner settings (TOML)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        available = discover_lessons(args.root / args.source)
+        lessons = plan_lessons(available, args.lessons, load_config(args.config), args.profile, args.timeout)
+        args.out.mkdir(parents=True, exist_ok=True)
+        runs = []
+        for lesson in lessons:
+            print(f"== {lesson.name} (profile {args.profile}, up to {lesson.timeout:g} s per cell)", flush=True)
+            runs.append(run_lesson(lesson, args.profile, args.out))
+    except NotebookRunError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(format_table(runs))
+    failed = [run for run in runs if not run.passed]
+    for run in failed:
+        print(f"FAILED {run.lesson} ({args.source}/{run.lesson}/{run.lesson}.ipynb): {run.failure}", file=sys.stderr)
+    print(f"{len(runs) - len(failed)} of {len(runs)} lesson(s) passed; executed notebooks in {args.out}/")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
