@@ -1,0 +1,144 @@
+"""python -m course.gates: thresholds checked against metrics recorded by executed notebooks."""
+
+import shutil
+
+import pytest
+from tiny_notebooks import execute, write_notebook
+
+from course.gates import DEFAULT_CONFIG, ExecutedLessons, GateConfigError, check_gate, load_gates, main
+
+RECORDS_VALUES = "from course.metrics import record\nfor name, value in values.items():\n    record(name, value)"
+
+
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory):
+    """Executed notebooks by name, each recording the values papermill passed to it."""
+    folder = tmp_path_factory.mktemp("executed")
+    source = write_notebook(folder / "records.ipynb", RECORDS_VALUES, parameters="profile = None\nvalues = {}")
+    runs = {
+        "scratch": ("full", {"scratch_completed": True, "scratch_val_accuracy": 0.23}),
+        "transfer": ("full", {"frozen_val_accuracy": 0.76, "finetuned_val_accuracy": 0.77}),
+        "transfer_weak": ("full", {"frozen_val_accuracy": 0.65, "finetuned_val_accuracy": 0.63, "scratch_completed": False}),
+        "transfer_smoke": ("smoke", {"frozen_val_accuracy": 0.76}),
+    }
+    return {
+        name: execute(source, folder / f"{name}.ipynb", profile=profile, values=values)
+        for name, (profile, values) in runs.items()
+    }
+
+
+def _lessons(folder, executed, **notebooks):
+    """``folder`` holding executed runs under lesson names (``lesson="<run>"``)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for lesson, run in notebooks.items():
+        shutil.copy(executed[run], folder / f"{lesson}.ipynb")
+    return folder
+
+
+def test_gates_pass_with_the_reference_numbers(tmp_path, executed, capsys):
+    folder = _lessons(tmp_path, executed, from_scratch="scratch", transfer="transfer")
+
+    assert main([str(folder)]) == 0
+
+    assert capsys.readouterr().out.splitlines() == [
+        "PASS  frozen backbone reaches the reference: frozen_val_accuracy 0.7600 >= 0.7000 (transfer.ipynb)",
+        "PASS  fine-tuning keeps the frozen backbone's accuracy: finetuned_val_accuracy 0.7700 >= "
+        "frozen_val_accuracy 0.7600 - 0.01 = 0.7500 (transfer.ipynb)",
+        "PASS  training from scratch ran to completion: scratch_completed True == True (from_scratch.ipynb)",
+        "3 of 3 gate(s) passed",
+    ]
+
+
+def test_gates_fail_below_the_thresholds(tmp_path, executed, capsys):
+    folder = _lessons(tmp_path, executed, transfer="transfer_weak")
+
+    assert main([str(folder)]) == 1
+
+    assert capsys.readouterr().out.splitlines() == [
+        "FAIL  frozen backbone reaches the reference: frozen_val_accuracy 0.6500 < 0.7000 (transfer.ipynb)",
+        "FAIL  fine-tuning keeps the frozen backbone's accuracy: finetuned_val_accuracy 0.6300 < "
+        "frozen_val_accuracy 0.6500 - 0.01 = 0.6400 (transfer.ipynb)",
+        "FAIL  training from scratch ran to completion: scratch_completed False != True (transfer.ipynb)",
+        "0 of 3 gate(s) passed",
+    ]
+
+
+def test_a_missing_metric_fails_naming_the_lesson_that_should_record_it(tmp_path, executed, capsys):
+    folder = _lessons(tmp_path, executed, transfer="transfer")
+
+    assert main([str(folder)]) == 1
+
+    scratch_line = capsys.readouterr().out.splitlines()[2]
+    assert scratch_line.startswith("FAIL  training from scratch ran to completion: scratch_completed not recorded")
+    assert "(searched transfer.ipynb)" in scratch_line
+    assert "the lesson that trains EfficientNetB0 from scratch" in scratch_line
+    assert "course.metrics.record('scratch_completed', value)" in scratch_line
+
+
+def test_a_metric_from_another_profile_fails_its_gate(tmp_path, executed):
+    folder = _lessons(tmp_path, executed, transfer="transfer_smoke")
+    config = load_gates()
+    result = check_gate(config.gates[0], ExecutedLessons(folder), config)
+    assert not result.passed
+    assert "run with profile 'smoke'; the thresholds hold for profile 'full' runs" in result.detail
+
+
+def test_a_metric_recorded_by_two_notebooks_must_be_pinned_to_a_lesson(tmp_path, executed):
+    folder = _lessons(tmp_path, executed, transfer="transfer", transfer_again="transfer")
+    config = load_gates()
+    result = check_gate(config.gates[0], ExecutedLessons(folder), config)
+    assert not result.passed
+    assert "recorded by several notebooks (transfer, transfer_again)" in result.detail
+
+
+def _config_pinning(tmp_path, lesson):
+    path = tmp_path / "gates.toml"
+    path.write_text(
+        'profile = "full"\n[[gates]]\nname = "frozen"\nmetric = "frozen_val_accuracy"\nat_least = 0.7\n'
+        f'[metrics.frozen_val_accuracy]\nrecorded_by = "the transfer lesson"\nlesson = "{lesson}"\n'
+    )
+    return path
+
+
+def test_a_pinned_metric_is_read_from_its_lesson_only(tmp_path, executed, capsys):
+    folder = _lessons(tmp_path / "executed", executed, transfer="transfer", transfer_copy="transfer")
+    assert main([str(folder), "--config", str(_config_pinning(tmp_path, "transfer"))]) == 0
+    assert main([str(folder), "--config", str(_config_pinning(tmp_path, "fine_tuning"))]) == 1
+    assert "fine_tuning.ipynb does not exist (lesson 'fine_tuning' was not executed)" in capsys.readouterr().out
+
+
+def test_no_executed_notebooks_is_an_error_saying_how_to_make_them(tmp_path, capsys):
+    assert main([str(tmp_path)]) == 2
+    assert f"python -m course.notebooks --profile full --out {tmp_path}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('profile = "full"', "defines no"),
+        ('[[gates]]\nname = "g"\nmetric = "m"\n[metrics.m]\nrecorded_by = "x"', "exactly one of"),
+        ('[[gates]]\nname = "g"\nmetric = "m"\nat_least = 1\nequals = 1\n[metrics.m]\nrecorded_by = "x"', "exactly one of"),
+        ('[[gates]]\nname = "g"\nmetric = "m"\nat_least = 1\ntolerance = 0.1\n[metrics.m]\nrecorded_by = "x"', "tolerance only"),
+        ('[[gates]]\nname = "g"\nmetric = "m"\nat_least = 1', r"add \[metrics.m\]"),
+        ('[[gates]]\nname = "g"\nmetric = "m"\nat_least_metric = "n"\n[metrics.m]\nrecorded_by = "x"', r"add \[metrics.n\]"),
+        ('[[gates]]\nname = "g"\nmetric = "m"\nat_lest = 1\n[metrics.m]\nrecorded_by = "x"', r"unknown key\(s\) \['at_lest'\]"),
+        ('[[gates]]\nname = "g"\nmetric = "m"\nat_least = 1\n[metrics.m]\nlesson = "x"', "recorded_by"),
+        ("[[gates]\n", "not valid TOML"),
+    ],
+)
+def test_a_broken_gates_configuration_is_reported(tmp_path, text, message):
+    path = tmp_path / "gates.toml"
+    path.write_text(text)
+    with pytest.raises(GateConfigError, match=message):
+        load_gates(path)
+
+
+def test_the_shipped_gates_hold_the_course_thresholds():
+    config = load_gates(DEFAULT_CONFIG)
+    gates = {gate.metric: gate for gate in config.gates}
+    assert config.profile == "full"
+    assert gates["frozen_val_accuracy"].at_least == 0.70
+    assert (gates["finetuned_val_accuracy"].at_least_metric, gates["finetuned_val_accuracy"].tolerance) == (
+        "frozen_val_accuracy", 0.01,
+    )
+    assert gates["scratch_completed"].equals is True
