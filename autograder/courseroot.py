@@ -1,0 +1,78 @@
+"""The nbgrader course root: its configuration, folders, lessons and gradebook."""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from nbgrader.coursedir import CourseDirectory
+from traitlets.config import Config, PyFileConfigLoader
+
+CONFIG_FILE = "nbgrader_config.py"
+RECORD_FILE = "autograder.json"
+LMS_FILE = "lms_submission.json"
+
+
+class CourseError(Exception):
+    """A problem with the course folder or its configuration that the instructor must fix."""
+
+
+@dataclass
+class Course:
+    """A course root folder with its nbgrader configuration loaded."""
+
+    root: Path
+    config: Config
+
+    @classmethod
+    def load(cls, course_dir):
+        """Load ``nbgrader_config.py`` from ``course_dir`` (the repository root by default)."""
+        root = Path(course_dir).resolve()
+        config_path = root / CONFIG_FILE
+        if not config_path.is_file():
+            raise CourseError(
+                f"{config_path} not found: --course-dir must point at the course root "
+                f"(the folder holding {CONFIG_FILE}, solutions/ and lessons/).")
+        config = PyFileConfigLoader(CONFIG_FILE, path=str(root)).load_config()
+        config.CourseDirectory.root = str(root)
+        return cls(root=root, config=config)
+
+    def coursedir(self, lesson="", student="*"):
+        """An nbgrader CourseDirectory for this course, set to one lesson and student pattern."""
+        coursedir = CourseDirectory(config=self.config)
+        coursedir.assignment_id = lesson
+        coursedir.student_id = student
+        return coursedir
+
+    @property
+    def db_url(self):
+        return self.coursedir().db_url
+
+    def folder(self, step):
+        """Absolute path of an nbgrader step folder: source, release, submitted, autograded, feedback."""
+        coursedir = self.coursedir()
+        name = getattr(coursedir, f"{step}_directory")
+        return self.root / name
+
+    def source_lessons(self):
+        """Lessons (assignments) found in the source folder, sorted by name."""
+        source = self.folder("source")
+        if not source.is_dir():
+            return []
+        return sorted(p.name for p in source.iterdir()
+                      if p.is_dir() and not p.name.startswith(".") and any(p.glob("*.ipynb")))
+
+    def release_notebooks(self, lesson):
+        """Paths of the released student notebooks of a lesson."""
+        return sorted((self.folder("release") / lesson).glob("*.ipynb"))
+
+    def submission_dir(self, student, lesson, step="submitted"):
+        return self.folder(step) / student / lesson
+
+    def record_path(self, student, lesson):
+        """Where the autograder writes what it did to one submission."""
+        return self.submission_dir(student, lesson, "autograded") / RECORD_FILE
+
+
+def default_course_dir():
+    """The course root: $AUTOGRADER_COURSE_DIR, else the repository holding this package."""
+    return os.environ.get("AUTOGRADER_COURSE_DIR", str(Path(__file__).resolve().parent.parent))

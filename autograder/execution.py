@@ -1,0 +1,257 @@
+"""Safe execution of student notebooks, as nbgrader preprocessors.
+
+``SafeExecute`` is nbgrader's ``Execute`` with the limits a class of 200 needs: a memory cap
+per kernel, a time limit per notebook on top of nbgrader's per-cell timeout, a cap on output
+size, a kernel restarted (not the whole notebook lost) when student code kills it, and numpy,
+math and builtins restored before every test cell so monkeypatching them cannot fake a pass.
+What it had to do is written to the notebook's metadata (``autograder.events``).
+
+``SaveAutoGradesIgnoringStderr`` scores test cells from their errors, not from library
+warnings written to stderr.
+"""
+
+import copy
+import os
+import re
+import sys
+from time import monotonic
+
+from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.utils import ensure_async, run_sync
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbformat.v4 import new_output
+from nbgrader import utils
+from nbgrader.preprocessors import Execute, SaveAutoGrades
+from traitlets import Dict, Integer, List, Unicode
+
+EVENTS_KEY = "autograder"
+
+GUARD_MODULE = "_autograder_guard"
+# Runs in the kernel once it starts: remembers the attributes of the protected modules.
+SNAPSHOT_CODE = """
+def _autograder_snapshot(names):
+    import importlib, sys, types
+    saved = []
+    for name in names:
+        try:
+            module = importlib.import_module(name)
+        except Exception:
+            continue
+        saved.append((vars(module), dict(vars(module))))
+    def restore():
+        for namespace, original in saved:
+            for key, value in original.items():
+                if key not in ("_", "__", "___") and namespace.get(key) is not value:
+                    namespace[key] = value
+    guard = types.ModuleType("{guard}")
+    guard.restore = restore
+    sys.modules["{guard}"] = guard
+_autograder_snapshot({names!r})
+del _autograder_snapshot
+"""
+RESTORE_CODE = f'__import__("sys").modules["{GUARD_MODULE}"].restore()'
+
+
+def is_test_cell(cell):
+    """True for an autograded test cell (a grade cell that is not an answer)."""
+    return utils.is_grade(cell) and not utils.is_solution(cell) and cell.cell_type == "code"
+
+
+def cell_label(cell, index):
+    return cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell {index + 1}"
+
+
+def error_output(ename, message):
+    return new_output("error", ename=ename, evalue=message, traceback=[f"{ename}: {message}"])
+
+
+def output_size(content):
+    """Characters in a stream or display message's content."""
+    if "text" in content:
+        return len(content["text"])
+    return sum(len(str(value)) for value in content.get("data", {}).values())
+
+
+class LimitedKernelManager(AsyncKernelManager):
+    """A kernel manager whose kernels start under an address-space limit."""
+
+    memory_limit_mb = Integer(0, help="Address-space limit of the kernel in MiB (0: none)")
+
+    def format_kernel_cmd(self, extra_arguments=None):
+        command = super().format_kernel_cmd(extra_arguments)
+        if not self.memory_limit_mb:
+            return command
+        return [sys.executable, "-m", "autograder.kernel_launcher",
+                "--memory-mb", str(self.memory_limit_mb), "--", *command]
+
+
+class SafeExecute(Execute):
+    """nbgrader's Execute with memory, time and output limits and kernel recovery."""
+
+    memory_limit_mb = Integer(
+        8192, help="Address-space limit of each kernel in MiB (0: none).").tag(config=True)
+    notebook_time_limit = Integer(
+        3600, help="Seconds for a whole notebook; cells after it get an error (0: none).",
+    ).tag(config=True)
+    max_output_chars = Integer(
+        200_000, help="Characters of stream/display output kept per cell (0: no limit).",
+    ).tag(config=True)
+    kernel_env = Dict(
+        {}, help="Environment variables added to the kernel's environment.").tag(config=True)
+    protected_modules = List(
+        Unicode(), ["builtins", "math", "numpy"],
+        help="Modules whose attributes are restored before every test cell.",
+    ).tag(config=True)
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("kernel_manager_class", LimitedKernelManager)
+        super().__init__(**kwargs)
+        self.events = []
+        self._deadline = None
+        self._output_chars = 0
+        self._output_truncated = False
+
+    def preprocess(self, nb, resources=None, km=None):
+        self.events = []
+        self._deadline = monotonic() + self.notebook_time_limit if self.notebook_time_limit else None
+        try:
+            return super().preprocess(nb, resources, km)
+        finally:
+            nb.metadata.setdefault(EVENTS_KEY, {})["events"] = self.events
+
+    def record(self, cell, index, code, message):
+        """Note an event on a cell (shown in the autograder's report)."""
+        self.log.warning("%s: %s", cell_label(cell, index), message)
+        self.events.append({"cell": cell_label(cell, index), "code": code, "message": message})
+
+    def create_kernel_manager(self):
+        km = super().create_kernel_manager()
+        km.memory_limit_mb = self.memory_limit_mb
+        return km
+
+    async def async_start_new_kernel(self, **kwargs):
+        kwargs.setdefault("env", {**os.environ, **self.kernel_env})
+        await super().async_start_new_kernel(**kwargs)
+
+    start_new_kernel = run_sync(async_start_new_kernel)
+
+    async def async_start_new_kernel_client(self):
+        kc = await super().async_start_new_kernel_client()
+        if self.protected_modules:
+            snapshot = SNAPSHOT_CODE.format(guard=GUARD_MODULE, names=list(self.protected_modules))
+            await self._run_silently(snapshot)
+        return kc
+
+    start_new_kernel_client = run_sync(async_start_new_kernel_client)
+
+    async def _run_silently(self, code):
+        msg_id = await ensure_async(self.kc.execute(code, silent=True, store_history=False))
+        await self.async_wait_for_reply(msg_id)
+
+    async def _restart_kernel(self):
+        """Replace a dead or hung kernel with a fresh one."""
+        try:
+            await ensure_async(self.km.shutdown_kernel(now=True))
+        except Exception as failure:  # the kernel may already be gone
+            self.log.debug("shutting down the old kernel: %s", failure)
+        if self.kc is not None:
+            self.kc.stop_channels()
+            self.kc = None
+        self.km = self.create_kernel_manager()
+        await self.async_start_new_kernel()
+        await self.async_start_new_kernel_client()
+
+    def _get_timeout(self, cell):
+        timeout = super()._get_timeout(cell)
+        if cell is None or self._deadline is None:
+            return timeout
+        remaining = max(1, int(self._deadline - monotonic()))
+        return remaining if timeout is None else min(timeout, remaining)
+
+    async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
+        if cell.cell_type != "code" or not cell.source.strip():
+            return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+        if self._deadline is not None and monotonic() >= self._deadline:
+            message = (f"not run: the notebook's time limit ({self.notebook_time_limit} s) "
+                       "was used up by earlier cells")
+            cell.outputs = [error_output("NotebookTimeLimit", message)]
+            self.record(cell, cell_index, "time-limit", message)
+            return cell
+        self._output_chars = 0
+        self._output_truncated = False
+        try:
+            if is_test_cell(cell) and self.protected_modules:
+                await self._run_silently(RESTORE_CODE)
+            return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+        except DeadKernelError:
+            message = ("the kernel died while running this cell (it exited, crashed or ran out "
+                       "of memory); later cells ran in a fresh kernel")
+            self.record(cell, cell_index, "kernel-died", message)
+            cell.outputs.append(error_output("KernelDied", message))
+        except CellTimeoutError:
+            message = ("the cell ran past its time limit and ignored the interrupt; "
+                       "later cells ran in a fresh kernel")
+            self.record(cell, cell_index, "timeout", message)
+            cell.outputs.append(error_output("CellTimeoutError", message))
+        await self._restart_kernel()
+        return cell
+
+    execute_cell = run_sync(async_execute_cell)
+
+    def on_cell_executed(self, **kwargs):
+        super().on_cell_executed(**kwargs)
+        content = kwargs["execute_reply"]["content"]
+        if content.get("status") != "error":
+            return
+        ename = content.get("ename")
+        if ename == self.error_on_timeout.get("ename"):
+            self.record(kwargs["cell"], kwargs["cell_index"], "timeout",
+                        f"the cell ran past its time limit ({self._get_timeout(kwargs['cell'])} s) "
+                        "and was interrupted")
+        elif ename == "MemoryError":
+            self.record(kwargs["cell"], kwargs["cell_index"], "memory",
+                        f"the cell ran out of memory (limit {self.memory_limit_mb} MiB)")
+
+    def output(self, outs, msg, display_id, cell_index):
+        if self.max_output_chars and msg["msg_type"] in ("stream", "display_data"):
+            self._output_chars += output_size(msg["content"])
+            if self._output_chars > self.max_output_chars:
+                if not self._output_truncated:
+                    self._output_truncated = True
+                    note = (f"\n[output truncated by the autograder: more than "
+                            f"{self.max_output_chars} characters]\n")
+                    outs.append(new_output("stream", name="stdout", text=note))
+                    self.record(self.nb.cells[cell_index], cell_index, "output-truncated",
+                                f"output flood: more than {self.max_output_chars} characters")
+                return None
+        return super().output(outs, msg, display_id, cell_index)
+
+
+class SaveAutoGradesIgnoringStderr(SaveAutoGrades):
+    """SaveAutoGrades that does not fail a test cell for what libraries write to stderr.
+
+    nbgrader scores a test cell 0 when anything appears on stderr, so a TensorFlow or
+    Python warning costs a correct student the points. Here a test cell fails when it
+    raised an error, or when its stderr carries a test-failure report (e.g. unittest's).
+    """
+
+    failure_pattern = Unicode(
+        r"Traceback \(most recent call last\)|AssertionError|^FAILED",
+        help="A regular expression: stderr text matching it still fails the cell.",
+    ).tag(config=True)
+
+    def _add_score(self, cell, resources):
+        super()._add_score(self.without_harmless_stderr(cell), resources)
+
+    def without_harmless_stderr(self, cell):
+        """A copy of the cell without stderr outputs that do not report a test failure."""
+        if cell.cell_type != "code":
+            return cell
+        failure = re.compile(self.failure_pattern, re.MULTILINE)
+        scored = copy.deepcopy(cell)
+        scored.outputs = [
+            output for output in cell.outputs
+            if not (output.output_type == "stream" and output.name == "stderr"
+                    and not failure.search(output.text))
+        ]
+        return scored

@@ -1,0 +1,35 @@
+"""Start a Jupyter kernel under a memory limit.
+
+``python -m autograder.kernel_launcher --memory-mb 4096 -- python -m ipykernel_launcher -f conn.json``
+caps the address space of the process (``RLIMIT_AS``), then replaces itself with the kernel
+command, so a memory bomb in student code raises ``MemoryError`` inside the kernel instead of
+exhausting the grading machine.
+"""
+
+import argparse
+import os
+import resource
+import sys
+
+
+def limit_memory(megabytes):
+    """Cap this process's address space at ``megabytes`` (0 leaves it unlimited)."""
+    if megabytes > 0:
+        limit = megabytes * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--memory-mb", type=int, default=0, help="address-space limit (0: none)")
+    parser.add_argument("command", nargs=argparse.REMAINDER, help="kernel command after --")
+    args = parser.parse_args(argv)
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        parser.error("give the kernel command after --")
+    limit_memory(args.memory_mb)
+    os.execvp(command[0], command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""nbgrader configuration of the course. The repository root is the nbgrader course root.
+
+Plain nbgrader commands (``nbgrader generate_assignment``, ``nbgrader autograde``,
+``nbgrader generate_feedback``) read this file too, so they get the same safe execution and
+hidden-test-free feedback as ``python -m autograder``.
+"""
+
+c = get_config()  # noqa: F821 (provided by traitlets when it loads this file)
+
+# Course layout: solutions/ is nbgrader's source folder, lessons/ its release folder.
+c.CourseDirectory.course_id = "transfer-learning"
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "lessons"
+# The autograder's own files in submission folders are never copied into feedback.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback",
+                            "autograder.json", "lms_submission.json"]
+# A large class can keep its gradebook in PostgreSQL instead of gradebook.db:
+# c.CourseDirectory.db_url = "postgresql://grader@localhost/transfer_learning"
+
+# Student versions: solutions become stubs, hidden tests are removed, and a hidden-test region
+# outside a test cell is an error rather than a leak.
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+c.ClearSolutions.enforce_metadata = True
+c.ClearHiddenTests.begin_test_delimeter = "BEGIN HIDDEN TESTS"
+c.ClearHiddenTests.end_test_delimeter = "END HIDDEN TESTS"
+c.ClearHiddenTests.enforce_metadata = True
+
+# Grading: locked and test cells always come from the source, deleted ones are put back.
+c.OverwriteCells.add_missing_cells = True
+c.OverwriteCells.missing_cell_notification = (
+    "This cell (id:{cell_id}) was missing from the submission; the autograder put it back.\n\n")
+
+# Execution limits. A first Keras fit takes ~45 s on 2 CPU cores, so cells get 10 minutes.
+c.Execute.timeout = 600
+c.Execute.interrupt_on_timeout = True
+c.Execute.startup_timeout = 120
+c.SafeExecute.notebook_time_limit = 3600      # seconds for a whole notebook
+c.SafeExecute.memory_limit_mb = 8192          # address space of one kernel
+c.SafeExecute.max_output_chars = 200_000      # per cell; the rest of an output flood is dropped
+c.SafeExecute.kernel_env = {"COURSE_PROFILE": "grade", "TF_CPP_MIN_LOG_LEVEL": "2",
+                            "PYTHONWARNINGS": "ignore"}
+c.SafeExecute.protected_modules = ["builtins", "math", "numpy", "numpy.linalg",
+                                   "numpy.random", "numpy.testing"]
+c.LimitOutput.max_lines = 1000
+
+c.Autograde.autograde_preprocessors = [
+    "autograder.execution.SafeExecute",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "autograder.execution.SaveAutoGradesIgnoringStderr",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+
+# Feedback never shows hidden tests (nbgrader issue 1363).
+c.GenerateFeedback.preprocessors = [
+    "autograder.feedback.HideHiddenTests",
+    "nbgrader.preprocessors.GetGrades",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
+
+# Parallel grading (python -m autograder grade --jobs N): a submission whose nbgrader run
+# outlives its notebooks' time limits by this much is stopped and scored 0.
+c.GradingRun.kill_grace_seconds = 300
+
+# LMS downloads: extra file-name patterns (regular expressions with named groups, matched
+# against the path inside the download), tried before the built-in Canvas, Moodle and
+# <student>/<file>.ipynb patterns. Groups: student_id (required), name, late,
+# submission_id, timestamp, file.
+c.SubmissionCollector.filename_patterns = []
+
+# Canvas gradebook import: the column header of each lesson, e.g.
+# {"lesson1": "Lesson 1: transfer learning (123456)"}; a lesson not listed uses its name.
+c.GradeExport.canvas_columns = {}
