@@ -1,0 +1,295 @@
+"""Stanford Dogs as batched ``tf.data`` pipelines, from TFDS, the official archive or offline images.
+
+Three sources give the same structure: uint8 RGB images of varying size, integer labels over the
+120 breeds in the official order, and readable breed names.
+
+- ``tfds``: ``tfds.load("stanford_dogs")``, which downloads the dataset (the default on Colab);
+- ``archive``: a local copy of the official archive (``Images/`` and ``lists/`` in ``data_dir``);
+- ``synthetic``: images generated offline, one colour scheme per breed, so that a model can learn
+  something in a few steps. Accuracies on them say nothing about dogs.
+"""
+
+from __future__ import annotations
+
+import colorsys
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import tensorflow as tf
+
+from course.breeds import STANFORD_DOGS_FOLDERS
+from course.config import NUM_CLASSES, SOURCES, Profile, get_profile
+
+SPLITS = ("train", "test")
+OFFLINE_SOURCES_HINT = (
+    "Offline, use source='synthetic' (or COURSE_PROFILE=smoke), or source='archive' with data_dir "
+    "set to a folder holding the official archive's Images/ and lists/."
+)
+ARCHIVE_URL = "http://vision.stanford.edu/aditya86/ImageNetDogs/"
+SYNTHETIC_SIDE_RANGE = (120, 300)
+
+_FOLDER_PATTERN = re.compile(r"^(n\d{8})-(.+)$")
+_OFFICIAL_BREEDS = {folder.split("-", 1)[0]: folder.split("-", 1)[1] for folder in STANFORD_DOGS_FOLDERS}
+
+
+class DataSourceError(RuntimeError):
+    """Stanford Dogs could not be loaded from the chosen source; the message says what to do."""
+
+
+@dataclass
+class DogsData:
+    """Batched train and test pipelines with what is needed to read them."""
+
+    train: tf.data.Dataset  # (float32 images [B, S, S, 3] in 0..255, float32 one-hot [B, 120])
+    test: tf.data.Dataset
+    class_names: list[str]
+    num_train: int  # examples in the split, before any steps limit
+    num_test: int
+    profile: Profile
+
+
+def readable_breed(folder_name: str) -> str:
+    """``"n02085782-Japanese_spaniel"`` (or TFDS's lower-cased form) -> ``"Japanese spaniel"``.
+
+    Known breeds keep the official spelling, so both forms give the same name.
+    """
+    match = _FOLDER_PATTERN.match(folder_name)
+    if not match:
+        raise ValueError(
+            f"{folder_name!r} is not a Stanford Dogs folder name; expected '<wnid>-<breed>', "
+            "for example 'n02085620-Chihuahua'."
+        )
+    wnid, breed = match.groups()
+    words = _OFFICIAL_BREEDS.get(wnid, breed).replace("_", " ")
+    return words[0].upper() + words[1:]
+
+
+def preprocess(image, label, image_size: int, num_classes: int = NUM_CLASSES):
+    """One example as the pipelines give it: float32 ``image_size`` square in 0..255, one-hot label."""
+    return tf.cast(_resize_to_uint8(image, image_size), tf.float32), _one_hot(label, num_classes)
+
+
+def load_raw(
+    split: str, profile: Profile | str | None = None, *, source: str | None = None, data_dir: str | None = None
+) -> tuple[tf.data.Dataset, list[str]]:
+    """One split, unbatched: (uint8 HxWx3 image of its original size, int64 label), and the class names."""
+    profile = _resolve(profile, source, data_dir)
+    if split not in SPLITS:
+        raise ValueError(f"Unknown split {split!r}. Valid splits: {', '.join(SPLITS)}.")
+    loaders = {"tfds": _tfds_split, "archive": _archive_split, "synthetic": _synthetic_split}
+    return loaders[profile.source](split, profile)
+
+
+def load_dogs(
+    profile: Profile | str | None = None,
+    *,
+    source: str | None = None,
+    data_dir: str | None = None,
+    augment: Callable | None = None,
+    shuffle: bool = True,
+) -> DogsData:
+    """Train and test pipelines for ``profile`` (see :func:`course.config.get_profile`).
+
+    Images are resized once and cached; the train set is shuffled (seeded, new order each epoch),
+    and ``augment(images, training=True)`` runs on its whole batches. With ``steps_per_epoch`` set
+    the train set repeats forever; with ``validation_steps`` set the test set is its first
+    ``validation_steps`` batches. The test set is never shuffled or augmented.
+    """
+    profile = _resolve(profile, source, data_dir)
+    train, class_names = load_raw("train", profile)
+    test, _ = load_raw("test", profile)
+    num_train, num_test = int(train.cardinality()), int(test.cardinality())
+
+    if profile.validation_steps:
+        test = test.take(profile.validation_steps * profile.batch_size)
+    train = _resize_and_cache(train, profile.image_size)
+    test = _resize_and_cache(test, profile.image_size)
+    if shuffle:
+        train = train.shuffle(num_train, seed=profile.seed, reshuffle_each_iteration=True)
+    if profile.steps_per_epoch:
+        train = train.repeat()
+    return DogsData(
+        train=_batch(train, profile.batch_size, augment),
+        test=_batch(test, profile.batch_size, None),
+        class_names=class_names,
+        num_train=num_train,
+        num_test=num_test,
+        profile=profile,
+    )
+
+
+def _resolve(profile: Profile | str | None, source: str | None, data_dir: str | None) -> Profile:
+    profile = get_profile(profile)
+    source = source or profile.source
+    if source not in SOURCES:
+        raise DataSourceError(f"Unknown data source {source!r}. Valid sources: {', '.join(SOURCES)}.")
+    return replace(profile, source=source, data_dir=data_dir or profile.data_dir)
+
+
+def _resize_to_uint8(image, image_size: int):
+    resized = tf.image.resize(image, (image_size, image_size), antialias=True)
+    return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8)
+
+
+def _one_hot(label, num_classes: int):
+    return tf.one_hot(label, num_classes, dtype=tf.float32)
+
+
+def _resize_and_cache(dataset: tf.data.Dataset, image_size: int) -> tf.data.Dataset:
+    def resize(image, label):
+        return _resize_to_uint8(image, image_size), label
+
+    return dataset.map(resize, num_parallel_calls=tf.data.AUTOTUNE).cache()
+
+
+def _batch(dataset: tf.data.Dataset, batch_size: int, augment: Callable | None) -> tf.data.Dataset:
+    def model_inputs(images, labels):
+        images = tf.cast(images, tf.float32)
+        if augment is not None:
+            images = tf.cast(augment(images, training=True), tf.float32)
+        return images, _one_hot(labels, NUM_CLASSES)
+
+    batches = dataset.batch(batch_size).map(model_inputs, num_parallel_calls=tf.data.AUTOTUNE)
+    return batches.prefetch(tf.data.AUTOTUNE)
+
+
+def _decode(dataset: tf.data.Dataset) -> tf.data.Dataset:
+    """(encoded image, label) -> (uint8 RGB image, label); JPEG, PNG, GIF or BMP."""
+
+    def decode(encoded, label):
+        return tf.io.decode_image(encoded, channels=3, expand_animations=False), label
+
+    return dataset.map(decode, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def _tfds_split(split: str, profile: Profile) -> tuple[tf.data.Dataset, list[str]]:
+    import requests
+    import tensorflow_datasets as tfds
+
+    try:
+        dataset, info = tfds.load(
+            "stanford_dogs", split=split, as_supervised=True, with_info=True, data_dir=profile.data_dir
+        )
+    except (requests.exceptions.RequestException, tfds.download.DownloadError) as error:
+        raise DataSourceError(
+            f"Downloading Stanford Dogs through TensorFlow Datasets failed ({error}). Check the internet "
+            f"connection, or use a source that works offline. {OFFLINE_SOURCES_HINT}"
+        ) from error
+    except ModuleNotFoundError as error:
+        raise DataSourceError(
+            f"TensorFlow Datasets needs the package {error.name!r} to prepare Stanford Dogs: "
+            f"pip install {error.name}"
+        ) from error
+    return dataset, _tfds_class_names(info.features["label"].names)
+
+
+def _tfds_class_names(label_names: list[str]) -> list[str]:
+    """TFDS names the labels after the sorted folder names (the official order); before the
+    dataset is prepared (as under ``tfds.testing.mock_data``) they are only "0" to "119"."""
+    if label_names == [str(index) for index in range(NUM_CLASSES)]:
+        label_names = list(STANFORD_DOGS_FOLDERS)
+    return [readable_breed(name) for name in label_names]
+
+
+def _archive_split(split: str, profile: Profile) -> tuple[tf.data.Dataset, list[str]]:
+    import scipy.io
+
+    if not profile.data_dir:
+        raise DataSourceError(
+            "source='archive' needs data_dir: the folder holding Images/ and lists/ extracted from "
+            f"images.tar and lists.tar ({ARCHIVE_URL}). Pass data_dir=... or set COURSE_DATA_DIR."
+        )
+    root = Path(profile.data_dir)
+    images = root / "Images"
+    if not images.is_dir():
+        raise DataSourceError(
+            f"No Images folder in {root}. Extract images.tar ({ARCHIVE_URL}) there, so that "
+            f"{images / STANFORD_DOGS_FOLDERS[0]} holds JPEG files."
+        )
+    list_file = root / "lists" / f"{split}_list.mat"
+    if not list_file.is_file():
+        raise DataSourceError(
+            f"Missing {list_file}. Extract lists.tar ({ARCHIVE_URL}) into {root}: it holds "
+            "lists/train_list.mat and lists/test_list.mat."
+        )
+    folders = sorted(path.name for path in images.iterdir() if path.is_dir())
+    contents = scipy.io.loadmat(list_file, squeeze_me=True)
+    relative_paths = [str(path) for path in np.atleast_1d(contents["file_list"])]
+    labels = np.atleast_1d(contents["labels"]).astype(np.int64) - 1
+    _check_archive_list(list_file, images, folders, relative_paths, labels)
+    paths = [str(images / path) for path in relative_paths]
+
+    def read(path, label):
+        return tf.io.read_file(path), label
+
+    files = tf.data.Dataset.from_tensor_slices((paths, labels)).map(read)
+    return _decode(files), [readable_breed(folder) for folder in folders]
+
+
+def _check_archive_list(list_file: Path, images: Path, folders: list[str], paths: list[str], labels) -> None:
+    """Each listed file must exist and sit in the folder its label names (labels count folders from 1)."""
+    if len(folders) != NUM_CLASSES:
+        raise DataSourceError(
+            f"{images} has {len(folders)} breed folders, Stanford Dogs has {NUM_CLASSES}. "
+            f"Extract the complete images.tar ({ARCHIVE_URL}) there."
+        )
+    for path, label in zip(paths, labels):
+        if not (0 <= label < NUM_CLASSES and path.split("/")[0] == folders[label]):
+            raise DataSourceError(
+                f"{list_file} gives label {label + 1} to {path}, which is not in breed folder {label + 1} "
+                f"of {images} (labels run from 1 to {NUM_CLASSES} over the sorted folders). "
+                "Use the official lists.tar."
+            )
+    missing = [path for path in paths if not (images / path).is_file()]
+    if missing:
+        raise DataSourceError(
+            f"{len(missing)} image(s) listed in {list_file} are missing from {images}, for example "
+            f"{missing[0]}. Extract the complete images.tar ({ARCHIVE_URL}) there."
+        )
+
+
+def _synthetic_split(split: str, profile: Profile) -> tuple[tf.data.Dataset, list[str]]:
+    size = profile.synthetic_train_size if split == "train" else profile.synthetic_test_size
+    rng = np.random.default_rng([profile.seed, SPLITS.index(split)])
+    labels = np.arange(size, dtype=np.int64) % NUM_CLASSES
+    palettes = _class_palettes()
+    jpegs = [tf.io.encode_jpeg(_synthetic_image(rng, *palettes[label]), quality=90).numpy() for label in labels]
+    class_names = [readable_breed(folder) for folder in STANFORD_DOGS_FOLDERS]
+    return _decode(tf.data.Dataset.from_tensor_slices((jpegs, labels))), class_names
+
+
+def _class_palettes() -> list[tuple[np.ndarray, np.ndarray]]:
+    """(background, coat) colours per class: 12 pale backgrounds x 10 saturated coats, all distinct."""
+    backgrounds = [colorsys.hsv_to_rgb(hue / 12, 0.35, 0.92) for hue in range(12)]
+    coats = [colorsys.hsv_to_rgb((hue + 0.5) / 10, 0.9, 0.5) for hue in range(10)]
+    return [
+        (np.array(backgrounds[label % 12], np.float32) * 255, np.array(coats[label // 12], np.float32) * 255)
+        for label in range(NUM_CLASSES)
+    ]
+
+
+def _synthetic_image(rng: np.random.Generator, background: np.ndarray, coat: np.ndarray) -> np.ndarray:
+    """A "dog": a body and a head in the class's coat colour, at a random place, size and angle,
+    on a shaded background of the class's colour, with colour jitter and noise."""
+    height, width = rng.integers(SYNTHETIC_SIDE_RANGE[0], SYNTHETIC_SIDE_RANGE[1] + 1, size=2)
+    y = (np.arange(height, dtype=np.float32) / height)[:, None]
+    x = (np.arange(width, dtype=np.float32) / width)[None, :]
+    shade = rng.uniform(-25, 25, size=3)
+    row = background + rng.uniform(-12, 12, size=3) + (x[..., None] - 0.5) * shade
+    image = np.repeat(row.astype(np.float32), height, axis=0)
+    body = rng.uniform(0.3, 0.7, size=2)
+    radii = rng.uniform(0.15, 0.3, size=2)
+    angle = rng.uniform(0, np.pi)
+    head = body + rng.choice([-1, 1]) * rng.uniform(0.15, 0.25) * np.array([np.sin(angle), np.cos(angle)])
+    coat = coat + rng.uniform(-12, 12, size=3)
+    for centre, (radius_along, radius_across) in ((body, radii), (head, radii * 0.55)):
+        dy, dx = y - centre[0], x - centre[1]
+        along = (dx * np.cos(angle) + dy * np.sin(angle)) / radius_along
+        across = (dy * np.cos(angle) - dx * np.sin(angle)) / radius_across
+        image[along**2 + across**2 <= 1] = coat
+    noise = np.frombuffer(rng.bytes(image.size), np.uint8).reshape(image.shape)  # uniform, fast
+    image += noise.astype(np.float32) / 8 - 16
+    return np.clip(np.round(image), 0, 255).astype(np.uint8)
