@@ -25,8 +25,8 @@ from course.config import NUM_CLASSES, SOURCES, Profile, get_profile
 
 SPLITS = ("train", "test")
 OFFLINE_SOURCES_HINT = (
-    "Offline, use source='synthetic' (or COURSE_PROFILE=smoke), or source='archive' with data_dir "
-    "set to a folder holding the official archive's Images/ and lists/."
+    "Sources that work offline: source='synthetic' (or COURSE_PROFILE=smoke), or source='archive' with "
+    "data_dir set to a folder holding the official archive's Images/ and lists/."
 )
 ARCHIVE_URL = "http://vision.stanford.edu/aditya86/ImageNetDogs/"
 SYNTHETIC_SIDE_RANGE = (120, 300)
@@ -176,7 +176,7 @@ def _tfds_split(split: str, profile: Profile) -> tuple[tf.data.Dataset, list[str
     except (requests.exceptions.RequestException, tfds.download.DownloadError) as error:
         raise DataSourceError(
             f"Downloading Stanford Dogs through TensorFlow Datasets failed ({error}). Check the internet "
-            f"connection, or use a source that works offline. {OFFLINE_SOURCES_HINT}"
+            f"connection. {OFFLINE_SOURCES_HINT}"
         ) from error
     except ModuleNotFoundError as error:
         raise DataSourceError(

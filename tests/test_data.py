@@ -253,7 +253,8 @@ def write_fake_archive(root: Path, per_class={"train": 2, "test": 1}):
                 number += 1
                 relative = f"{folder}/{folder.split('-')[0]}_{number}.jpg"
                 size = tuple(int(side) for side in rng.integers(20, 48, size=2))
-                Image.new("RGB", size, class_colour(label)).save(root / "Images" / relative, quality=95)
+                encoding = "PNG" if number == 6 else "JPEG"  # the real archive has a PNG named .jpg too
+                Image.new("RGB", size, class_colour(label)).save(root / "Images" / relative, encoding, quality=95)
                 files.append(relative)
                 labels.append(label + 1)
         scipy.io.savemat(
