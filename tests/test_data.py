@@ -117,6 +117,7 @@ def test_synthetic_classes_are_balanced_and_named(synthetic_train):
 
 def test_synthetic_images_are_deterministic_per_seed(synthetic_train):
     same = raw_examples(load_raw("train", SMOKE)[0])
+    assert len(same) == len(synthetic_train)
     assert all(np.array_equal(a[0], b[0]) and a[1] == b[1] for a, b in zip(same, synthetic_train))
     other_seed = raw_examples(load_raw("train", smoke(seed=SMOKE.seed + 1))[0].take(5))
     assert all(not np.array_equal(a[0], b[0]) for a, b in zip(other_seed, synthetic_train))
