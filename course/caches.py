@@ -111,7 +111,7 @@ def fetch(remote: RemoteFile, cache_dir: Path, cache_subdir: str, force: bool = 
         )
     except ValueError:  # downloaded, but the hash does not match
         raise _hash_mismatch(remote, target) from None
-    except Exception as error:  # get_file raises a bare Exception when the download fails
+    except Exception as error:  # noqa: BLE001 - get_file raises a bare Exception when a download fails
         raise CacheError(
             f"Could not download {remote.url} ({error}). Connect this machine to the network, or copy the "
             f"published file to {target} and run prepare again."
@@ -176,7 +176,7 @@ def prepare_tfds(builder, force: bool = False) -> Cache:
     mode = tfds.download.GenerateMode.FORCE_REDOWNLOAD if force else tfds.download.GenerateMode.REUSE_DATASET_IF_EXISTS
     try:
         builder.download_and_prepare(download_config=tfds.download.DownloadConfig(download_mode=mode))
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - network and TFDS errors alike mean the data set is not there
         raise CacheError(
             f"TFDS could not download and prepare {builder.name} into {builder.data_dir_root} ({error}). "
             "Without network access, unpack the official archive instead and use --source archive --data-dir <folder>."

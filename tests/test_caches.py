@@ -19,6 +19,7 @@ from course.caches import (
 )
 from course.config import get_profile
 
+
 def test_weights_url_and_hash_are_the_ones_keras_uses():
     from keras.src.applications import efficientnet
 
@@ -27,7 +28,7 @@ def test_weights_url_and_hash_are_the_ones_keras_uses():
 
 
 def test_archive_urls_and_hashes_are_the_ones_tfds_publishes():
-    import tensorflow_datasets.datasets.stanford_dogs as stanford_dogs
+    from tensorflow_datasets.datasets import stanford_dogs
 
     published = {}
     for line in Path(stanford_dogs.__file__).with_name("checksums.tsv").read_text().splitlines():

@@ -5,7 +5,14 @@ import shutil
 import pytest
 from tiny_notebooks import execute, write_notebook
 
-from course.gates import DEFAULT_CONFIG, ExecutedLessons, GateConfigError, check_gate, load_gates, main
+from course.gates import (
+    DEFAULT_CONFIG,
+    ExecutedLessons,
+    GateConfigError,
+    check_gate,
+    load_gates,
+    main,
+)
 
 RECORDS_VALUES = "from course.metrics import record\nfor name, value in values.items():\n    record(name, value)"
 
@@ -42,8 +49,10 @@ def test_gates_pass_with_the_reference_numbers(tmp_path, executed, capsys):
 
     assert capsys.readouterr().out.splitlines() == [
         "PASS  frozen backbone reaches the reference: frozen_val_accuracy 0.7600 >= 0.7000 (transfer.ipynb)",
-        "PASS  fine-tuning keeps the frozen backbone's accuracy: finetuned_val_accuracy 0.7700 >= "
-        "frozen_val_accuracy 0.7600 - 0.01 = 0.7500 (transfer.ipynb)",
+        (
+            "PASS  fine-tuning keeps the frozen backbone's accuracy: finetuned_val_accuracy 0.7700 >= "
+            "frozen_val_accuracy 0.7600 - 0.01 = 0.7500 (transfer.ipynb)"
+        ),
         "PASS  training from scratch ran to completion: scratch_completed True == True (from_scratch.ipynb)",
         "3 of 3 gate(s) passed",
     ]
@@ -56,8 +65,10 @@ def test_gates_fail_below_the_thresholds(tmp_path, executed, capsys):
 
     assert capsys.readouterr().out.splitlines() == [
         "FAIL  frozen backbone reaches the reference: frozen_val_accuracy 0.6500 < 0.7000 (transfer.ipynb)",
-        "FAIL  fine-tuning keeps the frozen backbone's accuracy: finetuned_val_accuracy 0.6300 < "
-        "frozen_val_accuracy 0.6500 - 0.01 = 0.6400 (transfer.ipynb)",
+        (
+            "FAIL  fine-tuning keeps the frozen backbone's accuracy: finetuned_val_accuracy 0.6300 < "
+            "frozen_val_accuracy 0.6500 - 0.01 = 0.6400 (transfer.ipynb)"
+        ),
         "FAIL  training from scratch ran to completion: scratch_completed False != True (transfer.ipynb)",
         "0 of 3 gate(s) passed",
     ]
