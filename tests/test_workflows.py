@@ -1,0 +1,108 @@
+"""The GitHub workflows: valid against GitHub's workflow schema, and running the commands the tests exercise."""
+
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from course import caches, gates, notebooks
+
+WORKFLOWS = Path(__file__).resolve().parents[1] / ".github" / "workflows"
+CPU, GPU = WORKFLOWS / "cpu.yml", WORKFLOWS / "gpu.yml"
+MODULES = {"course.caches": caches, "course.notebooks": notebooks, "course.gates": gates}
+
+
+def _check_workflow_schema(*paths):
+    return subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows", *map(str, paths)],
+        check=False, capture_output=True, text=True, timeout=120,
+    )
+
+
+def _load(path):
+    workflow = yaml.safe_load(path.read_text())
+    workflow["on"] = workflow.pop(True, workflow.get("on"))  # YAML 1.1 reads the key `on` as True
+    return workflow
+
+
+def _job(path):
+    (job,) = _load(path)["jobs"].values()
+    return job
+
+
+def _commands(steps):
+    """Every shell command of the steps, split into words."""
+    return [
+        shlex.split(line)
+        for step in steps if "run" in step
+        for line in step["run"].splitlines() if line.strip() and not line.lstrip().startswith("#")
+    ]
+
+
+def _course_calls(steps, module):
+    """The arguments of every `python -m <module>` command, parsed by that module's own parser."""
+    calls = [words[3:] for words in _commands(steps) if words[:3] == ["python", "-m", module]]
+    return [MODULES[module].build_parser().parse_args(arguments) for arguments in calls]
+
+
+def _upload_paths(steps):
+    return [step["with"]["path"] for step in steps if step.get("uses", "").startswith("actions/upload-artifact@")]
+
+
+def test_both_workflows_are_valid_github_workflows():
+    result = _check_workflow_schema(CPU, GPU)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_schema_check_rejects_a_broken_workflow(tmp_path):
+    broken = _load(GPU)
+    (job,) = broken["jobs"].values()
+    del job["runs-on"]
+    job["steps"][0]["uses"] = 42
+    path = tmp_path / "broken.yml"
+    path.write_text(yaml.safe_dump(broken))
+    assert _check_workflow_schema(path).returncode != 0
+
+
+def test_cpu_workflow_installs_lints_tests_and_executes_every_lesson_in_the_smoke_profile():
+    workflow = _load(CPU)
+    assert {"push", "pull_request"} <= set(workflow["on"])
+    steps = _job(CPU)["steps"]
+    setup = next(step for step in steps if step.get("uses", "").startswith("actions/setup-python@"))
+    assert setup["with"]["python-version"] == "3.11"
+    commands = _commands(steps)
+    assert ["python", "-m", "pip", "install", "-e", ".[dev]"] in commands
+    assert any(words[:4] == ["python", "-m", "pip", "install"] and words[4].startswith("ruff") for words in commands)
+    assert any(words[:2] == ["ruff", "check"] for words in commands)
+    assert ["python", "-m", "pytest"] in commands
+    (run,) = _course_calls(steps, "course.notebooks")
+    assert (run.profile, run.lessons, run.source) == ("smoke", [], "solutions")
+    assert [path.rstrip("/") for path in _upload_paths(steps)] == [str(run.out)]
+
+
+def test_gpu_workflow_prepares_caches_runs_the_full_profile_and_the_gates():
+    workflow = _load(GPU)
+    assert set(workflow["on"]) == {"schedule", "workflow_dispatch"}
+    job = _job(GPU)
+    steps = job["steps"]
+    assert job["runs-on"] == ["self-hosted", "linux", "gpu"]
+
+    assert [call.command for call in _course_calls(steps, "course.caches")] == ["prepare", "verify"]
+    prepare, verify = _course_calls(steps, "course.caches")
+    assert prepare.profile == "full" and prepare.manifest == verify.manifest
+    (run,) = _course_calls(steps, "course.notebooks")
+    assert run.profile == "full" and run.lessons == []
+    (gate,) = _course_calls(steps, "course.gates")
+    assert gate.directory == run.out
+
+    (upload,) = [step for step in steps if step.get("uses", "").startswith("actions/upload-artifact@")]
+    assert upload["if"] == "always()" and upload["with"]["path"].rstrip("/") == str(run.out)
+
+
+def test_gpu_runs_the_lessons_as_the_smoke_run_does_but_in_the_full_profile():
+    (smoke,) = _course_calls(_job(CPU)["steps"], "course.notebooks")
+    (full,) = _course_calls(_job(GPU)["steps"], "course.notebooks")
+    assert (smoke.profile, full.profile) == ("smoke", "full")
+    assert {**vars(full), "profile": "smoke"} == vars(smoke)
