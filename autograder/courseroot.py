@@ -1,6 +1,7 @@
 """The nbgrader course root: its configuration, folders, lessons and gradebook."""
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,3 +77,11 @@ class Course:
 def default_course_dir():
     """The course root: $AUTOGRADER_COURSE_DIR, else the repository holding this package."""
     return os.environ.get("AUTOGRADER_COURSE_DIR", str(Path(__file__).resolve().parent.parent))
+
+
+def put_python_tools_on_path():
+    """nbgrader calls the ``alembic`` command when it creates a gradebook: make the commands
+    installed beside this Python findable even when its environment is not activated."""
+    tools = str(Path(sys.executable).parent)
+    if tools not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = os.pathsep.join([tools, os.environ.get("PATH", "")])

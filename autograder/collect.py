@@ -1,0 +1,257 @@
+"""``collect``: file an LMS download as submitted/<student>/<lesson>/<notebook>.ipynb.
+
+Each file's path inside the download is matched against file-name patterns (the instructor's
+from ``c.SubmissionCollector.filename_patterns`` first, then Canvas, Moodle and plain
+``<student>/<file>``). The lesson comes from ``--lesson``, else from the file name with the
+usual renamings undone (``Copy of``, `` (1)``, Canvas's ``-1``), else from the notebook's
+exercise cell ids. When a student uploaded several times, the newest upload wins (submission
+id, then time in the name, then the upload number, then file time). Every file that is not
+filed is reported with the reason. The original bytes are filed untouched, with nbgrader's
+``timestamp.txt`` and an ``lms_submission.json`` holding what the LMS said (late flag, name).
+"""
+
+import hashlib
+import json
+import re
+import zipfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import dateutil.parser
+from nbgrader.api import Gradebook
+from traitlets import List, Unicode
+from traitlets.config import Configurable
+
+from .courseroot import LMS_FILE, CourseError
+from .roster import read_roster, update_gradebook_students
+
+BUILTIN_PATTERNS = [
+    # Canvas: <name>_[LATE_]<user id>_<submission id>_<original name>
+    r"(?:.*/)?(?P<name>[^/_]+)_(?:(?P<late>LATE)_)?(?P<student_id>\d+)_(?P<submission_id>\d+)"
+    r"_(?P<file>[^/]+)",
+    # Moodle: <Full Name>_<id>_assignsubmission_file_/<file>
+    r"(?:.*/)?(?P<name>[^/]+?)_(?P<student_id>\d+)_assignsubmission_file_/(?:.*/)?(?P<file>[^/]+)",
+    # a folder per student: <student>/<file>
+    r"(?:.*/)?(?P<student_id>[^/]+)/(?P<file>[^/]+)",
+]
+JUNK = re.compile(r"(^|/)(__MACOSX|\.ipynb_checkpoints)/|(^|/)\.DS_Store$|(^|/)\._")
+RENAMINGS = [
+    re.compile(r"^(copy of )+", re.IGNORECASE),    # Google Drive / Colab "Copy of"
+    re.compile(r"\s*\(\d+\)$"),                    # browser duplicate " (1)"
+    re.compile(r"-\d+$"),                          # Canvas re-upload "-1"
+]
+UPLOAD_NUMBER = re.compile(r"(?:\((\d+)\)|-(\d+))$")
+
+
+class SubmissionCollector(Configurable):
+    """Settings of ``python -m autograder collect``."""
+
+    filename_patterns = List(
+        Unicode(), [],
+        help="Regular expressions with named groups, tried before the built-in ones on each "
+             "file's path inside the download (with / separators). student_id is required; "
+             "name, late, submission_id, timestamp and file are optional.",
+    ).tag(config=True)
+
+
+def normalised_name(name):
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def name_variants(stem):
+    """The stem with the usual renamings undone, one more each time."""
+    variants = [stem]
+    for renaming in RENAMINGS:
+        stem = renaming.sub("", stem).strip()
+        variants.append(stem)
+    return variants
+
+
+@dataclass
+class Upload:
+    """One file in the download."""
+
+    path: str                      # inside the download, with / separators
+    mtime: datetime
+    read: object                   # () -> bytes
+    fields: dict = field(default_factory=dict)
+    target: tuple = ()             # (student, lesson, notebook)
+
+    @property
+    def recency(self):
+        """Sort key: larger is newer."""
+        submission = int(self.fields.get("submission_id") or -1)
+        stated = self.fields.get("timestamp")
+        stated = parse_time(stated).timestamp() if stated else 0.0
+        stem = Path(self.fields.get("file") or self.path).stem
+        number = UPLOAD_NUMBER.search(stem)
+        number = int(next(g for g in number.groups() if g)) if number else 0
+        return (submission, stated, number, self.mtime.timestamp())
+
+
+def parse_time(text):
+    moment = dateutil.parser.parse(text.replace("_", " "))
+    return moment if moment.tzinfo else moment.astimezone()
+
+
+def uploads_in(source):
+    """Files of a zip or folder download, junk left out."""
+    source = Path(source)
+    if zipfile.is_zipfile(source):
+        archive = zipfile.ZipFile(source)
+        for entry in archive.infolist():
+            if not entry.is_dir() and not JUNK.search(entry.filename):
+                yield Upload(entry.filename, datetime(*entry.date_time).astimezone(),
+                             lambda entry=entry: archive.read(entry))
+    elif source.is_dir():
+        for path in sorted(source.rglob("*")):
+            relative = path.relative_to(source).as_posix()
+            if path.is_file() and not JUNK.search(relative):
+                yield Upload(relative, datetime.fromtimestamp(path.stat().st_mtime).astimezone(),
+                             path.read_bytes)
+    else:
+        raise CourseError(f"{source} is neither a zip file nor a folder: give the file the LMS "
+                          "downloaded (or the folder it unzipped to)")
+
+
+class Catalogue:
+    """The released notebooks, to tell which lesson a file belongs to."""
+
+    def __init__(self, course):
+        self.notebooks = {}        # (lesson, notebook) -> set of exercise and cell ids
+        release = course.folder("release")
+        for path in sorted(release.glob("*/*.ipynb")):
+            cells = json.loads(path.read_text()).get("cells", [])
+            ids = {cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") for cell in cells}
+            self.notebooks[(path.parent.name, path.stem)] = ids - {None}
+        if not self.notebooks:
+            raise CourseError(f"no released lessons in {release}: run `python -m autograder release`")
+
+    def lessons(self):
+        return sorted({lesson for lesson, _ in self.notebooks})
+
+    def by_name(self, filename, lesson=None):
+        """(lesson, notebook) whose notebook or lesson name the file name matches, or None."""
+        candidates = [key for key in self.notebooks if lesson in (None, key[0])]
+        for variant in name_variants(Path(filename).stem):
+            wanted = normalised_name(variant)
+            for key in candidates:
+                if wanted in (normalised_name(key[1]), normalised_name(key[0])) and wanted:
+                    return key
+        if lesson is not None and len(candidates) == 1:
+            return candidates[0]
+        return None
+
+    def by_content(self, data, lesson=None):
+        """(lesson, notebook) sharing most exercise ids with the file's notebook, or None."""
+        try:
+            cells = json.loads(data).get("cells", [])
+            ids = {cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") for cell in cells}
+        except (ValueError, AttributeError, RecursionError):
+            return None
+        overlap = [(len(ids & known), key) for key, known in self.notebooks.items()
+                   if lesson in (None, key[0])]
+        best = max(overlap, default=(0, None))
+        return best[1] if best[0] else None
+
+
+@dataclass
+class CollectReport:
+    """What happened to every file of a download."""
+
+    filed: list = field(default_factory=list)
+    superseded: list = field(default_factory=list)
+    unmatched: list = field(default_factory=list)
+    skipped: list = field(default_factory=list)
+    roster_notes: list = field(default_factory=list)
+
+    def as_text(self):
+        lines = [f"filed {len(self.filed)} notebooks:"] + [f"  {line}" for line in self.filed]
+        for title, entries in [("older uploads not used", self.superseded),
+                               ("NOT FILED, fix by hand", self.unmatched),
+                               ("skipped (not notebooks)", self.skipped),
+                               ("roster", self.roster_notes)]:
+            if entries:
+                lines += [f"{title} ({len(entries)}):"] + [f"  {line}" for line in entries]
+        return "\n".join(lines)
+
+
+def match_fields(path, patterns):
+    for pattern in patterns:
+        match = re.fullmatch(pattern, path)
+        if match and match.groupdict().get("student_id"):
+            return {key: value for key, value in match.groupdict().items() if value}
+    return None
+
+
+def collect(course, source, lesson=None, roster=None):
+    """File every notebook of an LMS download (zip or folder); return a CollectReport."""
+    catalogue = Catalogue(course)
+    if lesson is not None and lesson not in catalogue.lessons():
+        raise CourseError(f"--lesson {lesson}: no such released lesson; released: "
+                          f"{', '.join(catalogue.lessons())}")
+    patterns = list(SubmissionCollector(config=course.config).filename_patterns) + BUILTIN_PATTERNS
+    report = CollectReport()
+    chosen = {}
+    for upload in uploads_in(source):
+        if not upload.path.lower().endswith(".ipynb"):
+            report.skipped.append(upload.path)
+            continue
+        upload.fields = match_fields(upload.path, patterns)
+        if upload.fields is None:
+            report.unmatched.append(f"{upload.path}: no file-name pattern gives the student; "
+                                    "add one to c.SubmissionCollector.filename_patterns")
+            continue
+        filename = upload.fields.get("file") or Path(upload.path).name
+        target = catalogue.by_name(filename, lesson) or catalogue.by_content(upload.read(), lesson)
+        if target is None:
+            report.unmatched.append(f"{upload.path}: cannot tell which lesson it is (name or "
+                                    "content); rerun with --lesson")
+            continue
+        upload.target = (upload.fields["student_id"].strip(), *target)
+        current = chosen.get(upload.target)
+        if current is None or upload.recency > current.recency:
+            if current is not None:
+                report.superseded.append(f"{current.path} (a newer upload is {upload.path})")
+            chosen[upload.target] = upload
+        else:
+            report.superseded.append(f"{upload.path} (a newer upload is {current.path})")
+    for (student, lesson_name, notebook), upload in sorted(chosen.items()):
+        file_upload(course, upload)
+        late = " LATE" if upload.fields.get("late") else ""
+        report.filed.append(f"{student}/{lesson_name}/{notebook}.ipynb <- {upload.path}{late}")
+    if roster:
+        add_roster(course, roster, {student for student, _, _ in chosen}, report)
+    return report
+
+
+def file_upload(course, upload):
+    """Write one chosen upload, its timestamp.txt and its lms_submission.json."""
+    student, lesson, notebook = upload.target
+    folder = course.submission_dir(student, lesson)
+    folder.mkdir(parents=True, exist_ok=True)
+    data = upload.read()
+    (folder / f"{notebook}.ipynb").write_bytes(data)
+    stated = upload.fields.get("timestamp")
+    moment = parse_time(stated) if stated else upload.mtime
+    (folder / "timestamp.txt").write_text(
+        moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f UTC"))
+    (folder / LMS_FILE).write_text(json.dumps({
+        "source": upload.path,
+        "name": upload.fields.get("name", ""),
+        "late": bool(upload.fields.get("late")),
+        "submission_id": upload.fields.get("submission_id", ""),
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }, indent=1))
+
+
+def add_roster(course, roster, submitted_students, report):
+    """Record the roster's students in the gradebook and note who is missing from it."""
+    students = read_roster(roster)
+    with Gradebook(course.db_url, course.coursedir().course_id) as gradebook:
+        update_gradebook_students(gradebook, students)
+    known = {row["id"] for row in students}
+    report.roster_notes.append(f"{len(students)} students from {roster} recorded in the gradebook")
+    for student in sorted(submitted_students - known):
+        report.roster_notes.append(f"{student} submitted but is not on the roster")

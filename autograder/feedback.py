@@ -1,0 +1,110 @@
+"""``feedback``: per-student HTML feedback with nbgrader generate_feedback, minus hidden tests.
+
+nbgrader builds feedback from the autograded notebook, whose test cells hold the hidden tests
+again (nbgrader issue 1363). ``HideHiddenTests`` removes those regions and the tracebacks that
+quote them; after generating, every HTML file is searched for hidden-test lines and deleted
+if one is found, so a leak fails loudly instead of reaching students.
+"""
+
+import html
+import re
+
+from nbgrader.api import Gradebook
+from nbgrader.converters import GenerateFeedback
+from nbgrader.converters.base import NbGraderException
+from nbgrader.preprocessors import ClearHiddenTests
+
+from .courseroot import CourseError
+
+HIDDEN_TESTS_PREPROCESSOR = "autograder.feedback.HideHiddenTests"
+MIN_SECRET_LENGTH = 12   # shorter hidden-test lines ("else:", "pass") are not secrets
+
+
+class HideHiddenTests(ClearHiddenTests):
+    """Remove hidden-test regions from cells, and reduce the tracebacks of those cells to their
+    last line (a traceback quotes the failing hidden assertion)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.enforce_metadata = False
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        had_hidden_tests = self.begin_test_delimeter in cell.source
+        cell, resources = super().preprocess_cell(cell, resources, cell_index)
+        if had_hidden_tests and cell.cell_type == "code":
+            for output in cell.outputs:
+                if output.output_type == "error":
+                    output.traceback = [f"{output.ename}: {output.evalue}"]
+        return cell, resources
+
+
+def hidden_test_lines(gradebook, lesson, begin, end):
+    """Source lines inside hidden-test regions of a lesson's cells, as stored in the gradebook."""
+    lines = set()
+    for notebook in gradebook.find_assignment(lesson).notebooks:
+        for cell in notebook.source_cells:
+            inside = False
+            for line in (cell.source or "").splitlines():
+                if begin in line:
+                    inside = True
+                elif end in line:
+                    inside = False
+                elif inside and len(line.strip()) >= MIN_SECRET_LENGTH:
+                    lines.add(line.strip())
+    return lines
+
+
+def visible_text(page):
+    """The text a reader sees in an HTML page (tags removed, entities decoded)."""
+    return html.unescape(re.sub(r"<[^>]+>", "", page))
+
+
+def leaked_lines(html_path, secrets):
+    text = visible_text(html_path.read_text(errors="replace"))
+    return sorted(line for line in secrets if line in text)
+
+
+def generate_feedback(course, students=(), lessons=()):
+    """Write feedback/<student>/<lesson>/<notebook>.html for autograded submissions; yield one
+    line per lesson describing what was written, withheld or failed."""
+    config = course.config.copy()
+    preprocessors = list(config.GenerateFeedback.get("preprocessors", []))
+    if HIDDEN_TESTS_PREPROCESSOR not in preprocessors:
+        config.GenerateFeedback.preprocessors = [
+            HIDDEN_TESTS_PREPROCESSOR, "nbgrader.preprocessors.GetGrades",
+            "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor"]
+    delimiters = ClearHiddenTests(config=config)
+    autograded = course.folder("autograded")
+    all_lessons = sorted({p.name for p in autograded.glob("*/*") if p.is_dir()})
+    unknown = sorted(set(lessons) - set(all_lessons))
+    if unknown:
+        raise CourseError(f"nothing autograded for {', '.join(unknown)}: run grade first")
+    course_id = course.coursedir().course_id
+    for lesson in lessons or all_lessons:
+        pattern = students[0] if len(students) == 1 else "*"
+        coursedir = course.coursedir(lesson, pattern)
+        converter = GenerateFeedback(coursedir=coursedir, config=config)
+        converter.force = True
+        problem = ""
+        try:
+            converter.start()
+        except NbGraderException as error:
+            problem = f"; nbgrader reported errors ({error})"
+        with Gradebook(course.db_url, course_id) as gradebook:
+            secrets = hidden_test_lines(gradebook, lesson, delimiters.begin_test_delimeter,
+                                        delimiters.end_test_delimeter)
+        written, withheld = 0, []
+        for page in sorted(course.folder("feedback").glob(f"*/{lesson}/*.html")):
+            student = page.parent.parent.name
+            if students and student not in students:
+                continue
+            leaks = leaked_lines(page, secrets)
+            if leaks:
+                page.unlink()
+                withheld.append(f"{student} (hidden test shown: {leaks[0]!r})")
+            else:
+                written += 1
+        line = f"{lesson}: feedback for {written} students in {course.folder('feedback')}"
+        if withheld:
+            line += f"; WITHHELD, hidden tests would show: {', '.join(withheld)}"
+        yield line + problem

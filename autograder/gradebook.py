@@ -1,0 +1,94 @@
+"""Gradebook operations: backups, per-submission scratch gradebooks, and merging their grades.
+
+nbgrader's SQLite gradebook takes one writer at a time (nbgrader issue 174), so parallel
+grading gives every submission a scratch SQLite gradebook holding only its lesson, and the
+results are merged into the course gradebook (SQLite or PostgreSQL, any nbgrader ``db_url``)
+one submission at a time, each in its own commit.
+"""
+
+import sqlite3
+from datetime import datetime
+from pathlib import Path
+
+from nbgrader.api import Gradebook
+from sqlalchemy.engine import make_url
+
+
+def sqlite_path(db_url):
+    """The file of a SQLite gradebook URL, or None for other databases."""
+    url = make_url(db_url)
+    return Path(url.database) if url.get_backend_name() == "sqlite" and url.database else None
+
+
+def backup_gradebook(db_url):
+    """Copy a SQLite gradebook to ``gradebook.db.backup-<time>``; return the copy's path, or
+    None when there is nothing to copy (no gradebook yet, or a server database)."""
+    path = sqlite_path(db_url)
+    if path is None or not path.exists():
+        return None
+    destination = path.with_name(f"{path.name}.backup-{datetime.now():%Y%m%d-%H%M%S-%f}")
+    with sqlite3.connect(path) as source, sqlite3.connect(destination) as copy:
+        source.backup(copy)
+    return destination
+
+
+def copy_lesson(source, target, lesson):
+    """Copy one lesson's assignment, notebooks and cells from gradebook ``source`` to ``target``."""
+    assignment = source.find_assignment(lesson)
+    target.update_or_create_assignment(lesson, duedate=assignment.duedate)
+    for notebook in assignment.notebooks:
+        target.update_or_create_notebook(notebook.name, lesson, kernelspec=notebook.kernelspec)
+        for cell in notebook.grade_cells:
+            target.update_or_create_grade_cell(cell.name, notebook.name, lesson,
+                                               max_score=cell.max_score, cell_type=cell.cell_type)
+        for cell in notebook.solution_cells:
+            target.update_or_create_solution_cell(cell.name, notebook.name, lesson)
+        for cell in notebook.task_cells:
+            target.update_or_create_task_cell(cell.name, notebook.name, lesson,
+                                              max_score=cell.max_score, cell_type=cell.cell_type)
+        for cell in notebook.source_cells:
+            target.update_or_create_source_cell(cell.name, notebook.name, lesson,
+                                                cell_type=cell.cell_type, locked=cell.locked,
+                                                source=cell.source, checksum=cell.checksum)
+
+
+def make_lesson_template(db_url, course_id, lesson, path):
+    """A fresh SQLite gradebook at ``path`` holding only ``lesson``, copied from the course's."""
+    with Gradebook(db_url, course_id) as source, \
+            Gradebook(f"sqlite:///{path}", course_id) as target:
+        copy_lesson(source, target, lesson)
+    return path
+
+
+def merge_graded(target, graded, lesson, student, flagged):
+    """Copy one student's autograded scores and comments for ``lesson`` from the scratch
+    gradebook ``graded`` into ``target``, keeping manual grades, and commit."""
+    result = graded.find_submission(lesson, student)
+    target.update_or_create_student(student)
+    target.update_or_create_submission(lesson, student, timestamp=result.timestamp)
+    for notebook in result.notebooks:
+        submitted = target.find_submission_notebook(notebook.name, lesson, student)
+        submitted.late_submission_penalty = notebook.late_submission_penalty
+        submitted.flagged = submitted.flagged or flagged
+        for grade in notebook.grades:
+            kept = target.find_grade(grade.name, notebook.name, lesson, student)
+            kept.auto_score = grade.auto_score
+            kept.needs_manual_grade = kept.manual_score is not None or grade.auto_score is None
+        for comment in notebook.comments:
+            target.find_comment(comment.name, notebook.name, lesson, student).auto_comment = \
+                comment.auto_comment
+    target.db.commit()
+
+
+def record_ungradable(target, lesson, student, timestamp, reason):
+    """Score a submission that could not be graded 0 on every cell, flagged, and commit."""
+    target.update_or_create_student(student)
+    submission = target.update_or_create_submission(lesson, student, timestamp=timestamp)
+    for notebook in submission.notebooks:
+        notebook.flagged = True
+        for grade in notebook.grades:
+            grade.auto_score = 0.0
+            grade.needs_manual_grade = grade.manual_score is not None
+        for comment in notebook.comments:
+            comment.auto_comment = f"Not graded: {reason}"
+    target.db.commit()

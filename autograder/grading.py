@@ -1,0 +1,322 @@
+"""``grade``: repair and autograde every submission, in parallel, losing nothing.
+
+Each submission is graded by a real ``nbgrader autograde`` process in its own scratch course
+folder with its own scratch gradebook (so N of them can run at once), after the autograder has
+repaired the notebook against the release. The main process merges each finished submission
+into the course gradebook in its own commit, then writes the submission's record
+(``autograded/<student>/<lesson>/autograder.json``), so a run stopped midway keeps everything
+already merged and a second run only regrades what changed.
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import nbformat
+from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.utils import parse_utc
+from traitlets import Integer
+from traitlets.config import Configurable
+
+from .courseroot import LMS_FILE, RECORD_FILE, CourseError
+from .execution import EVENTS_KEY, SafeExecute
+from .flags import Flag, flag_from_event
+from .gradebook import backup_gradebook, make_lesson_template, merge_graded, record_ungradable
+from .repair import SubmissionRepair
+from .submission import UnreadableNotebook, read_notebook
+
+TIMESTAMP_FILE = "timestamp.txt"
+
+
+class GradingRun(Configurable):
+    """Settings of ``python -m autograder grade``."""
+
+    kill_grace_seconds = Integer(
+        300, help="Seconds an nbgrader process may outlive its notebooks' time limits before it "
+                  "is stopped and the submission scored 0.").tag(config=True)
+
+
+@dataclass
+class Submission:
+    """One student's folder for one lesson in submitted/."""
+
+    student: str
+    lesson: str
+    folder: Path
+
+    def fingerprint(self, release_paths):
+        """A hash of the submitted files and the release they are graded against."""
+        digest = hashlib.sha256()
+        for path in sorted(self.folder.iterdir()) + list(release_paths):
+            if path.is_file() and path.name not in (RECORD_FILE, LMS_FILE):
+                digest.update(path.name.encode())
+                digest.update(path.read_bytes())
+        return digest.hexdigest()
+
+
+@dataclass
+class Outcome:
+    """What grading one submission produced."""
+
+    submission: Submission
+    fingerprint: str
+    flags: list = field(default_factory=list)
+    scratch: Path = None
+    failure: str = ""          # why nothing could be graded; empty when nbgrader graded it
+    seconds: float = 0.0
+
+    @property
+    def serious(self):
+        return bool(self.failure) or any(flag.serious for flag in self.flags)
+
+
+def find_submissions(course, students=(), lessons=()):
+    """Submissions under submitted/, filtered by student and lesson names."""
+    found = []
+    submitted = course.folder("submitted")
+    if not submitted.is_dir():
+        return found
+    for student_dir in sorted(p for p in submitted.iterdir() if p.is_dir()):
+        if students and student_dir.name not in students:
+            continue
+        for lesson_dir in sorted(p for p in student_dir.iterdir() if p.is_dir()):
+            if lessons and lesson_dir.name not in lessons:
+                continue
+            found.append(Submission(student_dir.name, lesson_dir.name, lesson_dir))
+    return found
+
+
+def read_record(course, student, lesson):
+    path = course.record_path(student, lesson)
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def timestamp_of(folder):
+    """The submission time nbgrader would use (timestamp.txt), or None."""
+    path = folder / TIMESTAMP_FILE
+    try:
+        return parse_utc(path.read_text().strip()) if path.exists() else None
+    except (ValueError, OverflowError):
+        return None
+
+
+class Grader:
+    """Grades submissions of one course; see the module docstring."""
+
+    def __init__(self, course, jobs=1, force=False, echo=print):
+        self.course = course
+        self.jobs = max(1, jobs)
+        self.force = force
+        self.echo = echo
+        self.course_id = course.coursedir().course_id
+        execute = SafeExecute(config=course.config)
+        self.notebook_time_limit = execute.notebook_time_limit
+        self.kill_grace = GradingRun(config=course.config).kill_grace_seconds
+        self.repairers = {}
+
+    def released_lessons(self):
+        with Gradebook(self.course.db_url, self.course_id) as gradebook:
+            return {assignment.name for assignment in gradebook.assignments}
+
+    def run(self, students=(), lessons=()):
+        """Grade the matching submissions; return the list of Outcomes merged."""
+        backup = backup_gradebook(self.course.db_url)
+        if backup:
+            self.echo(f"gradebook backed up to {backup}")
+        released = self.released_lessons()
+        todo = []
+        for submission in find_submissions(self.course, students, lessons):
+            if submission.lesson not in released or not self.course.release_notebooks(submission.lesson):
+                self.echo(f"skipped {submission.folder}: lesson {submission.lesson!r} is not released "
+                          "(run: python -m autograder release)")
+                continue
+            fingerprint = submission.fingerprint(self.course.release_notebooks(submission.lesson))
+            if not self.force and self.is_current(submission, fingerprint):
+                continue
+            todo.append((submission, fingerprint))
+        if not todo:
+            self.echo("nothing to grade (every submission is graded already; --force regrades)")
+            return []
+        outcomes = []
+        with tempfile.TemporaryDirectory(prefix="autograder-") as scratch_root:
+            scratch_root = Path(scratch_root)
+            templates = {lesson: make_lesson_template(self.course.db_url, self.course_id, lesson,
+                                                      scratch_root / f"{lesson}.template.db")
+                         for lesson in sorted({s.lesson for s, _ in todo})}
+            with ThreadPoolExecutor(max_workers=self.jobs) as pool:
+                futures = [pool.submit(self.grade_one, submission, fingerprint,
+                                       templates[submission.lesson], scratch_root / f"job{index}")
+                           for index, (submission, fingerprint) in enumerate(todo)]
+                for done, future in enumerate(as_completed(futures), start=1):
+                    outcome = future.result()
+                    self.merge(outcome)
+                    shutil.rmtree(outcome.scratch, ignore_errors=True)
+                    outcomes.append(outcome)
+                    self.echo(self.progress_line(done, len(todo), outcome))
+        return outcomes
+
+    def is_current(self, submission, fingerprint):
+        record = read_record(self.course, submission.student, submission.lesson)
+        if not record or record.get("fingerprint") != fingerprint:
+            return False
+        with Gradebook(self.course.db_url, self.course_id) as gradebook:
+            try:
+                gradebook.find_submission(submission.lesson, submission.student)
+            except MissingEntry:
+                return False
+        return True
+
+    def repairer(self, lesson, path):
+        key = (lesson, path.name)
+        if key not in self.repairers:
+            self.repairers[key] = SubmissionRepair(nbformat.read(path, as_version=4))
+        return self.repairers[key]
+
+    def grade_one(self, submission, fingerprint, template, scratch):
+        """Repair and autograde one submission in ``scratch``; never raises."""
+        started = time.monotonic()
+        outcome = Outcome(submission, fingerprint, scratch=scratch)
+        try:
+            self.prepare_scratch(outcome, template)
+            if not outcome.failure:
+                self.run_nbgrader(outcome)
+        except Exception as error:  # a broken submission must not stop the run
+            outcome.failure = f"the autograder could not grade it: {type(error).__name__}: {error}"
+        outcome.seconds = time.monotonic() - started
+        return outcome
+
+    def prepare_scratch(self, outcome, template):
+        """A course folder of one submission: its lesson's source, a copy of the lesson-only
+        gradebook, and the repaired notebooks in submitted/."""
+        submission = outcome.submission
+        scratch = outcome.scratch
+        target = scratch / "submitted" / submission.student / submission.lesson
+        target.mkdir(parents=True)
+        shutil.copy(template, scratch / "gradebook.db")
+        source = self.course.folder("source") / submission.lesson
+        (scratch / source.parent.name).mkdir()
+        (scratch / source.parent.name / submission.lesson).symlink_to(source)
+        if (submission.folder / TIMESTAMP_FILE).exists():
+            shutil.copy(submission.folder / TIMESTAMP_FILE, target / TIMESTAMP_FILE)
+        readable = 0
+        releases = self.course.release_notebooks(submission.lesson)
+        for release_path in releases:
+            path = submission.folder / release_path.name
+            if not path.exists():
+                outcome.flags.append(Flag("missing", f"{path.name} was not submitted", serious=True))
+                continue
+            try:
+                nb = read_notebook(path)
+                outcome.flags += self.repairer(submission.lesson, release_path).repair(nb)
+            except UnreadableNotebook as error:
+                outcome.flags.append(Flag("unreadable", f"{path.name}: {error}", serious=True))
+                continue
+            nbformat.write(nb, target / path.name)
+            readable += 1
+        if not readable:
+            outcome.failure = "no readable notebook was submitted"
+
+    def run_nbgrader(self, outcome):
+        """Run ``nbgrader autograde`` on the scratch folder, with a hard time limit."""
+        submission = outcome.submission
+        notebooks = len(self.course.release_notebooks(submission.lesson))
+        hard_limit = (self.notebook_time_limit * notebooks + self.kill_grace
+                      if self.notebook_time_limit else None)
+        command = [sys.executable, "-m", "nbgrader", "autograde", submission.lesson,
+                   "--student", submission.student, "--force",
+                   f"--course-dir={outcome.scratch}",
+                   f"--CourseDirectory.db_url=sqlite:///{outcome.scratch / 'gradebook.db'}"]
+        log_path = outcome.scratch / "nbgrader.log"
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen(command, cwd=self.course.root, stdout=log,
+                                       stderr=subprocess.STDOUT, start_new_session=True)
+            try:
+                process.wait(timeout=hard_limit)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+                outcome.failure = (f"nbgrader was stopped after {hard_limit} s (the kernel hung "
+                                   "beyond the per-cell and per-notebook limits)")
+                return
+        graded = outcome.scratch / "autograded" / submission.student / submission.lesson
+        for path in sorted(graded.glob("*.ipynb")):
+            events = nbformat.read(path, as_version=4).metadata.get(EVENTS_KEY, {}).get("events", [])
+            outcome.flags += [flag_from_event(event) for event in events]
+        if process.returncode != 0:
+            tail = log_path.read_text(errors="replace").strip().splitlines()[-3:]
+            outcome.flags.append(Flag("nbgrader-error", "nbgrader autograde reported an error: "
+                                      + " / ".join(tail), serious=True))
+            if not any(graded.glob("*.ipynb")):
+                outcome.failure = "nbgrader autograde failed on every notebook"
+
+    def merge(self, outcome):
+        """Record one outcome in the course gradebook, autograded/ and its record file."""
+        submission = outcome.submission
+        course_dir = self.course.submission_dir(submission.student, submission.lesson, "autograded")
+        with Gradebook(self.course.db_url, self.course_id) as target:
+            if outcome.failure:
+                record_ungradable(target, submission.lesson, submission.student,
+                                  timestamp_of(submission.folder), outcome.failure)
+            else:
+                scratch_db = f"sqlite:///{outcome.scratch / 'gradebook.db'}"
+                with Gradebook(scratch_db, self.course_id) as graded:
+                    merge_graded(target, graded, submission.lesson, submission.student,
+                                 flagged=outcome.serious)
+        replace_folder(outcome.scratch / "autograded" / submission.student / submission.lesson,
+                       course_dir)
+        record = {
+            "student": submission.student,
+            "lesson": submission.lesson,
+            "graded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "seconds": round(outcome.seconds, 1),
+            "fingerprint": outcome.fingerprint,
+            "failure": outcome.failure,
+            "flags": [flag.as_dict() for flag in outcome.flags],
+        }
+        (course_dir / RECORD_FILE).write_text(json.dumps(record, indent=1))
+
+    def progress_line(self, done, total, outcome):
+        submission = outcome.submission
+        with Gradebook(self.course.db_url, self.course_id) as gradebook:
+            graded = gradebook.find_submission(submission.lesson, submission.student)
+            score = f"{graded.score:g}/{graded.max_score:g}"
+        problems = [outcome.failure] if outcome.failure else []
+        problems += [flag.code for flag in outcome.flags if flag.serious]
+        note = f"  FLAGGED: {'; '.join(problems)}" if problems else ""
+        return (f"[{done}/{total}] {submission.student} {submission.lesson}: {score} "
+                f"({outcome.seconds:.0f} s){note}")
+
+
+def replace_folder(new, destination):
+    """Put ``new``'s files at ``destination`` (an empty folder when ``new`` does not exist)."""
+    staging = destination.with_name(destination.name + ".new")
+    shutil.rmtree(staging, ignore_errors=True)
+    if new.is_dir():
+        shutil.copytree(new, staging)
+        for path in staging.rglob("*"):
+            path.chmod(0o755 if path.is_dir() else 0o644)
+    else:
+        staging.mkdir(parents=True)
+    shutil.rmtree(destination, ignore_errors=True)
+    staging.rename(destination)
+
+
+def grade(course, students=(), lessons=(), jobs=1, force=False, echo=print):
+    """Grade submissions (see Grader); raise CourseError when nothing is released."""
+    grader = Grader(course, jobs=jobs, force=force, echo=echo)
+    if not grader.released_lessons():
+        raise CourseError("no lesson is released yet: run `python -m autograder release` first")
+    return grader.run(students, lessons)

@@ -1,0 +1,56 @@
+"""``release``: student notebooks in lessons/ from solutions/, with nbgrader generate_assignment."""
+
+import hashlib
+
+import nbformat
+from nbgrader.api import Gradebook
+from nbgrader.converters import GenerateAssignment
+from nbgrader.converters.base import NbGraderException
+
+from .courseroot import CourseError
+from .submission import VALID_CELL_ID
+
+
+def stable_cell_ids(nb):
+    """Give cells ids that do not change between releases: an exercise cell's grade id, else
+    its source id, else a hash of its position and content. Returns True if any id changed."""
+    used, changed = set(), False
+    for index, cell in enumerate(nb.cells):
+        wanted = [cell.metadata.get("nbgrader", {}).get("grade_id"), cell.get("id"),
+                  hashlib.sha1(f"{index}:{cell.source}".encode()).hexdigest()[:12]]
+        cell_id = next(value for value in wanted
+                       if isinstance(value, str) and VALID_CELL_ID.match(value) and value not in used)
+        changed |= cell.get("id") != cell_id
+        cell["id"] = cell_id
+        used.add(cell_id)
+    nb.nbformat_minor = max(nb.nbformat_minor, 5)
+    return changed
+
+
+def release(course, lessons=(), duedate=None):
+    """Regenerate lessons/<lesson>/ for each lesson (all of solutions/ by default) and record
+    the lessons in the gradebook. Returns {lesson: [released notebook paths]}."""
+    available = course.source_lessons()
+    unknown = sorted(set(lessons) - set(available))
+    if unknown:
+        raise CourseError(f"no such lesson in {course.folder('source')}: {', '.join(unknown)}; "
+                          f"lessons there: {', '.join(available) or 'none'}")
+    released = {}
+    for lesson in lessons or available:
+        converter = GenerateAssignment(coursedir=course.coursedir(lesson), config=course.config)
+        converter.force = True
+        converter.create_assignment = True
+        try:
+            converter.start()
+        except NbGraderException as error:
+            raise CourseError(f"nbgrader generate_assignment failed for {lesson}: {error}; "
+                              "see the log above for the cell at fault") from None
+        for path in course.release_notebooks(lesson):
+            nb = nbformat.read(path, as_version=4)
+            stable_cell_ids(nb)
+            nbformat.write(nb, path)
+        if duedate:
+            with Gradebook(course.db_url, course.coursedir().course_id) as gradebook:
+                gradebook.update_or_create_assignment(lesson, duedate=duedate)
+        released[lesson] = course.release_notebooks(lesson)
+    return released

@@ -1,0 +1,99 @@
+"""Reading a submitted notebook and undoing what Colab does to notebooks."""
+
+import copy
+import json
+import re
+import uuid
+
+import nbformat
+
+from .flags import Flag
+
+VALID_CELL_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+# Notebook and cell metadata that Colab (and other hosts) add and nbgrader has no use for.
+HOST_NOTEBOOK_KEYS = ("colab", "accelerator", "gpuClass", "widgets", "kaggle")
+HOST_CELL_KEYS = ("id", "colab", "colab_type", "executionInfo", "outputId", "pycharm")
+
+
+class UnreadableNotebook(Exception):
+    """A submitted file that cannot be graded; the message says why and what to do."""
+
+
+def read_notebook(path):
+    """Read a submission as an nbformat 4 notebook or raise UnreadableNotebook."""
+    data = path.read_bytes()
+    if not data.strip():
+        raise UnreadableNotebook(
+            "the file is empty: ask the student to download the notebook again "
+            "(File > Download > Download .ipynb) and re-upload it")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UnreadableNotebook(
+            "the file is not text, so not a notebook (a PDF, zip or image renamed .ipynb?): "
+            "ask the student for the .ipynb file") from None
+    try:
+        raw = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as error:
+        where = f" ({error.msg}, line {error.lineno})" if isinstance(error, json.JSONDecodeError) else ""
+        raise UnreadableNotebook(
+            f"the file is not valid JSON{where}: it is truncated or not a notebook; ask the "
+            "student to download the notebook again and re-upload it") from None
+    if not isinstance(raw, dict) or not ("cells" in raw or "worksheets" in raw):
+        raise UnreadableNotebook("the file is JSON but not a Jupyter notebook (it has no cells)")
+    try:
+        return nbformat.reads(text, as_version=4)
+    except Exception as error:
+        raise UnreadableNotebook(f"the notebook cannot be read by nbformat: {error}") from None
+
+
+def host_cell_ids(cell):
+    """Ids a cell may carry: its nbformat id and the id Colab keeps in its metadata."""
+    ids = [cell.get("id"), cell.get("metadata", {}).get("id")]
+    return [value for value in ids if isinstance(value, str) and value]
+
+
+def normalise(nb, release):
+    """Make a notebook saved by Colab or an older Jupyter a clean nbformat 4.5 notebook.
+
+    Drops host metadata and widget state, clears outputs (nbgrader would), takes the
+    kernelspec from the release, and gives every cell a valid unique id. Returns a Flag
+    describing the host-specific changes, or None.
+    """
+    changes = []
+    if nb.nbformat_minor < 5:
+        changes.append(f"nbformat 4.{nb.nbformat_minor} upgraded to 4.5")
+    host_keys = [key for key in HOST_NOTEBOOK_KEYS if key in nb.metadata]
+    for key in host_keys:
+        del nb.metadata[key]
+    if host_keys:
+        changes.append(f"notebook metadata {', '.join(host_keys)} removed")
+    kernelspec = release.metadata.get("kernelspec")
+    if kernelspec and nb.metadata.get("kernelspec") != kernelspec:
+        nb.metadata["kernelspec"] = copy.deepcopy(kernelspec)
+        changes.append("kernelspec taken from the lesson")
+
+    stripped_cells = 0
+    used_ids = set()
+    for cell in nb.cells:
+        removed = [key for key in HOST_CELL_KEYS if key in cell.metadata]
+        for key in removed:
+            del cell.metadata[key]
+        stripped_cells += bool(removed)
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+        else:
+            cell.pop("outputs", None)
+            cell.pop("execution_count", None)
+        cell_id = cell.get("id")
+        if not (isinstance(cell_id, str) and VALID_CELL_ID.match(cell_id)) or cell_id in used_ids:
+            cell_id = uuid.uuid4().hex[:8]
+        cell["id"] = cell_id
+        used_ids.add(cell_id)
+    if stripped_cells:
+        changes.append(f"host metadata removed from {stripped_cells} cells")
+    nb.nbformat, nb.nbformat_minor = 4, 5
+    if not changes:
+        return None
+    return Flag("normalised", "; ".join(changes))
