@@ -2,6 +2,7 @@
 
 import argparse
 import logging
+import signal
 import sys
 import time
 import warnings
@@ -31,11 +32,19 @@ def command_collect(course, args):
     print(report.as_text())
 
 
+def interrupt(signum, frame):
+    raise KeyboardInterrupt(f"stopped by signal {signum}")
+
+
 def command_grade(course, args):
     from .grading import grade
     started = time.monotonic()
-    outcomes = grade(course, students=args.students, lessons=args.lessons, jobs=args.jobs,
-                     force=args.force)
+    previous = signal.signal(signal.SIGTERM, interrupt)   # `kill` stops grading like Ctrl-C
+    try:
+        outcomes = grade(course, students=args.students, lessons=args.lessons, jobs=args.jobs,
+                         force=args.force)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     flagged = sum(outcome.serious for outcome in outcomes)
     print(f"graded {len(outcomes)} submissions in {time.monotonic() - started:.0f} s; "
           f"{flagged} flagged (python -m autograder report shows why)")
@@ -121,4 +130,8 @@ def main(argv=None):
     except CourseError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted: every submission reported above is saved; run the command again "
+              "to finish", file=sys.stderr)
+        return 130
     return 0

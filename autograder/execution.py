@@ -2,7 +2,8 @@
 
 ``SafeExecute`` is nbgrader's ``Execute`` with the limits a class of 200 needs: a memory cap
 per kernel, a time limit per notebook on top of nbgrader's per-cell timeout, a cap on output
-size, a kernel restarted (not the whole notebook lost) when student code kills it, and numpy,
+size, a kernel restarted (not the whole notebook lost) when student code kills it, with the
+cells that had run cleanly replayed so only the broken cell loses its points, and numpy,
 math and builtins restored before every test cell so monkeypatching them cannot fake a pass.
 What it had to do is written to the notebook's metadata (``autograder.events``).
 
@@ -107,12 +108,14 @@ class SafeExecute(Execute):
         kwargs.setdefault("kernel_manager_class", LimitedKernelManager)
         super().__init__(**kwargs)
         self.events = []
+        self._clean_cells = []
         self._deadline = None
         self._output_chars = 0
         self._output_truncated = False
 
     def preprocess(self, nb, resources=None, km=None):
         self.events = []
+        self._clean_cells = []
         self._deadline = monotonic() + self.notebook_time_limit if self.notebook_time_limit else None
         try:
             return super().preprocess(nb, resources, km)
@@ -149,7 +152,19 @@ class SafeExecute(Execute):
         await self.async_wait_for_reply(msg_id)
 
     async def _restart_kernel(self):
-        """Replace a dead or hung kernel with a fresh one."""
+        """Replace a dead or hung kernel with a fresh one and replay the cells that had run
+        without error, so later cells find the state they expect."""
+        await self._start_fresh_kernel()
+        for source in self._clean_cells:
+            try:
+                await self._run_silently(source)
+            except DeadKernelError:
+                self.log.warning("the kernel died while replaying earlier cells")
+                self._clean_cells = []
+                await self._start_fresh_kernel()
+                return
+
+    async def _start_fresh_kernel(self):
         try:
             await ensure_async(self.km.shutdown_kernel(now=True))
         except Exception as failure:  # the kernel may already be gone
@@ -201,9 +216,10 @@ class SafeExecute(Execute):
     def on_cell_executed(self, **kwargs):
         super().on_cell_executed(**kwargs)
         content = kwargs["execute_reply"]["content"]
-        if content.get("status") != "error":
-            return
         ename = content.get("ename")
+        if content.get("status") == "ok":
+            self._clean_cells.append(kwargs["cell"].source)
+            return
         if ename == self.error_on_timeout.get("ename"):
             self.record(kwargs["cell"], kwargs["cell_index"], "timeout",
                         f"the cell ran past its time limit ({self._get_timeout(kwargs['cell'])} s) "

@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -126,6 +127,8 @@ class Grader:
         self.notebook_time_limit = execute.notebook_time_limit
         self.kill_grace = GradingRun(config=course.config).kill_grace_seconds
         self.repairers = {}
+        self.running = set()
+        self.running_lock = threading.Lock()
 
     def released_lessons(self):
         with Gradebook(self.course.db_url, self.course_id) as gradebook:
@@ -160,13 +163,25 @@ class Grader:
                 futures = [pool.submit(self.grade_one, submission, fingerprint,
                                        templates[submission.lesson], scratch_root / f"job{index}")
                            for index, (submission, fingerprint) in enumerate(todo)]
-                for done, future in enumerate(as_completed(futures), start=1):
-                    outcome = future.result()
-                    self.merge(outcome)
-                    shutil.rmtree(outcome.scratch, ignore_errors=True)
-                    outcomes.append(outcome)
-                    self.echo(self.progress_line(done, len(todo), outcome))
+                try:
+                    for done, future in enumerate(as_completed(futures), start=1):
+                        outcome = future.result()
+                        self.merge(outcome)
+                        shutil.rmtree(outcome.scratch, ignore_errors=True)
+                        outcomes.append(outcome)
+                        self.echo(self.progress_line(done, len(todo), outcome))
+                except BaseException:
+                    for future in futures:
+                        future.cancel()
+                    self.stop_running()
+                    raise
         return outcomes
+
+    def stop_running(self):
+        """Kill the nbgrader processes still grading (the run is being interrupted)."""
+        with self.running_lock:
+            for process in self.running:
+                os.killpg(process.pid, signal.SIGKILL)
 
     def is_current(self, submission, fingerprint):
         record = read_record(self.course, submission.student, submission.lesson)
@@ -241,8 +256,10 @@ class Grader:
                    f"--CourseDirectory.db_url=sqlite:///{outcome.scratch / 'gradebook.db'}"]
         log_path = outcome.scratch / "nbgrader.log"
         with open(log_path, "wb") as log:
-            process = subprocess.Popen(command, cwd=self.course.root, stdout=log,
-                                       stderr=subprocess.STDOUT, start_new_session=True)
+            with self.running_lock:
+                process = subprocess.Popen(command, cwd=self.course.root, stdout=log,
+                                           stderr=subprocess.STDOUT, start_new_session=True)
+                self.running.add(process)
             try:
                 process.wait(timeout=hard_limit)
             except subprocess.TimeoutExpired:
@@ -251,6 +268,9 @@ class Grader:
                 outcome.failure = (f"nbgrader was stopped after {hard_limit} s (the kernel hung "
                                    "beyond the per-cell and per-notebook limits)")
                 return
+            finally:
+                with self.running_lock:
+                    self.running.discard(process)
         graded = outcome.scratch / "autograded" / submission.student / submission.lesson
         for path in sorted(graded.glob("*.ipynb")):
             events = nbformat.read(path, as_version=4).metadata.get(EVENTS_KEY, {}).get("events", [])

@@ -19,7 +19,7 @@ import nbformat
 from .flags import Flag
 from .submission import UnreadableNotebook, host_cell_ids, normalise
 
-TEST_SIMILARITY = 0.6       # difflib ratio for a test cell to count as the released one
+TEST_SIMILARITY = 0.8       # difflib ratio for a test cell to count as the released one
 PROMPT_COVERAGE = 0.8       # share of a stub's prompt lines an answer cell must keep
 STUB_PLACEHOLDERS = ("YOUR CODE HERE", "YOUR ANSWER HERE", "raise NotImplementedError()")
 
@@ -84,13 +84,14 @@ class SubmissionRepair:
         self.match_identical(nb.cells, matching)
         self.match_similar_tests(nb.cells, matching)
         self.match_answer_prompts(nb.cells, matching)
-        self.match_answers_by_position(nb.cells, matching)
-        flags += matching.flags
-        flags += self.restore_metadata(nb.cells, matching)
-        if not any(j in matching.by_released for j in self.graded) and self.graded:
+        if any(j in matching.by_released for j in self.graded) or not self.graded:
+            self.match_answers_by_position(nb.cells, matching)
+        else:
             flags.append(Flag("wrong-notebook", "none of the lesson's exercise cells were found: "
                               "this looks like another notebook (wrong lesson or an old copy)",
                               serious=True))
+        flags += matching.flags
+        flags += self.restore_metadata(nb.cells, matching)
         cells, order_flags = self.reassemble(nb.cells, matching)
         nb.cells = cells
         flags += order_flags
