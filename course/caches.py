@@ -215,8 +215,13 @@ def verify(path: Path) -> list[Cache]:
     """The caches in the manifest at ``path``; :class:`CacheError` names every missing or corrupt file."""
     if not path.is_file():
         raise CacheError(f"No cache manifest at {path}. Prepare the caches first: python -m course.caches prepare")
-    manifest = json.loads(path.read_text())
-    caches = [Cache(**cache) for cache in manifest["caches"]]
+    try:
+        manifest = json.loads(path.read_text())
+        caches = [Cache(**cache) for cache in manifest["caches"]]
+    except (ValueError, KeyError, TypeError) as error:
+        raise CacheError(
+            f"The cache manifest {path} is unreadable ({error!r}). Prepare the caches again: python -m course.caches prepare"
+        ) from None
     problems = []
     for cache in caches:
         for relative, expected in cache.files.items():

@@ -177,8 +177,8 @@ def run_lesson(lesson: Lesson, profile: str, out: Path) -> LessonRun:
     if missing:
         return LessonRun(
             lesson.name, "not run", 0.0,
-            failure=f"its cell tagged 'parameters' does not define {', '.join(missing)}; "
-            f"add a default there, for example `output_dir = \"figures\"`",
+            failure=f"its cell tagged 'parameters' does not define {', '.join(missing)}; give each a default "
+            "there (for example `profile = None`, `output_dir = \"figures\"`)",
         )
     executed = out / f"{lesson.name}.ipynb"
     figures = out / lesson.name

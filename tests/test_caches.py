@@ -191,9 +191,14 @@ def test_the_smoke_profile_needs_no_downloads(tmp_path, capsys):
     assert "nothing to cache: this profile uses synthetic data and random weights" in capsys.readouterr().out
 
 
-def test_verify_without_a_manifest_says_how_to_prepare(tmp_path, capsys):
-    assert main(["verify", "--manifest", str(tmp_path / "caches.json")]) == 1
-    assert "No cache manifest at" in capsys.readouterr().err
+def test_verify_without_a_readable_manifest_says_how_to_prepare(tmp_path, capsys):
+    manifest = tmp_path / "caches.json"
+    assert main(["verify", "--manifest", str(manifest)]) == 1
+    assert f"No cache manifest at {manifest}. Prepare the caches first" in capsys.readouterr().err
+
+    manifest.write_text('{"caches": [{"name": "weights"}]}')
+    assert main(["verify", "--manifest", str(manifest)]) == 1
+    assert f"The cache manifest {manifest} is unreadable" in capsys.readouterr().err
 
 
 def test_the_archive_source_needs_a_data_folder(tmp_path, capsys):

@@ -88,6 +88,7 @@ def test_gpu_workflow_prepares_caches_runs_the_full_profile_and_the_gates():
     job = _job(GPU)
     steps = job["steps"]
     assert job["runs-on"] == ["self-hosted", "linux", "gpu"]
+    assert ["python", "-m", "pip", "install", "-e", ".[dev]"] in _commands(steps)
 
     assert [call.command for call in _course_calls(steps, "course.caches")] == ["prepare", "verify"]
     prepare, verify = _course_calls(steps, "course.caches")
