@@ -185,7 +185,7 @@ def prepare_tfds(builder, force: bool = False) -> Cache:
     return catalogue(f"{builder.name} (TFDS)", root, [path.relative_to(root) for path in root.rglob("*") if path.is_file()])
 
 
-def prepare(profile: Profile, force: bool = False, cache_dir: Path | None = None) -> list[Cache]:
+def prepare(profile: Profile, force: bool = False) -> list[Cache]:
     """Everything ``profile`` downloads: its data set (unless synthetic) and its backbone weights."""
     caches = []
     if profile.source == "tfds":
@@ -196,7 +196,7 @@ def prepare(profile: Profile, force: bool = False, cache_dir: Path | None = None
         if not profile.data_dir:
             raise CacheError("The archive source needs a data folder: pass --data-dir or set COURSE_DATA_DIR.")
         caches.append(prepare_archive(Path(profile.data_dir), force))
-    weights = prepare_weights(profile, cache_dir or keras_cache_dir(), force)
+    weights = prepare_weights(profile, keras_cache_dir(), force)
     if weights:
         caches.append(weights)
     return caches
@@ -218,6 +218,7 @@ def verify(path: Path) -> list[Cache]:
     try:
         manifest = json.loads(path.read_text())
         caches = [Cache(**cache) for cache in manifest["caches"]]
+        rebuild = manifest["rebuild"]
     except (ValueError, KeyError, TypeError) as error:
         raise CacheError(
             f"The cache manifest {path} is unreadable ({error!r}). Prepare the caches again: python -m course.caches prepare"
@@ -234,7 +235,7 @@ def verify(path: Path) -> list[Cache]:
         shown = problems[:20] + ([f"... and {len(problems) - 20} more"] if len(problems) > 20 else [])
         raise CacheError(
             f"{len(problems)} cached file(s) do not match {path}:\n  " + "\n  ".join(shown)
-            + f"\nRebuild the caches with: {manifest['rebuild']}"
+            + f"\nRebuild the caches with: {rebuild}"
         )
     return caches
 
