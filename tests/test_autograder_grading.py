@@ -1,0 +1,239 @@
+"""End to end: release, grade (real nbgrader autograde processes), feedback, export, report.
+
+One class of students, every robustness case a student, is released and graded once with
+--jobs 2 in a temporary course; the tests read the gradebook, records and files it produced.
+"""
+
+import contextlib
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from nbgrader.api import Grade, Gradebook
+
+from autograder.cli import main
+from autograder.feedback import visible_text
+from autograder_fixtures import students
+
+ROOT = Path(__file__).resolve().parent.parent
+# Small limits so the hostile cases finish quickly.
+TEST_LIMITS = """
+c.Execute.timeout = 5
+c.Execute.startup_timeout = 60
+c.SafeExecute.notebook_time_limit = 90
+c.SafeExecute.memory_limit_mb = 1024
+c.SafeExecute.max_output_chars = 20000
+c.GradingRun.kill_grace_seconds = 60
+"""
+FULL = students.full_score_cases()
+HALF = students.half_score_cases()
+ZERO = students.zero_score_cases()
+
+
+def run_cli(*args):
+    """Run ``python -m autograder`` in this process; return (exit code, printed text)."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        code = main([*args])
+    return code, out.getvalue()
+
+
+def make_course(folder, cases, lesson="basics"):
+    """A released course in ``folder`` with one student per case."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(students.SOURCE, folder / "solutions")
+    (folder / "nbgrader_config.py").write_text(
+        (ROOT / "nbgrader_config.py").read_text() + TEST_LIMITS)
+    code, text = run_cli("--course-dir", str(folder), "release")
+    assert code == 0, text
+    for student, content in cases.items():
+        students.write_submission(folder, student, lesson, content)
+    return folder
+
+
+def auto_scores(folder, student, lesson="basics"):
+    with Gradebook(f"sqlite:///{folder / 'gradebook.db'}", "transfer-learning") as gradebook:
+        submission = gradebook.find_submission(lesson, student)
+        return {grade.name: grade.auto_score for notebook in submission.notebooks
+                for grade in notebook.grades if grade.name in students.AUTO_POINTS}
+
+
+def record(folder, student, lesson="basics"):
+    return json.loads((folder / "autograded" / student / lesson / "autograder.json").read_text())
+
+
+def flag_codes(folder, student):
+    return {flag["code"] for flag in record(folder, student)["flags"]}
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    folder = make_course(tmp_path_factory.mktemp("course"), {**FULL, **HALF, **ZERO})
+    started = time.monotonic()
+    code, text = run_cli("--course-dir", str(folder), "grade", "--jobs", "2")
+    assert code == 0, text
+    print(f"graded {len(FULL) + len(HALF) + len(ZERO)} submissions with --jobs 2 in "
+          f"{time.monotonic() - started:.0f} s")
+    return folder, text
+
+
+def test_release_is_stable_and_has_no_outputs(graded):
+    folder, _ = graded
+    for lesson in ("basics", "vectors"):
+        released = (folder / "lessons" / lesson / f"{lesson}.ipynb").read_text()
+        assert released == (students.RELEASE / lesson / f"{lesson}.ipynb").read_text()
+        assert '"outputs": []' in released and "BEGIN SOLUTION" not in released
+
+
+@pytest.mark.parametrize("student", sorted(FULL))
+def test_correct_work_mangled_gets_full_score(graded, student):
+    folder, _ = graded
+    assert auto_scores(folder, student) == students.AUTO_POINTS
+    assert not record(folder, student)["failure"]
+
+
+@pytest.mark.parametrize("student", sorted(HALF))
+def test_broken_or_hostile_add_earns_nothing_but_normalise_still_counts(graded, student):
+    folder, _ = graded
+    expected_normalise = 0.0 if student == "monkeypatch" else 2.0
+    expected_add = 2.0 if student == "monkeypatch" else 0.0
+    assert auto_scores(folder, student) == {"add-tests": expected_add,
+                                            "normalise-tests": expected_normalise}
+
+
+@pytest.mark.parametrize("student", sorted(ZERO))
+def test_unusable_files_score_zero_with_a_serious_flag(graded, student):
+    folder, _ = graded
+    assert set(auto_scores(folder, student).values()) == {0.0}
+    entry = record(folder, student)
+    serious = [flag for flag in entry["flags"] if flag["serious"]]
+    assert serious, entry
+    expected = "wrong-notebook" if student == "other-lesson" else "unreadable"
+    assert expected in {flag["code"] for flag in serious}
+
+
+@pytest.mark.parametrize("student, event", [
+    ("os-exit", "kernel-died"), ("segfault", "kernel-died"), ("infinite-loop", "timeout"),
+    ("memory-bomb", "memory"), ("output-flood", "output-truncated"),
+])
+def test_execution_failures_are_flagged_on_the_cell(graded, student, event):
+    folder, _ = graded
+    flags = [flag for flag in record(folder, student)["flags"] if flag["code"] == event]
+    assert flags and flags[0]["message"].startswith("add-tests:")
+
+
+def test_output_flood_is_cut_in_the_graded_notebook(graded):
+    folder, _ = graded
+    graded_notebook = folder / "autograded" / "output-flood" / "basics" / "basics.ipynb"
+    assert graded_notebook.stat().st_size < 200_000
+    assert "output truncated by the autograder" in graded_notebook.read_text()
+
+
+def test_grading_backs_up_the_gradebook_and_reports_progress(graded):
+    folder, text = graded
+    assert list(folder.glob("gradebook.db.backup-*"))
+    assert text.count("basics:") == len(FULL) + len(HALF) + len(ZERO)
+    total = len(FULL) + len(HALF) + len(ZERO)
+    assert f"graded {total} submissions" in text
+    flagged = {line.split()[1] for line in text.splitlines() if "FLAGGED" in line}
+    assert set(ZERO) <= flagged and not set(FULL) & flagged
+
+
+def test_parallel_grading_gives_the_same_gradebook_as_serial(graded, tmp_path):
+    folder, _ = graded
+    chosen = ["correct", "metadata-and-ids-stripped", "os-exit", "not-json"]
+    serial = make_course(tmp_path / "serial", {name: {**FULL, **HALF, **ZERO}[name]
+                                                for name in chosen})
+    code, text = run_cli("--course-dir", str(serial), "grade", "--jobs", "1")
+    assert code == 0, text
+    for student in chosen:
+        assert auto_scores(serial, student) == auto_scores(folder, student), student
+        assert flag_codes(serial, student) == flag_codes(folder, student), student
+
+
+def test_feedback_never_shows_hidden_tests_or_solutions(graded):
+    folder, _ = graded
+    code, text = run_cli("--course-dir", str(folder), "feedback")
+    assert code == 0 and "WITHHELD" not in text, text
+    pages = sorted((folder / "feedback").glob("*/basics/basics.html"))
+    assert len(pages) == len(FULL) + len(HALF) + 1      # every readable notebook
+    hidden_source = (students.SOURCE / "basics" / "basics.ipynb").read_text()
+    assert "hidden_sum" in hidden_source and "reference-solution-add" in hidden_source
+    for page in pages:
+        seen = visible_text(page.read_text())
+        assert "assert add(1, 2) == 3" in seen, "the visible test is shown"
+        for secret in ("hidden_sum", "hidden_z", "hidden-test", "HIDDEN TESTS", "reference-solution"):
+            assert secret not in seen, (page, secret)
+    assert not list((folder / "feedback").glob("*/basics/autograder.json"))
+
+
+def test_export_writes_nbgrader_and_canvas_csv(graded, tmp_path):
+    folder, _ = graded
+    roster = tmp_path / "roster.csv"
+    roster.write_text("id,first_name,last_name,email,sis_user_id,section\n"
+                      "correct,Ada,Lovelace,ada@example.org,SIS-1,Section A\n")
+    code, text = run_cli("--course-dir", str(folder), "export", "--roster", str(roster))
+    assert code == 0, text
+    grades = (folder / "autograded" / "grades.csv").read_text().splitlines()
+    assert grades[0] == ("assignment,duedate,timestamp,student_id,last_name,first_name,email,"
+                         "raw_score,late_submission_penalty,score,max_score")
+    assert any(line.startswith("basics,,,correct,") and line.endswith(",4.0,0.0,4.0,5.0")
+               for line in grades)
+    canvas = (folder / "autograded" / "canvas_grades.csv").read_text().splitlines()
+    assert canvas[0] == "Student,ID,SIS User ID,Section,basics,vectors"
+    assert "correct,correct,SIS-1,Section A,4,0" in canvas
+    assert "not-json,not-json,,,0,0" in canvas
+
+
+def test_report_lists_scores_and_reasons_per_lesson(graded):
+    folder, _ = graded
+    code, text = run_cli("--course-dir", str(folder), "report")
+    assert code == 0, text
+    assert "== basics ==" in text and "== vectors ==" in text
+    line = next(row for row in text.splitlines() if row.startswith("os-exit "))
+    assert " 2 " in line and "kernel-died" in line and "to-grade" in line
+    line = next(row for row in text.splitlines() if row.startswith("empty "))
+    assert "ungradable" in line and "empty" in line
+    rows = (folder / "autograded" / "report.csv").read_text().splitlines()
+    assert rows[0].startswith("lesson,student,score,max_score")
+    assert len(rows) == 1 + 2 * (len(FULL) + len(HALF) + len(ZERO))
+
+
+def test_a_killed_run_loses_nothing_and_grading_again_changes_nothing(tmp_path):
+    cases = {name: FULL["correct"] for name in ("ann", "ben", "cat")}
+    folder = make_course(tmp_path / "course", cases)
+    command = [sys.executable, "-m", "autograder", "--course-dir", str(folder), "grade"]
+    run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           start_new_session=True)
+    first_record = folder / "autograded" / "ann" / "basics" / "autograder.json"
+    deadline = time.monotonic() + 120
+    while not first_record.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    os.kill(run.pid, signal.SIGKILL)
+    run.wait()
+    assert first_record.exists()
+    assert auto_scores(folder, "ann") == students.AUTO_POINTS
+
+    code, text = run_cli("--course-dir", str(folder), "grade")
+    assert code == 0, text
+    assert "ann basics" not in text, "what was graded before the kill is not graded again"
+    scores = {name: auto_scores(folder, name) for name in cases}
+    assert all(score == students.AUTO_POINTS for score in scores.values())
+
+    def grade_rows():
+        with Gradebook(f"sqlite:///{folder / 'gradebook.db'}") as gradebook:
+            return gradebook.db.query(Grade).count()
+
+    rows = grade_rows()
+    code, text = run_cli("--course-dir", str(folder), "grade", "--force")
+    assert code == 0 and text.count("basics: 4/5") == 3, text
+    assert {name: auto_scores(folder, name) for name in cases} == scores
+    assert grade_rows() == rows
+    assert len(list(folder.glob("gradebook.db.backup-*"))) == 3
