@@ -191,6 +191,7 @@ def collect(course, source, lesson=None, roster=None):
     if lesson is not None and lesson not in catalogue.lessons():
         raise CourseError(f"--lesson {lesson}: no such released lesson; released: "
                           f"{', '.join(catalogue.lessons())}")
+    roster_rows = read_roster(roster) if roster else None
     patterns = list(SubmissionCollector(config=course.config).filename_patterns) + BUILTIN_PATTERNS
     report = CollectReport()
     chosen = {}
@@ -221,8 +222,8 @@ def collect(course, source, lesson=None, roster=None):
         file_upload(course, upload)
         late = " LATE" if upload.fields.get("late") else ""
         report.filed.append(f"{student}/{lesson_name}/{notebook}.ipynb <- {upload.path}{late}")
-    if roster:
-        add_roster(course, roster, {student for student, _, _ in chosen}, report)
+    if roster_rows is not None:
+        add_roster(course, roster, roster_rows, {student for student, _, _ in chosen}, report)
     return report
 
 
@@ -246,9 +247,8 @@ def file_upload(course, upload):
     }, indent=1))
 
 
-def add_roster(course, roster, submitted_students, report):
+def add_roster(course, roster, students, submitted_students, report):
     """Record the roster's students in the gradebook and note who is missing from it."""
-    students = read_roster(roster)
     with Gradebook(course.db_url, course.coursedir().course_id) as gradebook:
         update_gradebook_students(gradebook, students)
     known = {row["id"] for row in students}

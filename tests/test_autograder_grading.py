@@ -45,13 +45,13 @@ def run_cli(*args):
     return code, out.getvalue()
 
 
-def make_course(folder, cases, lesson="basics"):
+def make_course(folder, cases, lesson="basics", release_options=()):
     """A released course in ``folder`` with one student per case."""
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copytree(students.SOURCE, folder / "solutions")
     (folder / "nbgrader_config.py").write_text(
         (ROOT / "nbgrader_config.py").read_text() + TEST_LIMITS)
-    code, text = run_cli("--course-dir", str(folder), "release")
+    code, text = run_cli("--course-dir", str(folder), "release", *release_options)
     assert code == 0, text
     for student, content in cases.items():
         students.write_submission(folder, student, lesson, content)
@@ -75,7 +75,11 @@ def flag_codes(folder, student):
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    folder = make_course(tmp_path_factory.mktemp("course"), {**FULL, **HALF, **ZERO})
+    folder = make_course(tmp_path_factory.mktemp("course"), {**FULL, **HALF, **ZERO},
+                         release_options=["--duedate", "2025-03-01 23:59:00 UTC"])
+    late = folder / "submitted" / "correct" / "basics"
+    (late / "timestamp.txt").write_text("2025-03-02 11:59:00.000000 UTC")
+    (late / "lms_submission.json").write_text(json.dumps({"late": True}))
     started = time.monotonic()
     code, text = run_cli("--course-dir", str(folder), "grade", "--jobs", "2")
     assert code == 0, text
@@ -199,6 +203,8 @@ def test_report_lists_scores_and_reasons_per_lesson(graded):
     assert "== basics ==" in text and "== vectors ==" in text
     line = next(row for row in text.splitlines() if row.startswith("os-exit "))
     assert " 2 " in line and "kernel-died" in line and "to-grade" in line
+    line = next(row for row in text.splitlines() if row.startswith("correct "))
+    assert "late: 12.0 h after the due date" in line and "late: the LMS marked" in line
     line = next(row for row in text.splitlines() if row.startswith("empty "))
     assert "ungradable" in line and "empty" in line
     rows = (folder / "autograded" / "report.csv").read_text().splitlines()
