@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 NUM_CLASSES = 120
 SOURCES = ("tfds", "archive", "synthetic")
+ACCELERATION_SETTINGS = ("mixed_precision", "jit_compile")
 
 
 class ProfileError(ValueError):
@@ -43,6 +44,8 @@ class Profile:
     learning_rate_head: float = 1e-2
     learning_rate_finetune: float = 1e-5
     finetune_layers: int = 20
+    mixed_precision: bool | str = "auto"  # "auto": on in `full` when a GPU is present (see accelerated)
+    jit_compile: bool | str = "auto"  # XLA; "auto" likewise
 
     @property
     def meaningful(self) -> bool:
@@ -74,6 +77,25 @@ PROFILES: dict[str, Profile] = {
         run_eagerly=True,
     ),
 }
+
+
+def accelerated(profile: Profile, setting: str, gpu_available: bool) -> bool:
+    """Whether ``setting`` ("mixed_precision" or "jit_compile") is on for ``profile``: as set when
+    True or False; when "auto", on in the ``full`` profile on a machine with a GPU and off otherwise
+    (on a CPU, float16 is slower and XLA costs more compile time than it saves)."""
+    value = _acceleration_value(profile, setting)
+    if value == "auto":
+        return profile.name == "full" and gpu_available
+    return value
+
+
+def _acceleration_value(profile: Profile, setting: str) -> bool | str:
+    if setting not in ACCELERATION_SETTINGS:
+        raise ProfileError(f"Unknown acceleration setting {setting!r}. Valid settings: {', '.join(ACCELERATION_SETTINGS)}.")
+    value = getattr(profile, setting)
+    if not (value == "auto" or isinstance(value, bool)):
+        raise ProfileError(f"{setting} must be 'auto', True or False; got {value!r}.")
+    return value
 
 
 def profile_name_from_environment(name: str | None = None) -> str:
@@ -112,6 +134,8 @@ def get_profile(name: str | Profile | None = None, **overrides) -> Profile:
     if unknown:
         raise ProfileError(f"Unknown profile setting(s) {unknown}. Valid settings: {', '.join(sorted(known))}.")
     profile = dataclasses.replace(profile, **overrides)
+    for setting in ACCELERATION_SETTINGS:
+        _acceleration_value(profile, setting)
     if profile.source not in SOURCES:
         raise ProfileError(
             f"Unknown data source {profile.source!r}. Valid sources: {', '.join(SOURCES)} "

@@ -1,6 +1,6 @@
 import pytest
 
-from course.config import PROFILES, Profile, ProfileError, get_profile
+from course.config import PROFILES, Profile, ProfileError, accelerated, get_profile
 
 
 def test_explicit_name_wins_over_environment(monkeypatch):
@@ -88,3 +88,34 @@ def test_offline_profiles_run_eagerly_and_full_builds_graphs():
     # an eager fit of two steps ~6 s; for a handful of steps eager wins, for real training graphs do.
     assert not PROFILES["full"].run_eagerly
     assert PROFILES["smoke"].run_eagerly and PROFILES["grade"].run_eagerly
+
+
+@pytest.mark.parametrize("setting", ["mixed_precision", "jit_compile"])
+def test_acceleration_is_automatic_in_every_profile(setting):
+    assert all(getattr(profile, setting) == "auto" for profile in PROFILES.values())
+
+
+@pytest.mark.parametrize("setting", ["mixed_precision", "jit_compile"])
+@pytest.mark.parametrize(
+    "name, value, gpu, expected",
+    [
+        ("full", "auto", True, True),
+        ("full", "auto", False, False),
+        ("smoke", "auto", True, False),
+        ("grade", "auto", True, False),
+        ("full", False, True, False),
+        ("smoke", True, False, True),
+    ],
+)
+def test_acceleration_auto_means_full_profile_on_a_gpu(setting, name, value, gpu, expected):
+    profile = get_profile(name, **{setting: value})
+    assert accelerated(profile, setting, gpu_available=gpu) is expected
+
+
+def test_acceleration_settings_are_checked():
+    with pytest.raises(ProfileError, match="mixed_precision must be 'auto', True or False; got 'yes'"):
+        get_profile("full", mixed_precision="yes")
+    with pytest.raises(ProfileError, match="jit_compile must be 'auto', True or False; got 1"):
+        accelerated(Profile(**{**vars(PROFILES["full"]), "jit_compile": 1}), "jit_compile", gpu_available=True)
+    with pytest.raises(ProfileError, match="Unknown acceleration setting 'xla'"):
+        accelerated(PROFILES["full"], "xla", gpu_available=True)
