@@ -71,7 +71,8 @@ def command_report(course, args):
 
 def build_parser():
     parser = argparse.ArgumentParser(
-        prog="python -m autograder", description=__doc__.splitlines()[0].strip("`: "),
+        prog="python -m autograder",
+        description="The instructors' autograder: nbgrader configured and made robust for this course.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--course-dir", default=default_course_dir(),
                         help="the course root holding nbgrader_config.py (default: %(default)s)")

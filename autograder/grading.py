@@ -32,7 +32,8 @@ from traitlets.config import Configurable
 from .courseroot import LMS_FILE, RECORD_FILE, CourseError
 from .execution import EVENTS_KEY, SafeExecute
 from .flags import Flag, flag_from_event
-from .gradebook import backup_gradebook, make_lesson_template, merge_graded, record_ungradable
+from .gradebook import (backup_gradebook, make_lesson_template, merge_graded, record_ungradable,
+                        sqlite_path)
 from .repair import SubmissionRepair
 from .submission import UnreadableNotebook, read_notebook
 
@@ -139,6 +140,9 @@ class Grader:
         backup = backup_gradebook(self.course.db_url)
         if backup:
             self.echo(f"gradebook backed up to {backup}")
+        elif not sqlite_path(self.course.db_url):
+            self.echo("the gradebook is on a database server: back it up with its own tools "
+                      "(e.g. pg_dump) before grading")
         released = self.released_lessons()
         todo = []
         for submission in find_submissions(self.course, students, lessons):
@@ -287,14 +291,18 @@ class Grader:
         submission = outcome.submission
         course_dir = self.course.submission_dir(submission.student, submission.lesson, "autograded")
         with Gradebook(self.course.db_url, self.course_id) as target:
+            if not outcome.failure:
+                scratch_db = f"sqlite:///{outcome.scratch / 'gradebook.db'}"
+                with Gradebook(scratch_db, self.course_id) as graded:
+                    try:
+                        merge_graded(target, graded, submission.lesson, submission.student,
+                                     flagged=outcome.serious)
+                    except MissingEntry as error:
+                        target.db.rollback()
+                        outcome.failure = f"nbgrader recorded no grades ({error})"
             if outcome.failure:
                 record_ungradable(target, submission.lesson, submission.student,
                                   timestamp_of(submission.folder), outcome.failure)
-            else:
-                scratch_db = f"sqlite:///{outcome.scratch / 'gradebook.db'}"
-                with Gradebook(scratch_db, self.course_id) as graded:
-                    merge_graded(target, graded, submission.lesson, submission.student,
-                                 flagged=outcome.serious)
         replace_folder(outcome.scratch / "autograded" / submission.student / submission.lesson,
                        course_dir)
         record = {

@@ -5,6 +5,7 @@ One class of students, every robustness case a student, is released and graded o
 """
 
 import contextlib
+import csv
 import io
 import json
 import os
@@ -188,8 +189,11 @@ def test_export_writes_nbgrader_and_canvas_csv(graded, tmp_path):
     grades = (folder / "autograded" / "grades.csv").read_text().splitlines()
     assert grades[0] == ("assignment,duedate,timestamp,student_id,last_name,first_name,email,"
                          "raw_score,late_submission_penalty,score,max_score")
-    assert any(line.startswith("basics,,,correct,") and line.endswith(",4.0,0.0,4.0,5.0")
-               for line in grades)
+    rows = {(row["assignment"], row["student_id"]): row for row in csv.DictReader(grades)}
+    late = rows[("basics", "correct")]
+    assert (late["duedate"], late["timestamp"]) == ("2025-03-01 23:59:00", "2025-03-02 11:59:00")
+    assert (late["raw_score"], late["score"], late["max_score"]) == ("4.0", "4.0", "5.0")
+    assert rows[("vectors", "correct")]["score"] == "0.0"
     canvas = (folder / "autograded" / "canvas_grades.csv").read_text().splitlines()
     assert canvas[0] == "Student,ID,SIS User ID,Section,basics,vectors"
     assert "correct,correct,SIS-1,Section A,4,0" in canvas
