@@ -295,7 +295,7 @@ def fast_pipeline(
     shuffle: bool = True,
     seed: int | None = None,
     repeat: bool = False,
-    cache: str = "auto",
+    cache: str | None = "auto",
     cache_name: str = "images",
     cache_dir: str | Path | None = None,
     memory_budget: int | None = None,
@@ -305,10 +305,11 @@ def fast_pipeline(
 
     Each image is decoded and resized once (:func:`course.data.preprocess`) and cached as uint8;
     ``cache="auto"`` picks memory or a file by :func:`cache_target`, ``"memory"`` or a file path
-    force one. Then: shuffle (the whole set when it is cached in memory, otherwise as much as fits
-    in the budget), optionally repeat, batch, ``augment(images, training=True)`` on whole batches
-    (for example a :class:`FastAugment`), and prefetch. A file cache is complete only after one
-    full pass; a run that stops earlier leaves it to be written again next time.
+    force one, ``None`` caches nothing (for a single pass). Then: shuffle (the whole set when it
+    is cached in memory, otherwise as much as fits in the budget), optionally repeat, batch,
+    ``augment(images, training=True)`` on whole batches (for example a :class:`FastAugment`), and
+    prefetch. A file cache is complete only after one full pass; a run that stops earlier leaves it
+    to be written again next time.
     """
     num_examples = int(examples.cardinality())
     if num_examples < 0:
@@ -320,7 +321,7 @@ def fast_pipeline(
     if cache == "auto":
         target = cache_target(num_examples, image_size, name=cache_name, cache_dir=cache_dir, memory_budget=budget)
     else:
-        target = "" if cache == "memory" else str(cache)
+        target = "" if cache in ("memory", None) else str(cache)
 
     def resize_once(image, label):
         image, one_hot = preprocess(image, label, image_size)
@@ -332,10 +333,12 @@ def fast_pipeline(
             images = tf.cast(augment(images, training=True), tf.float32)
         return images, labels
 
-    cached = examples.map(resize_once, num_parallel_calls=tf.data.AUTOTUNE).cache(target)
+    cached = examples.map(resize_once, num_parallel_calls=tf.data.AUTOTUNE)
+    if cache is not None:
+        cached = cached.cache(target)
     if shuffle:
         fitting = max(1, budget // max(1, cache_bytes(1, image_size)))
-        buffer = num_examples if target == "" else min(num_examples, fitting)
+        buffer = num_examples if cache is not None and target == "" else min(num_examples, fitting)
         cached = cached.shuffle(max(1, buffer), seed=seed, reshuffle_each_iteration=True)
     if repeat:
         cached = cached.repeat()
