@@ -144,7 +144,7 @@ class Grader:
             self.echo("the gradebook is on a database server: back it up with its own tools "
                       "(e.g. pg_dump) before grading")
         released = self.released_lessons()
-        todo = []
+        todo, unchanged = [], 0
         for submission in find_submissions(self.course, students, lessons):
             if submission.lesson not in released or not self.course.release_notebooks(submission.lesson):
                 self.echo(f"skipped {submission.folder}: lesson {submission.lesson!r} is not released "
@@ -152,10 +152,13 @@ class Grader:
                 continue
             fingerprint = submission.fingerprint(self.course.release_notebooks(submission.lesson))
             if not self.force and self.is_current(submission, fingerprint):
+                unchanged += 1
                 continue
             todo.append((submission, fingerprint))
+        if unchanged:
+            self.echo(f"{unchanged} submissions are graded already and unchanged (--force regrades)")
         if not todo:
-            self.echo("nothing to grade (every submission is graded already; --force regrades)")
+            self.echo("nothing to grade")
             return []
         outcomes = []
         with tempfile.TemporaryDirectory(prefix="autograder-") as scratch_root:

@@ -134,6 +134,15 @@ def test_execution_failures_are_flagged_on_the_cell(graded, student, event):
     assert flags and flags[0]["message"].startswith("add-tests:")
 
 
+def test_library_warnings_on_stderr_do_not_cost_points(graded):
+    folder, _ = graded
+    nb = json.loads((folder / "autograded" / "stderr-warning" / "basics" / "basics.ipynb").read_text())
+    test_cell = next(cell for cell in nb["cells"] if students.grade_id(cell) == "add-tests")
+    stderr = [out for out in test_cell["outputs"] if out.get("name") == "stderr"]
+    assert stderr and "cuDNN" in "".join(stderr[0]["text"]), "stock nbgrader would score this 0"
+    assert auto_scores(folder, "stderr-warning")["add-tests"] == 2.0
+
+
 def test_output_flood_is_cut_in_the_graded_notebook(graded):
     folder, _ = graded
     graded_notebook = folder / "autograded" / "output-flood" / "basics" / "basics.ipynb"

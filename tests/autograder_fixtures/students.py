@@ -34,7 +34,8 @@ def released(lesson="basics"):
 
 
 def grade_id(cell):
-    return cell.metadata.get("nbgrader", {}).get("grade_id")
+    """The nbgrader grade id of a cell (a notebook node or plain JSON), or None."""
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
 
 
 def index_of(nb, wanted):
