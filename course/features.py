@@ -101,7 +101,7 @@ def feature_extractor(model: keras.Model) -> keras.Model:
     head: a model from images to the vectors the head's BatchNormalization sees. It shares the
     transfer model's layers and weights."""
     pooling = model.layers[_pooling_index(model)]
-    extractor = keras.Model(model.inputs, pooling.output, name=f"{model.name}_features")
+    extractor = keras.Model(model.input, pooling.output, name=f"{model.name}_features")
     if extractor.trainable_weights:
         raise ValueError(
             f"The backbone of {model.name!r} has {len(extractor.trainable_weights)} trainable weights: features "

@@ -65,7 +65,7 @@ def images_and_labels(profile, split):
 def test_features_are_the_pooled_backbone_output_of_the_same_images(model, profile, train_features):
     train, _ = train_features
     images, labels = images_and_labels(profile, "train")
-    last_activation = keras.Model(model.inputs, model.get_layer("top_activation").output)
+    last_activation = keras.Model(model.input, model.get_layer("top_activation").output)
     expected = np.asarray(last_activation(images, training=False)).mean(axis=(1, 2))
     assert train.features.shape == (24, 1280) and train.features.dtype == np.float32
     np.testing.assert_allclose(train.features, expected, rtol=1e-4, atol=1e-5)
