@@ -1,0 +1,122 @@
+"""Training: the distribution strategy models are built under, and ``fit`` driven by a run profile."""
+
+from __future__ import annotations
+
+import functools
+import time
+
+import keras
+import tensorflow as tf
+
+from course.config import Profile, get_profile
+
+
+@functools.cache
+def distribution_strategy() -> tf.distribute.Strategy:
+    """A TPU strategy when a TPU is found, MirroredStrategy with several GPUs, else the default
+    strategy. Chosen once per process; build models inside ``distribution_strategy().scope()``."""
+    try:
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
+    except ValueError:  # raised when no TPU is configured
+        resolver = None
+    if resolver is not None:
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        strategy = tf.distribute.TPUStrategy(resolver)
+        description = f"TPU ({strategy.num_replicas_in_sync} cores)"
+    elif len(tf.config.list_logical_devices("GPU")) > 1:
+        strategy = tf.distribute.MirroredStrategy()
+        description = f"MirroredStrategy over {strategy.num_replicas_in_sync} GPUs"
+    else:
+        strategy = tf.distribute.get_strategy()
+        device = "one GPU" if tf.config.list_logical_devices("GPU") else "the CPU"
+        description = f"the default strategy on {device}"
+    print(f"Training with {description}.")
+    return strategy
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Adds each epoch's wall time in seconds, training plus validation, to the logs as ``epoch_time``.
+
+    Keras calls the callbacks it is given before its own History callback, so History records it.
+    """
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs["epoch_time"] = time.perf_counter() - self._started
+
+
+def fit(
+    model: keras.Model,
+    data,
+    epochs: int,
+    profile: Profile | str | None = None,
+    *,
+    early_stopping_patience: int | None = None,
+    callbacks=(),
+    initial_epoch: int = 0,
+) -> keras.callbacks.History:
+    """Train ``model`` on ``data.train`` and validate on ``data.test`` as ``profile`` says.
+
+    ``data`` is a :class:`course.data.DogsData` or anything with ``train`` and ``test`` datasets of
+    (float32 images in 0..255, one-hot labels) batches. With ``profile.steps_per_epoch`` set the
+    training data repeat, so every epoch has that many steps. ``epochs`` is the last epoch, as in
+    Keras: a fine-tuning phase after 25 epochs passes ``initial_epoch=25, epochs=29``. With
+    ``early_stopping_patience`` training stops once ``val_loss`` has not improved for that many
+    epochs, and the best weights are restored. ``history.history["epoch_time"]`` holds the seconds
+    each epoch took.
+    """
+    profile = get_profile(profile)
+    for split in ("train", "test"):
+        if not isinstance(getattr(data, split, None), tf.data.Dataset):
+            raise TypeError(
+                f"data needs a tf.data.Dataset as data.{split}; got {type(data).__name__}. "
+                "Load it with course.data.load_dogs(profile)."
+            )
+    if not 0 <= initial_epoch < epochs:
+        raise ValueError(
+            f"initial_epoch={initial_epoch} and epochs={epochs}: epochs is the number of the last epoch, "
+            "so it must be larger than initial_epoch (to train 4 more epochs after 25, pass "
+            "initial_epoch=25, epochs=29)."
+        )
+    train = data.train.repeat() if profile.steps_per_epoch else data.train
+    _check_finite(train, profile.steps_per_epoch, "data.train", "steps_per_epoch")
+    _check_finite(data.test, profile.validation_steps, "data.test", "validation_steps")
+    _set_run_eagerly(model, profile.run_eagerly)
+
+    all_callbacks = [EpochTimer(), *callbacks]
+    if early_stopping_patience is not None:
+        all_callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=early_stopping_patience, restore_best_weights=True
+            )
+        )
+    return model.fit(
+        train,
+        validation_data=data.test,
+        epochs=epochs,
+        shuffle=False,  # tf.data pipelines shuffle themselves; Keras would warn that it cannot
+        initial_epoch=initial_epoch,
+        steps_per_epoch=profile.steps_per_epoch,
+        validation_steps=profile.validation_steps,
+        callbacks=all_callbacks,
+        verbose=profile.verbose,
+    )
+
+
+def _check_finite(dataset: tf.data.Dataset, steps: int | None, name: str, setting: str) -> None:
+    if steps is None and dataset.cardinality() == tf.data.INFINITE_CARDINALITY:
+        raise ValueError(
+            f"{name} repeats forever, so an epoch would never end. Set the profile's {setting}, "
+            "or pass a dataset that ends."
+        )
+
+
+def _set_run_eagerly(model: keras.Model, run_eagerly: bool) -> None:
+    """Apply the profile's eager setting; Keras keeps the train and test functions it already made."""
+    if model.run_eagerly != run_eagerly:
+        model.run_eagerly = run_eagerly
+        model.make_train_function(force=True)
+        model.make_test_function(force=True)

@@ -1,0 +1,139 @@
+"""Training: the distribution strategy and ``fit`` with profiles, epoch times, early stopping and
+continued epoch numbering, on tiny tf.data datasets in eager mode (the offline profiles' setting)."""
+
+import time
+from types import SimpleNamespace
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from course.config import NUM_CLASSES, get_profile
+from course.models import build_transfer_model
+from course.train import _set_run_eagerly, distribution_strategy, fit
+
+IMAGE_SIZE = 32
+BATCH = 4
+
+
+def random_batches(batches, seed):
+    """``batches`` batches of random float32 images in 0..255 with one-hot labels."""
+    rng = np.random.default_rng(seed)
+    images = rng.uniform(0, 255, (batches * BATCH, IMAGE_SIZE, IMAGE_SIZE, 3)).astype("float32")
+    labels = tf.one_hot(rng.integers(0, NUM_CLASSES, batches * BATCH), NUM_CLASSES)
+    return tf.data.Dataset.from_tensor_slices((images, labels)).batch(BATCH)
+
+
+def constant_batches(label, batches):
+    """Batches of one grey image, all labelled ``label``."""
+    images = np.full((BATCH, IMAGE_SIZE, IMAGE_SIZE, 3), 128.0, "float32")
+    labels = tf.one_hot([label] * BATCH, NUM_CLASSES)
+    return tf.data.Dataset.from_tensors((images, labels)).repeat(batches)
+
+
+class BatchCounter(keras.callbacks.Callback):
+    """Counts the training and validation batches of every epoch."""
+
+    def __init__(self):
+        super().__init__()
+        self.train, self.validation = [], []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.train.append(0)
+        self.validation.append(0)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.train[-1] += 1
+
+    def on_test_batch_end(self, batch, logs=None):
+        self.validation[-1] += 1
+
+
+@pytest.fixture(scope="module")
+def profile():
+    return get_profile("grade", steps_per_epoch=3, validation_steps=1)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return SimpleNamespace(train=random_batches(2, seed=0), test=random_batches(3, seed=1))
+
+
+@pytest.fixture(scope="module")
+def trained(profile, data):
+    """Two epochs of 3 steps on a 2-batch training set, then one more epoch continuing the count."""
+    model = build_transfer_model(NUM_CLASSES, IMAGE_SIZE, weights=None)
+    counter = BatchCounter()
+    started = time.perf_counter()
+    first = fit(model, data, epochs=2, profile=profile, callbacks=[counter])
+    seconds = time.perf_counter() - started
+    continued = fit(model, data, epochs=3, profile=profile, initial_epoch=2)
+    return SimpleNamespace(model=model, counter=counter, first=first, seconds=seconds, continued=continued)
+
+
+def test_default_strategy_without_accelerators_is_chosen_once(capsys):
+    distribution_strategy.cache_clear()
+    strategy = distribution_strategy()
+    announcement = capsys.readouterr().out
+    assert distribution_strategy() is strategy
+    assert capsys.readouterr().out == ""
+    assert strategy is tf.distribute.get_strategy()
+    assert announcement == "Training with the default strategy on the CPU.\n"
+
+
+def test_history_records_each_epoch_time(trained):
+    history = trained.first.history
+    assert trained.first.epoch == [0, 1]
+    assert len(history["epoch_time"]) == len(history["loss"]) == 2
+    assert all(isinstance(seconds, float) and seconds > 0 for seconds in history["epoch_time"])
+    assert sum(history["epoch_time"]) <= trained.seconds
+
+
+def test_steps_per_epoch_repeats_the_training_data(trained):
+    assert trained.counter.train == [3, 3]  # the training set has 2 batches
+    assert trained.counter.validation == [1, 1]
+    assert set(trained.first.history) == {"loss", "accuracy", "val_loss", "val_accuracy", "epoch_time"}
+
+
+def test_initial_epoch_continues_the_numbering(trained):
+    assert trained.continued.epoch == [2]
+    assert len(trained.continued.history["epoch_time"]) == 1
+
+
+def test_fit_applies_the_profile_eager_setting(trained):
+    assert trained.model.run_eagerly
+    eager_step = trained.model.train_function
+    _set_run_eagerly(trained.model, False)
+    assert not trained.model.run_eagerly
+    assert trained.model.train_function is not eager_step
+
+
+def test_early_stopping_stops_and_restores_the_best_weights(profile):
+    """Training on a grey image labelled 0 makes the same image labelled 1 less likely at every
+    step, so val_loss rises from the first epoch on."""
+    model = build_transfer_model(NUM_CLASSES, IMAGE_SIZE, weights=None)
+    model.get_layer("head_batch_normalization").trainable = False  # features then do not depend on the batch
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="categorical_crossentropy")
+    data = SimpleNamespace(train=constant_batches(label=0, batches=2), test=constant_batches(label=1, batches=1))
+    kernels = []
+    record = keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: kernels.append(model.get_layer("pred").get_weights()[0])
+    )
+    history = fit(model, data, epochs=6, profile=get_profile(profile, steps_per_epoch=2),
+                  early_stopping_patience=1, callbacks=[record])
+    assert history.epoch == [0, 1]
+    assert history.history["val_loss"][1] > history.history["val_loss"][0]
+    restored = model.get_layer("pred").get_weights()[0]
+    np.testing.assert_array_equal(restored, kernels[0])
+    assert not np.array_equal(restored, kernels[1])
+
+
+def test_fit_rejects_bad_input(trained, profile, data):
+    with pytest.raises(TypeError, match="data.train"):
+        fit(trained.model, SimpleNamespace(train=[1, 2], test=data.test), 1, profile)
+    with pytest.raises(ValueError, match="larger than initial_epoch"):
+        fit(trained.model, data, epochs=2, profile=profile, initial_epoch=2)
+    endless = SimpleNamespace(train=data.train, test=data.test.repeat())
+    with pytest.raises(ValueError, match="data.test repeats forever.*validation_steps"):
+        fit(trained.model, endless, 1, get_profile("grade", validation_steps=None))
