@@ -41,3 +41,16 @@ def compile_kwargs(profile: Profile | str | None = None) -> dict:
     """
     profile = get_profile(profile)
     return {"jit_compile": accelerated(profile, "jit_compile", gpu_available())}
+
+
+def apply_jit_compile(model: keras.Model, profile: Profile | str | None = None) -> bool:
+    """Set ``model.jit_compile`` on an already compiled model as ``profile`` says (never while it
+    runs eagerly), rebuilding its train, test and predict functions if that changes it. Returns
+    the setting in effect: Keras keeps it off, with a warning, for models it cannot compile."""
+    wanted = compile_kwargs(profile)["jit_compile"] and not model.run_eagerly
+    if model.jit_compile != wanted:
+        model.jit_compile = wanted
+        model.make_train_function(force=True)
+        model.make_test_function(force=True)
+        model.make_predict_function(force=True)
+    return model.jit_compile

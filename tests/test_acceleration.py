@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from course import acceleration
-from course.acceleration import apply_precision, compile_kwargs
+from course.acceleration import apply_jit_compile, apply_precision, compile_kwargs
+from course.fast_augment import FastAugment
 from course.config import get_profile
 
 
@@ -62,5 +63,24 @@ def test_jit_compile_setting_reaches_the_compiled_model(jit_compile):
     model = tiny_classifier()
     model.compile(optimizer="adam", loss="categorical_crossentropy", **compile_kwargs(get_profile("full", jit_compile=jit_compile)))
     assert model.jit_compile is jit_compile
+
+
+def test_jit_compile_applies_to_a_model_compiled_elsewhere():
+    model = tiny_classifier()
+    model.compile(optimizer="adam", loss="categorical_crossentropy")
+    assert model.jit_compile is False  # Keras' "auto" on a CPU
+    assert apply_jit_compile(model, get_profile("full", jit_compile=True)) is True and model.jit_compile is True
     history = model.fit(np.ones((4, 8), np.float32), np.eye(3, dtype=np.float32)[[0, 1, 2, 0]], epochs=1, verbose=0)
-    assert np.isfinite(history.history["loss"][0])
+    assert np.isfinite(history.history["loss"][0])  # trained through XLA
+    assert apply_jit_compile(model, get_profile("full", jit_compile=False)) is False
+    model.run_eagerly = True
+    assert apply_jit_compile(model, get_profile("full", jit_compile=True)) is False
+
+
+def test_jit_compile_stays_off_for_a_model_holding_fast_augment():
+    inputs = keras.Input((8, 8, 3))
+    pooled = keras.layers.GlobalAveragePooling2D()(FastAugment()(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(3)(pooled))
+    model.compile(optimizer="adam", loss="mse")
+    with pytest.warns(UserWarning, match="jit_compile"):
+        assert apply_jit_compile(model, get_profile("full", jit_compile=True)) is False
