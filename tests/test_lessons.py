@@ -1,0 +1,259 @@
+"""The lessons: released correctly, runnable, and graded as intended by nbgrader.
+
+Every lesson under ``solutions/`` is checked; a new lesson is picked up by existing. The slow tests
+execute each lesson in the ``smoke`` profile with papermill and grade it with ``nbgrader autograde``
+in the ``grade`` profile; their times are listed at the end of the run.
+"""
+
+from __future__ import annotations
+
+import re
+
+import papermill
+import pytest
+
+import lesson_testing as lt
+
+LESSONS = lt.lesson_names()
+COLAB_BADGE = ("https://colab.research.google.com/github/stanford-dogs-course/transfer-learning/"
+               "blob/main/lessons/{lesson}/{lesson}.ipynb")
+SETUP_SOURCE = '''import sys
+if "google.colab" in sys.modules:
+    %pip install --quiet keras-cv==0.9.0
+    %pip install --quiet --no-deps "git+https://github.com/stanford-dogs-course/transfer-learning@main"'''
+
+# Answers that pass a lesson's visible tests but are wrong; the hidden tests named must catch them.
+LOOKS_RIGHT_BUT_WRONG = {
+    "lesson1_data": {
+        "answers": {
+            "ex1-answer": 'data_size = "large"\nsimilarity = "similar"',
+            # scaled to 0..2 instead of 0..255, with smoothed labels
+            "ex2-answer": (
+                "def preprocess(image, label):\n"
+                "    image = tf.image.resize(image, (IMG_SIZE, IMG_SIZE)) / 127.5\n"
+                "    return image, tf.one_hot(label, NUM_CLASSES, on_value=0.9, off_value=0.1 / 119)"
+            ),
+            # the offline profile's numbers, typed in
+            "ex3-facts-answer": (
+                "def dataset_facts(data):\n"
+                '    return {"num_classes": 120, "num_train": 480, "num_test": 240}'
+            ),
+            # a string that claims to equal everything
+            "ex3-names-answer": (
+                "class AnyName(str):\n"
+                "    def __eq__(self, other):\n"
+                "        return True\n"
+                "    __hash__ = str.__hash__\n\n"
+                "def breed_name(data, index):\n"
+                '    return AnyName("a dog")'
+            ),
+        },
+        "caught_by": ["ex1-tests", "ex2-image-tests", "ex2-label-tests", "ex2-map-tests",
+                      "ex3-facts-tests", "ex3-names-tests"],
+    },
+    "lesson2_augmentation": {
+        "answers": {
+            # core Keras layers: they look alike but are not the KerasCV pipeline
+            "ex1-answer": (
+                "def build_augmentation(seed=None):\n"
+                "    return keras.Sequential([\n"
+                "        keras.layers.RandomRotation(0.15, seed=seed),\n"
+                "        keras.layers.RandomTranslation(0.1, 0.1, seed=seed),\n"
+                "        keras.layers.RandomFlip(seed=seed),\n"
+                "        keras.layers.RandomContrast(0.1, seed=seed),\n"
+                "    ])"
+            ),
+            # right numbers, but written into the caller's arrays
+            "ex2-answer": (
+                "def mixup(x1, y1, x2, y2, lam):\n"
+                "    x1 *= lam\n    x1 += (1 - lam) * x2\n"
+                "    y1 *= lam\n    y1 += (1 - lam) * y2\n"
+                "    return x1, y1"
+            ),
+            "ex3-answer": (
+                "def cutmix(x1, y1, x2, y2, box):\n"
+                "    top, left, bottom, right = box\n"
+                "    x1[top:bottom, left:right] = x2[top:bottom, left:right]\n"
+                "    lam = 1 - (bottom - top) * (right - left) / (x1.shape[0] * x1.shape[1])\n"
+                "    return x1, lam * y1 + (1 - lam) * y2, lam"
+            ),
+            # a set that claims to equal every set
+            "ex7-1-set-answer": (
+                "class AnySet(set):\n"
+                "    def __eq__(self, other):\n"
+                "        return True\n"
+                "    __hash__ = None\n\n"
+                'reference_techniques = AnySet({"rotation", "flip"})'
+            ),
+        },
+        "caught_by": ["ex1-layers-tests", "ex2-tests", "ex3-tests", "ex7-1-set-tests"],
+    },
+}
+
+needs_lessons = pytest.mark.skipif(not LESSONS, reason="no lessons in solutions/ yet")
+
+
+@pytest.fixture(scope="session")
+def timings(request):
+    """Seconds per lesson for execution and grading, listed when the session ends."""
+    measured: dict[tuple[str, str], float] = {}
+    yield measured
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if measured and reporter is not None and capture is not None:
+        with capture.global_and_fixture_disabled():  # session teardown runs while output is captured
+            reporter.write_sep("-", "lesson timings (seconds)")
+            for (lesson, what), seconds in sorted(measured.items()):
+                reporter.write_line(f"{lesson:<24} {what:<36} {seconds:7.1f}")
+
+
+@pytest.fixture(scope="session")
+def course_root(tmp_path_factory):
+    """A copy of the course to release and grade in, shared by the whole session."""
+    return lt.make_course_root(tmp_path_factory.mktemp("course"))
+
+
+@pytest.fixture(scope="session")
+def released(course_root):
+    """Release a lesson in the session's course copy (once per lesson); returns the student notebook."""
+    done: dict[str, object] = {}
+
+    def release(lesson: str):
+        if lesson not in done:
+            try:
+                lt.release(course_root, (lesson,))
+                done[lesson] = lt.released_notebook(lesson, course_root)
+            except RuntimeError as error:
+                done[lesson] = error
+        if isinstance(done[lesson], RuntimeError):
+            pytest.fail(str(done[lesson]))
+        return done[lesson]
+
+    return release
+
+
+# --- the notebooks as committed ------------------------------------------------------------------
+
+
+def test_lessons_are_discovered():
+    assert LESSONS == sorted(LESSONS)
+    assert {"lesson1_data", "lesson2_augmentation"} <= set(LESSONS)
+
+
+@pytest.mark.parametrize("path", lt.committed_notebooks(), ids=lambda path: f"{path.parent.parent.name}/{path.name}")
+def test_notebook_is_committed_clean(path):
+    assert lt.hygiene_problems(path) == []
+
+
+@needs_lessons
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_lesson_follows_the_course_conventions(lesson):
+    notebook = lt.read(lt.source_notebook(lesson))
+    assert notebook.metadata["kernelspec"]["name"] == "python3"
+    assert notebook.metadata["kernelspec"]["language"] == "python"
+    title, setup, parameters, profile = notebook.cells[:4]
+    assert title.cell_type == "markdown" and title.source.startswith("# ")
+    assert COLAB_BADGE.format(lesson=lesson) in lt.markdown_links(notebook)
+    assert setup.get("id") == "setup" and setup.source == SETUP_SOURCE
+    assert lt.nbgrader_metadata(setup).get("locked") is True
+    assert parameters.get("id") == "parameters" and "parameters" in parameters.metadata.get("tags", [])
+    declared = papermill.inspect_notebook(str(lt.source_notebook(lesson)))
+    assert {name: declared[name]["default"] for name in ("profile", "output_dir")} == {
+        "profile": "None", "output_dir": "None"}
+    assert re.search(r"^PROFILE = get_profile\(profile\)$", profile.source, re.MULTILINE)
+    assert "print(PROFILE)" in profile.source and "warn_if_not_meaningful(PROFILE)" in profile.source
+
+
+@needs_lessons
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_cell_ids_match_grade_ids(lesson):
+    """nbgrader identifies exercises by grade id and the release keeps cell ids: keep them equal."""
+    for cell in lt.read(lt.source_notebook(lesson)).cells:
+        grade_id = lt.nbgrader_metadata(cell).get("grade_id")
+        if grade_id is not None:
+            assert cell.get("id") == grade_id
+
+
+@needs_lessons
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_released_lesson_is_up_to_date(lesson, released):
+    fresh = released(lesson)
+    differences = lt.release_differences(fresh, lt.released_notebook(lesson))
+    assert differences == [], f"lessons/{lesson} is stale; run `python -m autograder release {lesson}`"
+
+
+@needs_lessons
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_released_lesson_gives_nothing_away(lesson):
+    assert lt.leaks(lt.source_notebook(lesson), lt.released_notebook(lesson)) == []
+
+
+def test_leak_check_finds_solutions_hidden_tests_and_mark_schemes(tmp_path):
+    """The check above catches each kind of secret, so its passing means something."""
+    source = lt.read(lt.source_notebook("lesson2_augmentation"))
+    released = lt.read(lt.released_notebook("lesson2_augmentation"))
+    source_path, released_path = tmp_path / "source.ipynb", tmp_path / "released.ipynb"
+    lt.nbformat.write(source, str(source_path))
+    lt.nbformat.write(released, str(released_path))
+    assert lt.leaks(source_path, released_path) == []
+    source_cells = {cell.get("id"): cell for cell in source.cells}
+    released_cells = {cell.get("id"): cell for cell in released.cells}
+    for cell_id, secret in (("ex2-answer", "return lam * x1 + (1 - lam) * x2, lam * y1 + (1 - lam) * y2"),
+                            ("ex3-tests", "from course.augment import cutmix as reference_cutmix, cutmix_box"),
+                            ("ex7-1-answer", "3 points in total.")):
+        assert secret in source_cells[cell_id].source
+        original = released_cells[cell_id].source
+        released_cells[cell_id].source = original.replace(lt.TEXT_STUB, "") + "\n" + secret
+        lt.nbformat.write(released, str(released_path))
+        assert any(secret in leak for leak in lt.leaks(source_path, released_path)), cell_id
+        released_cells[cell_id].source = original
+
+
+# --- running and grading -------------------------------------------------------------------------
+
+
+@needs_lessons
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_solution_runs_in_the_smoke_profile(lesson, tmp_path, timings):
+    run, executed = lt.execute_lesson(lesson, "smoke", tmp_path)
+    timings[(lesson, "papermill, smoke profile")] = run.seconds
+    assert run.passed, f"{lesson}: {run.status}: {run.failure}"
+    assert lt.stderr_in_test_cells(executed) == {}, "test cells must not write to stderr (nbgrader fails them)"
+
+
+@needs_lessons
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_solution_scores_full_marks(lesson, course_root, released, timings):
+    released(lesson)
+    lt.submit(course_root, "solution", lesson, lt.source_notebook(lesson))
+    grading = lt.autograde(course_root, lesson, "solution")
+    timings[(lesson, "nbgrader autograde, solution")] = grading.seconds
+    assert grading.max_score > 0, f"{lesson} has no autograded points"
+    assert {cell: grading.scores[cell] for cell in grading.autograded_cells} == {
+        cell: grading.max_scores[cell] for cell in grading.autograded_cells}
+
+
+@needs_lessons
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_untouched_lesson_scores_nothing(lesson, course_root, released, timings):
+    lt.submit(course_root, "untouched", lesson, released(lesson))
+    grading = lt.autograde(course_root, lesson, "untouched")
+    timings[(lesson, "nbgrader autograde, untouched")] = grading.seconds
+    assert grading.autograded_cells, f"{lesson} has no autograded test cells"
+    assert {cell: grading.scores[cell] for cell in grading.autograded_cells} == {
+        cell: 0.0 for cell in grading.autograded_cells}
+    assert lt.unexecuted_test_cells(grading.autograded_notebook) == [], "the grading run broke off"
+
+
+@pytest.mark.parametrize("lesson", sorted(LOOKS_RIGHT_BUT_WRONG))
+def test_hidden_tests_catch_answers_that_only_look_right(lesson, course_root, released, tmp_path, timings):
+    case = LOOKS_RIGHT_BUT_WRONG[lesson]
+    student_version = lt.with_answers(released(lesson), case["answers"])
+    submitted = lt.submit(course_root, "looks_right", lesson, student_version)
+
+    executed = lt.execute_with_errors(submitted, tmp_path / f"{lesson}.ipynb", lt.GRADE_PROFILE_ENVIRONMENT)
+    assert lt.errors_in_cells(executed, case["caught_by"]) == {}, "the visible tests should accept these answers"
+
+    grading = lt.autograde(course_root, lesson, "looks_right")
+    timings[(lesson, "nbgrader autograde, wrong answers")] = grading.seconds
+    assert {cell: grading.scores[cell] for cell in case["caught_by"]} == {cell: 0.0 for cell in case["caught_by"]}
