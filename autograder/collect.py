@@ -42,6 +42,8 @@ RENAMINGS = [
     re.compile(r"-\d+$"),                          # Canvas re-upload "-1"
 ]
 UPLOAD_NUMBER = re.compile(r"(?:\((\d+)\)|-(\d+))$")
+# A student id becomes a folder name: no path separators, no "." or "..".
+SAFE_STUDENT_ID = re.compile(r"(?!\.+$)[\w@+.\- ]+")
 
 
 class SubmissionCollector(Configurable):
@@ -204,13 +206,18 @@ def collect(course, source, lesson=None, roster=None):
             report.unmatched.append(f"{upload.path}: no file-name pattern gives the student; "
                                     "add one to c.SubmissionCollector.filename_patterns")
             continue
+        student = upload.fields["student_id"].strip()
+        if not SAFE_STUDENT_ID.fullmatch(student):
+            report.unmatched.append(f"{upload.path}: {student!r} cannot be a student id (letters, "
+                                    "digits, spaces and _ @ + . - only)")
+            continue
         filename = upload.fields.get("file") or Path(upload.path).name
         target = catalogue.by_name(filename, lesson) or catalogue.by_content(upload.read(), lesson)
         if target is None:
             report.unmatched.append(f"{upload.path}: cannot tell which lesson it is (name or "
                                     "content); rerun with --lesson")
             continue
-        upload.target = (upload.fields["student_id"].strip(), *target)
+        upload.target = (student, *target)
         current = chosen.get(upload.target)
         if current is None or upload.recency > current.recency:
             if current is not None:

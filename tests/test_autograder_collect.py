@@ -63,6 +63,7 @@ def test_canvas_zip_with_late_reuploads_renamed_and_unmatched_files(course, tmp_
         archive.writestr("curiemarie_44444_5001_homework.ipynb", b'{"not": "a lesson"}')
         archive.writestr("loose.ipynb", notebook_bytes(students.answered(), "whose?"))
         archive.writestr("__MACOSX/._lovelaceada_12345_1001_basics.ipynb", b"junk")
+        archive.writestr("../basics.ipynb", notebook_bytes(students.answered(), "zip slip"))
     code, text = run_cli("--course-dir", str(course), "collect", str(download))
     assert code == 0, text
 
@@ -77,6 +78,7 @@ def test_canvas_zip_with_late_reuploads_renamed_and_unmatched_files(course, tmp_
     assert "lovelaceada_12345_1001_basics.ipynb (a newer upload is" in text
     assert "curiemarie_44444_5001_homework.ipynb: cannot tell which lesson" in text
     assert "loose.ipynb: no file-name pattern gives the student" in text
+    assert "'..' cannot be a student id" in text and not (course / "basics").exists()
     assert "noetheremmy_33333_4001_notes.pdf" in text and "__MACOSX" not in text
     assert "LATE" in text
 

@@ -8,9 +8,7 @@ import contextlib
 import csv
 import io
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -160,18 +158,6 @@ def test_grading_backs_up_the_gradebook_and_reports_progress(graded):
     assert set(ZERO) <= flagged and not set(FULL) & flagged
 
 
-def test_parallel_grading_gives_the_same_gradebook_as_serial(graded, tmp_path):
-    folder, _ = graded
-    chosen = ["correct", "metadata-and-ids-stripped", "os-exit", "not-json"]
-    serial = make_course(tmp_path / "serial", {name: {**FULL, **HALF, **ZERO}[name]
-                                                for name in chosen})
-    code, text = run_cli("--course-dir", str(serial), "grade", "--jobs", "1")
-    assert code == 0, text
-    for student in chosen:
-        assert auto_scores(serial, student) == auto_scores(folder, student), student
-        assert flag_codes(serial, student) == flag_codes(folder, student), student
-
-
 def test_feedback_never_shows_hidden_tests_or_solutions(graded):
     folder, _ = graded
     code, text = run_cli("--course-dir", str(folder), "feedback")
@@ -225,34 +211,39 @@ def test_report_lists_scores_and_reasons_per_lesson(graded):
     assert len(rows) == 1 + 2 * (len(FULL) + len(HALF) + len(ZERO))
 
 
-def test_a_killed_run_loses_nothing_and_grading_again_changes_nothing(tmp_path):
-    cases = {name: FULL["correct"] for name in ("ann", "ben", "cat")}
-    folder = make_course(tmp_path / "course", cases)
-    command = [sys.executable, "-m", "autograder", "--course-dir", str(folder), "grade"]
-    run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           start_new_session=True)
-    first_record = folder / "autograded" / "ann" / "basics" / "autograder.json"
-    deadline = time.monotonic() + 120
+def test_serial_run_killed_resumed_and_regraded_matches_the_parallel_run(graded, tmp_path):
+    """--jobs 1 gives the --jobs 2 gradebook; a run killed midway keeps what it merged and the
+    next run finishes the rest; regrading with --force changes nothing and adds no rows."""
+    folder, _ = graded
+    chosen = ["correct", "metadata-and-ids-stripped", "not-json", "os-exit"]
+    serial = make_course(tmp_path / "serial", {name: {**FULL, **HALF, **ZERO}[name]
+                                                for name in chosen})
+    command = [sys.executable, "-m", "autograder", "--course-dir", str(serial), "grade",
+               "--jobs", "1"]
+    run = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first_record = serial / "autograded" / "correct" / "basics" / "autograder.json"
+    deadline = time.monotonic() + 180
     while not first_record.exists() and time.monotonic() < deadline:
         time.sleep(0.2)
-    os.kill(run.pid, signal.SIGKILL)
+    run.kill()
     run.wait()
-    assert first_record.exists()
-    assert auto_scores(folder, "ann") == students.AUTO_POINTS
+    assert auto_scores(serial, "correct") == students.AUTO_POINTS
 
-    code, text = run_cli("--course-dir", str(folder), "grade")
+    code, text = run_cli("--course-dir", str(serial), "grade", "--jobs", "1")
     assert code == 0, text
-    assert "ann basics" not in text, "what was graded before the kill is not graded again"
-    scores = {name: auto_scores(folder, name) for name in cases}
-    assert all(score == students.AUTO_POINTS for score in scores.values())
+    assert "correct basics" not in text and "are graded already and unchanged" in text
+    for student in chosen:
+        assert auto_scores(serial, student) == auto_scores(folder, student), student
+        assert flag_codes(serial, student) == flag_codes(folder, student), student
 
     def grade_rows():
-        with Gradebook(f"sqlite:///{folder / 'gradebook.db'}") as gradebook:
+        with Gradebook(f"sqlite:///{serial / 'gradebook.db'}") as gradebook:
             return gradebook.db.query(Grade).count()
 
     rows = grade_rows()
-    code, text = run_cli("--course-dir", str(folder), "grade", "--force")
-    assert code == 0 and text.count("basics: 4/5") == 3, text
-    assert {name: auto_scores(folder, name) for name in cases} == scores
+    code, text = run_cli("--course-dir", str(serial), "grade", "--force")
+    assert code == 0 and text.count("basics: ") == len(chosen), text
+    for student in chosen:
+        assert auto_scores(serial, student) == auto_scores(folder, student), student
     assert grade_rows() == rows
-    assert len(list(folder.glob("gradebook.db.backup-*"))) == 3
+    assert len(list(serial.glob("gradebook.db.backup-*"))) == 3
