@@ -182,6 +182,11 @@ def test_released_lesson_is_up_to_date(lesson, released):
     assert differences == [], f"lessons/{lesson} is stale; run `python -m autograder release {lesson}`"
 
 
+def test_every_released_lesson_has_a_source():
+    released = sorted(path.parent.name for path in (lt.REPO_ROOT / lt.RELEASE_FOLDER).glob("*/*.ipynb"))
+    assert [lesson for lesson in released if lesson not in LESSONS] == []
+
+
 @needs_lessons
 @pytest.mark.parametrize("lesson", LESSONS)
 def test_released_lesson_gives_nothing_away(lesson):
@@ -231,6 +236,7 @@ def test_solution_scores_full_marks(lesson, course_root, released, timings):
     assert grading.max_score > 0, f"{lesson} has no autograded points"
     assert {cell: grading.scores[cell] for cell in grading.autograded_cells} == {
         cell: grading.max_scores[cell] for cell in grading.autograded_cells}
+    assert lt.stderr_in_test_cells(grading.autograded_notebook) == {}, "stock nbgrader would fail these cells"
 
 
 @needs_lessons
