@@ -24,7 +24,14 @@ from pathlib import Path
 
 import nbformat
 
-from course.notebooks import DEFAULT_CONFIG, LessonRun, discover_lessons, load_config, plan_lessons, run_lesson
+from course.notebooks import (
+    DEFAULT_CONFIG,
+    LessonRun,
+    discover_lessons,
+    load_config,
+    plan_lessons,
+    run_lesson,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SOURCE_FOLDER = "solutions"
@@ -123,7 +130,7 @@ def make_course_root(destination: Path, root: Path = REPO_ROOT) -> Path:
 def release(course_root: Path, lessons: tuple[str, ...] = ()) -> None:
     """``python -m autograder release``: regenerate ``lessons/`` (and the gradebook) in ``course_root``."""
     command = [sys.executable, "-m", "autograder", "--course-dir", str(course_root), "release", *lessons]
-    completed = subprocess.run(command, capture_output=True, text=True, cwd=course_root)
+    completed = subprocess.run(command, capture_output=True, text=True, cwd=course_root, check=False)
     if completed.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed:\n{completed.stdout}\n{completed.stderr}")
 
@@ -293,7 +300,8 @@ def autograde(course_root: Path, lesson: str, student: str) -> Grading:
     environment = {**os.environ, **GRADE_PROFILE_ENVIRONMENT,
                    "PATH": os.pathsep.join([str(nbgrader.parent), os.environ.get("PATH", "")])}
     started = time.perf_counter()
-    completed = subprocess.run(command, capture_output=True, text=True, cwd=course_root, env=environment)
+    completed = subprocess.run(command, capture_output=True, text=True, cwd=course_root, env=environment,
+                               check=False)
     seconds = time.perf_counter() - started
     log = f"{completed.stdout}\n{completed.stderr}"
     if completed.returncode != 0:
@@ -311,6 +319,12 @@ def unexecuted_test_cells(autograded_path: Path) -> list[str]:
     """Test cells the grading run never reached (no execution count): the run broke off."""
     return [cell.get("id") for cell in read(autograded_path).cells
             if is_test_cell(cell) and cell.get("execution_count") is None]
+
+
+def autograder_events(autograded_path: Path) -> list[dict]:
+    """What the course's safe execution had to do to a graded notebook (timeouts, truncated
+    output, kernel restarts), as it records them in the notebook's metadata."""
+    return read(autograded_path).metadata.get("autograder", {}).get("events", [])
 
 
 def with_answers(notebook_path: Path, answers: dict[str, str]) -> nbformat.NotebookNode:

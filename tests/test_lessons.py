@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import re
 
+import lesson_testing as lt
 import papermill
 import pytest
-
-import lesson_testing as lt
 
 LESSONS = lt.lesson_names()
 COLAB_BADGE = ("https://colab.research.google.com/github/stanford-dogs-course/transfer-learning/"
@@ -204,7 +203,7 @@ def test_leak_check_finds_solutions_hidden_tests_and_mark_schemes(tmp_path):
     source_cells = {cell.get("id"): cell for cell in source.cells}
     released_cells = {cell.get("id"): cell for cell in released.cells}
     for cell_id, secret in (("ex2-answer", "return lam * x1 + (1 - lam) * x2, lam * y1 + (1 - lam) * y2"),
-                            ("ex3-tests", "from course.augment import cutmix as reference_cutmix, cutmix_box"),
+                            ("ex3-tests", "from course.augment import cutmix as reference_cutmix"),
                             ("ex7-1-answer", "3 points in total.")):
         assert secret in source_cells[cell_id].source
         original = released_cells[cell_id].source
@@ -237,6 +236,7 @@ def test_solution_scores_full_marks(lesson, course_root, released, timings):
     assert {cell: grading.scores[cell] for cell in grading.autograded_cells} == {
         cell: grading.max_scores[cell] for cell in grading.autograded_cells}
     assert lt.stderr_in_test_cells(grading.autograded_notebook) == {}, "stock nbgrader would fail these cells"
+    assert lt.autograder_events(grading.autograded_notebook) == []
 
 
 @needs_lessons
