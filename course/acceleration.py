@@ -36,8 +36,7 @@ def apply_precision(profile: Profile | str | None = None) -> str:
 def compile_kwargs(profile: Profile | str | None = None) -> dict:
     """The ``model.compile`` arguments the profile decides: ``{"jit_compile": bool}``.
 
-    Keras turns XLA off by itself (with a warning) when a layer cannot be compiled, such as
-    :class:`course.fast_augment.FastAugment` placed inside the model.
+    Keras turns XLA off by itself (with a warning) when a layer says it cannot be compiled.
     """
     profile = get_profile(profile)
     return {"jit_compile": accelerated(profile, "jit_compile", gpu_available())}

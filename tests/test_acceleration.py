@@ -6,7 +6,6 @@ import pytest
 
 from course import acceleration
 from course.acceleration import apply_jit_compile, apply_precision, compile_kwargs
-from course.fast_augment import FastAugment
 from course.config import get_profile
 
 
@@ -76,11 +75,3 @@ def test_jit_compile_applies_to_a_model_compiled_elsewhere():
     model.run_eagerly = True
     assert apply_jit_compile(model, get_profile("full", jit_compile=True)) is False
 
-
-def test_jit_compile_stays_off_for_a_model_holding_fast_augment():
-    inputs = keras.Input((8, 8, 3))
-    pooled = keras.layers.GlobalAveragePooling2D()(FastAugment()(inputs))
-    model = keras.Model(inputs, keras.layers.Dense(3)(pooled))
-    model.compile(optimizer="adam", loss="mse")
-    with pytest.warns(UserWarning, match="jit_compile"):
-        assert apply_jit_compile(model, get_profile("full", jit_compile=True)) is False

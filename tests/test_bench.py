@@ -1,0 +1,63 @@
+"""course.bench: a quick run prints the full table with positive rates and consistent ratios."""
+
+import re
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from course import bench
+
+ROWS = [
+    ("reference pipeline", "reference pipeline"),
+    ("decode + resize only", "reference pipeline"),
+    ("course pipeline, first epoch", "reference pipeline"),
+    ("course pipeline, cached epoch", "reference pipeline"),
+    ("train step, frozen model", "train step, frozen model"),
+    ("train step, head on features", "train step, frozen model"),
+]
+ROW = re.compile(
+    r"^\| (?P<name>[^|]+) \| (?P<what>[^|]+) \| (?P<rate>[\d.]+) \| (?P<ratio>[\d.]+)x "
+    r"\| (?P<cpu>[\d.]+) \| (?P<cpu_ratio>[\d.]+)x \| (?P<vs>[^|]+) \|$"
+)
+
+
+def test_quick_run_prints_every_measurement_with_its_ratio(capsys):
+    assert bench.main(["--quick"]) == 0
+    output = capsys.readouterr().out
+    assert "32 JPEGs 500x375" in output and "-> 64 px, batch 8" in output and "eager training steps" in output
+    assert re.search(r"load average \(1, 5, 15 min\) before: [\d.]+ [\d.]+ [\d.]+", output)
+    assert re.search(r"load average \(1, 5, 15 min\) after: [\d.]+ [\d.]+ [\d.]+", output)
+    rows = [match.groupdict() for match in map(ROW.match, output.splitlines()) if match]
+    assert [(row["name"], row["vs"]) for row in rows] == ROWS
+    rates = {row["name"]: float(row["rate"]) for row in rows}
+    cpu = {row["name"]: float(row["cpu"]) for row in rows}
+    assert all(value > 0 for value in [*rates.values(), *cpu.values()])
+    for row in rows:
+        assert float(row["ratio"]) == pytest.approx(rates[row["name"]] / rates[row["vs"]], rel=0.02, abs=0.01)
+        assert float(row["cpu_ratio"]) == pytest.approx(cpu[row["vs"]] / cpu[row["name"]], rel=0.02, abs=0.01)
+
+
+def test_jpegs_have_the_size_and_weight_of_stanford_dogs_photos():
+    jpegs = bench.realistic_jpegs(6, seed=1)
+    assert len(jpegs) == 6 and len(set(jpegs)) == 6
+    assert 25 < np.mean([len(jpeg) for jpeg in jpegs]) / 1024 < 55
+    image = tf.io.decode_jpeg(jpegs[0])
+    assert image.shape == (375, 500, 3)
+    assert float(tf.math.reduce_std(tf.cast(image, tf.float32))) > 20  # not a flat picture
+
+
+def test_reference_pipeline_augments_each_image_and_the_plain_one_does_not():
+    examples = bench.decoded_examples(bench.realistic_jpegs(4))
+    plain = next(iter(bench.reference_pipeline(examples, 32, 4, None)))[0].numpy()
+    again = next(iter(bench.reference_pipeline(examples, 32, 4, None)))[0].numpy()
+    augmented = next(iter(bench.reference_pipeline(examples, 32, 4, bench.reference_augmentation(seed=0))))[0].numpy()
+    assert plain.shape == augmented.shape == (4, 32, 32, 3)
+    np.testing.assert_array_equal(plain, again)
+    assert all(np.abs(a - p).mean() > 1 for a, p in zip(augmented, plain))
+
+
+def test_invalid_settings_are_refused(capsys):
+    with pytest.raises(SystemExit):
+        bench.main(["--images", "0"])
+    assert "--images must be at least 1; got 0" in capsys.readouterr().err
