@@ -40,8 +40,6 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from course.data import preprocess
-
 GEOMETRY_ORDER = ("rotation", "translation", "zoom", "shear", "flip")
 FLIP_MODES = ("horizontal", "vertical", "horizontal_and_vertical")
 FILL_MODES = ("reflect", "wrap", "constant", "nearest")
@@ -108,7 +106,7 @@ def projective_warp(
     images, transforms, fill_mode: str = "reflect", interpolation: str = "bilinear", fill_value: float = 0.0
 ) -> tf.Tensor:
     """What ``tf.raw_ops.ImageProjectiveTransformV3`` computes, as float32, written with gathers so
-    that XLA can compile it (the raw op has no XLA kernel) and fuse it with what follows.
+    that XLA can compile it (the raw op has no XLA kernel).
 
     ``images`` [B, H, W, C] of any numeric type; ``transforms`` [B, 8], each mapping an output
     pixel to the input point it samples (see the module docstring). Each pixel's source point is
@@ -382,6 +380,8 @@ def fast_pipeline(
     cast to float32. A file cache is complete only after one full pass; a run that stops earlier leaves it
     to be written again next time.
     """
+    from course.data import preprocess  # here, so that course.data can build its pipelines with this
+
     num_examples = int(examples.cardinality())
     if num_examples < 0:
         raise ValueError(

@@ -144,7 +144,7 @@ def test_plug_head_refuses_a_head_of_another_shape(model):
 
 
 def test_timing_reports_every_epoch_of_both_workflows(profile):
-    examples = load_raw("train", profile)[0].take(16)
+    examples = load_raw("train", profile)[0].take(8)
     times = time_standard_and_lightweight(
         transfer_model(), examples, SIZE, batch_size=8, epochs=2, augment=FastAugment(seed=0), seed=0
     )
