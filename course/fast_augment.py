@@ -14,7 +14,7 @@ Conventions, the same as KerasCV 0.9.0's layers (``keras_cv/src/layers/preproces
 
 - A transform maps each *output* pixel ``(x, y)`` to the *input* point it samples, with pixel
   centres at integer coordinates. Layers applied in the order L1, L2, ... therefore compose as
-  ``M = M1 @ M2 @ ...``. The geometric order here is :data:`GEOMETRY_ORDER`.
+  ``M = M1 @ M2 @ ...``. The geometric order here is rotation, translation, zoom, shear, flip.
 - ``rotation=f``: an angle drawn from ``[-f, f]`` of a full turn (0.15 is up to 54 degrees), about
   the centre ``((w - 1) / 2, (h - 1) / 2)``.
 - ``translation=(hf, wf)``: a shift of up to ``hf`` of the height and ``wf`` of the width.
@@ -40,7 +40,6 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-GEOMETRY_ORDER = ("rotation", "translation", "zoom", "shear", "flip")
 FLIP_MODES = ("horizontal", "vertical", "horizontal_and_vertical")
 FILL_MODES = ("reflect", "wrap", "constant", "nearest")
 INTERPOLATIONS = ("bilinear", "nearest")
