@@ -25,7 +25,8 @@ ROW = re.compile(
 def test_quick_run_prints_every_measurement_with_its_ratio(capsys):
     assert bench.main(["--quick"]) == 0
     output = capsys.readouterr().out
-    assert "32 JPEGs 500x375" in output and "-> 64 px, batch 8" in output and "eager training steps" in output
+    assert "32 JPEGs 500x375" in output and "-> 64 px, batch 8, 1 timed epoch(s)" in output
+    assert "eager training steps" in output
     assert re.search(r"load average \(1, 5, 15 min\) before: [\d.]+ [\d.]+ [\d.]+", output)
     assert re.search(r"load average \(1, 5, 15 min\) after: [\d.]+ [\d.]+ [\d.]+", output)
     rows = [match.groupdict() for match in map(ROW.match, output.splitlines()) if match]
