@@ -30,6 +30,7 @@ import tensorflow as tf
 from course.config import Profile, get_profile
 from course.data import load_raw
 from course.fast_augment import fast_pipeline
+from course.train import EpochTimer
 
 DEFAULT_FEATURE_DIR = Path.home() / ".cache" / "course" / "features"
 
@@ -222,18 +223,6 @@ def cached_features(
     return features
 
 
-class _EpochTimer(keras.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.seconds: list[float] = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(time.perf_counter() - self._start)
-
-
 def train_head(
     head: keras.Model,
     train: FeatureSet,
@@ -272,13 +261,12 @@ def time_standard_and_lightweight(
     all the examples each epoch, and both run eagerly if ``model`` was compiled with
     ``run_eagerly``; ``model``'s head ends up trained by the standard run.
     """
-    standard_timer, head_timer = _EpochTimer(), _EpochTimer()
     pipeline = fast_pipeline(examples, image_size, batch_size, augment, seed=seed, cache="memory")
-    model.fit(pipeline, epochs=epochs, shuffle=False, verbose=0, callbacks=[standard_timer])
+    standard = model.fit(pipeline, epochs=epochs, shuffle=False, verbose=0, callbacks=[EpochTimer()])
 
     extractor = feature_extractor(model)
     start = time.perf_counter()
     features = extract_features(extractor, examples, image_size, batch_size, model.run_eagerly)
     extraction = time.perf_counter() - start
-    train_head(build_head(model), features, epochs=epochs, batch_size=batch_size, seed=seed, callbacks=[head_timer])
-    return TrainingTimes(standard_timer.seconds, extraction, head_timer.seconds)
+    head = train_head(build_head(model), features, epochs=epochs, batch_size=batch_size, seed=seed, callbacks=[EpochTimer()])
+    return TrainingTimes(standard.history["epoch_time"], extraction, head.history["epoch_time"])
