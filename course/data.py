@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import colorsys
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import tensorflow as tf
@@ -93,32 +93,48 @@ def load_dogs(
 ) -> DogsData:
     """Train and test pipelines for ``profile`` (see :func:`course.config.get_profile`).
 
-    Images are resized once and cached; the train set is shuffled (seeded, new order each epoch),
-    and ``augment(images, training=True)`` runs on its whole batches. With ``steps_per_epoch`` set
-    the train set repeats forever; with ``validation_steps`` set the test set is its first
+    Built with :func:`course.fast_augment.fast_pipeline`: images are decoded and resized once and
+    cached as uint8 (in memory when they fit, else in a file); the train set is shuffled (seeded,
+    new order each epoch), and ``augment(images, training=True)`` runs on its whole batches (a
+    :class:`course.fast_augment.FastAugment` reads the uint8 batch; any other augmentation, such as
+    a ``keras.Sequential`` of KerasCV layers, gets float32). With ``steps_per_epoch`` set the train
+    set repeats forever; with ``validation_steps`` set the test set is its first
     ``validation_steps`` batches. The test set is never shuffled or augmented.
     """
+    from course.fast_augment import FastAugment, fast_pipeline  # fast_augment imports this module
+
     profile = _resolve(profile, source, data_dir)
     train, class_names = load_raw("train", profile)
     test, _ = load_raw("test", profile)
     num_train, num_test = int(train.cardinality()), int(test.cardinality())
-
     if profile.validation_steps:
         test = test.take(profile.validation_steps * profile.batch_size)
-    train = _resize_and_cache(train, profile.image_size)
-    test = _resize_and_cache(test, profile.image_size)
-    if shuffle:
-        train = train.shuffle(num_train, seed=profile.seed, reshuffle_each_iteration=True)
-    if profile.steps_per_epoch:
-        train = train.repeat()
+    if augment is not None and not isinstance(augment, FastAugment):
+        augment = _on_float32(augment)
+
+    def pipeline(examples, split, **options):
+        return fast_pipeline(
+            examples, profile.image_size, profile.batch_size, seed=profile.seed,
+            cache_name=f"{profile.source}-{split}", **options,
+        )
+
     return DogsData(
-        train=_batch(train, profile.batch_size, augment),
-        test=_batch(test, profile.batch_size, None),
+        train=pipeline(train, "train", augment=augment, shuffle=shuffle, repeat=bool(profile.steps_per_epoch)),
+        test=pipeline(test, "test", shuffle=False),
         class_names=class_names,
         num_train=num_train,
         num_test=num_test,
         profile=profile,
     )
+
+
+def _on_float32(augment: Callable) -> Callable:
+    """``augment`` fed float32 batches, for layers that do not take uint8 pixels."""
+
+    def augment_float32(images, training=True):
+        return augment(tf.cast(images, tf.float32), training=training)
+
+    return augment_float32
 
 
 def _resolve(profile: Profile | str | None, source: str | None, data_dir: str | None) -> Profile:
@@ -136,24 +152,6 @@ def _resize_to_uint8(image, image_size: int):
 
 def _one_hot(label, num_classes: int):
     return tf.one_hot(label, num_classes, dtype=tf.float32)
-
-
-def _resize_and_cache(dataset: tf.data.Dataset, image_size: int) -> tf.data.Dataset:
-    def resize(image, label):
-        return _resize_to_uint8(image, image_size), label
-
-    return dataset.map(resize, num_parallel_calls=tf.data.AUTOTUNE).cache()
-
-
-def _batch(dataset: tf.data.Dataset, batch_size: int, augment: Callable | None) -> tf.data.Dataset:
-    def model_inputs(images, labels):
-        images = tf.cast(images, tf.float32)
-        if augment is not None:
-            images = tf.cast(augment(images, training=True), tf.float32)
-        return images, _one_hot(labels, NUM_CLASSES)
-
-    batches = dataset.batch(batch_size).map(model_inputs, num_parallel_calls=tf.data.AUTOTUNE)
-    return batches.prefetch(tf.data.AUTOTUNE)
 
 
 def _decode(dataset: tf.data.Dataset) -> tf.data.Dataset:

@@ -16,9 +16,11 @@ import tensorflow_datasets as tfds
 from PIL import Image
 
 from course import data
+from course.approaches import load_augmented_data
 from course.breeds import STANFORD_DOGS_FOLDERS
 from course.config import NUM_CLASSES, PROFILES, get_profile
 from course.data import DataSourceError, load_dogs, load_raw, preprocess, readable_breed
+from course.fast_augment import FastAugment
 
 SMOKE = PROFILES["smoke"]  # a Profile object, so COURSE_* variables of the caller cannot leak in
 OFFICIAL_NAMES = [readable_breed(folder) for folder in STANFORD_DOGS_FOLDERS]
@@ -234,6 +236,35 @@ def test_augment_runs_on_train_batches_only():
     assert float(tf.reduce_max(tf.abs(test_images[..., 0] - test_images[..., 1]))) > 10
 
 
+
+def test_keras_cv_layers_get_float32_batches():
+    seen = []
+
+    def augment(images, training):
+        seen.append(images.dtype)
+        return images
+
+    next(iter(load_dogs(SMOKE, augment=augment).train))
+    assert seen == [tf.float32]
+
+
+def test_lessons_train_on_fast_augment_fed_the_cached_uint8(monkeypatch):
+    calls = []
+    original_call = FastAugment.call
+
+    def recording_call(layer, images, training=None):
+        calls.append((images.dtype, training))
+        return original_call(layer, images, training)
+
+    monkeypatch.setattr(FastAugment, "call", recording_call)
+    images, labels = next(iter(load_augmented_data(get_profile(SMOKE, steps_per_epoch=None)).train))
+    plain = load_dogs(get_profile(SMOKE, steps_per_epoch=None))
+    assert calls == [(tf.uint8, True)]
+    assert images.dtype == tf.float32 and labels.shape == (SMOKE.batch_size, NUM_CLASSES)
+    assert float(tf.reduce_min(images)) >= 0 and float(tf.reduce_max(images)) <= 255
+    assert not any(np.allclose(images[0], other) for other in next(iter(plain.train))[0]), "train images are augmented"
+
+
 # --- archive source ------------------------------------------------------------------------------
 
 
@@ -241,7 +272,10 @@ def class_colour(label):
     return (2 * label, 250 - 2 * label, 90)
 
 
-def write_fake_archive(root: Path, per_class={"train": 2, "test": 1}):
+ARCHIVE_IMAGES_PER_CLASS = {"train": 2, "test": 1}
+
+
+def write_fake_archive(root: Path, per_class=ARCHIVE_IMAGES_PER_CLASS):
     """The official layout: Images/<wnid>-<breed>/<wnid>_<n>.jpg and lists/{train,test}_list.mat."""
     rng = np.random.default_rng(0)
     (root / "lists").mkdir(parents=True)

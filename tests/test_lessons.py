@@ -17,6 +17,7 @@ LESSONS = lt.lesson_names()
 COLAB_BADGE = ("https://colab.research.google.com/github/stanford-dogs-course/transfer-learning/"
                "blob/main/lessons/{lesson}/{lesson}.ipynb")
 SETUP_SOURCE = '''import sys
+
 if "google.colab" in sys.modules:
     %pip install --quiet keras-cv==0.9.0
     %pip install --quiet --no-deps "git+https://github.com/stanford-dogs-course/transfer-learning@main"'''
