@@ -1,4 +1,5 @@
-# Two commands from a fresh clone: `make demo` (the main job, offline) and `make test`.
+# Two commands from a fresh clone: `make demo` (the main job: every lesson executed offline in the
+# smoke profile, executed notebooks and figures in outputs/) and `make test`.
 # Both create the local virtualenv .venv on first use.
 PYTHON ?= python3
 VENV := .venv
@@ -14,7 +15,7 @@ $(INSTALLED): pyproject.toml
 	touch $(INSTALLED)
 
 demo: $(INSTALLED)
-	$(RUN) -m course --profile smoke --out outputs
+	$(RUN) -m course.notebooks --profile smoke --out outputs
 
 test: $(INSTALLED)
 	$(RUN) -m pytest

@@ -15,7 +15,7 @@ import json
 import re
 import zipfile
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dateutil.parser
@@ -28,8 +28,8 @@ from .roster import read_roster, update_gradebook_students
 
 BUILTIN_PATTERNS = [
     # Canvas: <name>_[LATE_]<user id>_<submission id>_<original name>
-    r"(?:.*/)?(?P<name>[^/_]+)_(?:(?P<late>LATE)_)?(?P<student_id>\d+)_(?P<submission_id>\d+)"
-    r"_(?P<file>[^/]+)",
+    (r"(?:.*/)?(?P<name>[^/_]+)_(?:(?P<late>LATE)_)?(?P<student_id>\d+)_(?P<submission_id>\d+)"
+     r"_(?P<file>[^/]+)"),
     # Moodle: <Full Name>_<id>_assignsubmission_file_/<file>
     r"(?:.*/)?(?P<name>[^/]+?)_(?P<student_id>\d+)_assignsubmission_file_/(?:.*/)?(?P<file>[^/]+)",
     # a folder per student: <student>/<file>
@@ -244,7 +244,7 @@ def file_upload(course, upload):
     stated = upload.fields.get("timestamp")
     moment = parse_time(stated) if stated else upload.mtime
     (folder / "timestamp.txt").write_text(
-        moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f UTC"))
+        moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f UTC"))
     (folder / LMS_FILE).write_text(json.dumps({
         "source": upload.path,
         "name": upload.fields.get("name", ""),

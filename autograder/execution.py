@@ -167,7 +167,7 @@ class SafeExecute(Execute):
     async def _start_fresh_kernel(self):
         try:
             await ensure_async(self.km.shutdown_kernel(now=True))
-        except Exception as failure:  # the kernel may already be gone
+        except Exception as failure:  # noqa: BLE001 - the kernel may already be gone
             self.log.debug("shutting down the old kernel: %s", failure)
         if self.kc is not None:
             self.kc.stop_channels()

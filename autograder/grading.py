@@ -20,7 +20,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import nbformat
@@ -32,8 +32,7 @@ from traitlets.config import Configurable
 from .courseroot import LMS_FILE, RECORD_FILE, CourseError
 from .execution import EVENTS_KEY, SafeExecute
 from .flags import Flag, flag_from_event
-from .gradebook import (backup_gradebook, make_lesson_template, merge_graded, record_ungradable,
-                        sqlite_path)
+from .gradebook import backup_gradebook, make_lesson_template, merge_graded, record_ungradable, sqlite_path
 from .repair import SubmissionRepair
 from .submission import UnreadableNotebook, read_notebook
 
@@ -215,7 +214,7 @@ class Grader:
             self.prepare_scratch(outcome, template)
             if not outcome.failure:
                 self.run_nbgrader(outcome)
-        except Exception as error:  # a broken submission must not stop the run
+        except Exception as error:  # noqa: BLE001 - a broken submission must not stop the run
             outcome.failure = f"the autograder could not grade it: {type(error).__name__}: {error}"
         outcome.seconds = time.monotonic() - started
         return outcome
@@ -311,7 +310,7 @@ class Grader:
         record = {
             "student": submission.student,
             "lesson": submission.lesson,
-            "graded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "graded_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "seconds": round(outcome.seconds, 1),
             "fingerprint": outcome.fingerprint,
             "failure": outcome.failure,

@@ -43,7 +43,7 @@ def read_notebook(path):
         raise UnreadableNotebook("the file is JSON but not a Jupyter notebook (it has no cells)")
     try:
         return nbformat.reads(text, as_version=4)
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - nbformat raises many kinds for damaged files
         raise UnreadableNotebook(f"the notebook cannot be read by nbformat: {error}") from None
 
 

@@ -9,7 +9,12 @@ import argparse
 import time
 from pathlib import Path
 
-from course.approaches import load_augmented_data, train_from_scratch, train_frozen_then_finetuned, warn_if_not_meaningful
+from course.approaches import (
+    load_augmented_data,
+    train_from_scratch,
+    train_frozen_then_finetuned,
+    warn_if_not_meaningful,
+)
 from course.config import PROFILES, get_profile
 
 

@@ -185,7 +185,7 @@ def _download_imagenet_weights() -> None:
             EFFICIENTNETB0_NOTOP.name, EFFICIENTNETB0_NOTOP.url,
             cache_subdir="models", file_hash=EFFICIENTNETB0_NOTOP.file_hash,
         )
-    except Exception as error:  # noqa: BLE001 - get_file raises a bare Exception when a download fails
+    except Exception as error:
         raise WeightsUnavailableError(
             f"Cannot download the EfficientNetB0 ImageNet weights from {EFFICIENTNETB0_NOTOP.url}: {error}. "
             "Either pass weights=<path> to a local copy of efficientnetb0_notop.h5 (Keras keeps it in "

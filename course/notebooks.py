@@ -17,10 +17,9 @@ import logging
 import shutil
 import sys
 import time
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import tomllib
 
 from course.config import PROFILES
 from course.metrics import read_metrics

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from autograder_fixtures import students
 from nbgrader.api import Gradebook
 
 from autograder.cli import main
-from autograder_fixtures import students
 
 ROOT = Path(__file__).resolve().parent.parent
 

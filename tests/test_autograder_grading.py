@@ -15,11 +15,11 @@ import time
 from pathlib import Path
 
 import pytest
+from autograder_fixtures import students
 from nbgrader.api import Grade, Gradebook
 
 from autograder.cli import main
 from autograder.feedback import visible_text
-from autograder_fixtures import students
 
 ROOT = Path(__file__).resolve().parent.parent
 # Small limits so the hostile cases finish quickly.

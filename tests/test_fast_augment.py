@@ -343,7 +343,7 @@ def test_file_cache_is_written_once_and_gives_the_same_images(tmp_path):
         for (images, labels), (expected_images, expected_labels) in zip(read, in_memory):
             np.testing.assert_array_equal(images, expected_images)
             np.testing.assert_array_equal(labels, expected_labels)
-    assert sorted(path.name for path in tmp_path.iterdir())[0].startswith("tiny-16px-10.tfcache")
+    assert min(path.name for path in tmp_path.iterdir()).startswith("tiny-16px-10.tfcache")
 
 
 def test_pipeline_needs_a_known_size():

@@ -9,7 +9,6 @@ from course.augment import reference_augmentation
 from course.config import NUM_CLASSES, get_profile
 from course.data import load_raw, preprocess
 from course.fast_augment import FastAugment
-from course.models import build_transfer_model, unfreeze_top
 from course.features import (
     FeatureSet,
     build_head,
@@ -19,6 +18,7 @@ from course.features import (
     time_standard_and_lightweight,
     train_head,
 )
+from course.models import build_transfer_model, unfreeze_top
 
 SIZE = 32  # EfficientNetB0's smallest input
 
