@@ -394,7 +394,7 @@ def plan_kinds(students, lessons, maker, rng):
             skipped.append(kind)
             continue
         if not fits:
-            needed = 2 + len(wanted) // len(lessons)
+            needed = 1 + -(-len(wanted) // len(lessons))
             raise CourseError(f"{len(students)} students x {len(lessons)} lessons cannot hold every "
                               f"kind of work: use --students {needed} or more")
         free.remove(fits[0])

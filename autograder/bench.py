@@ -1,0 +1,204 @@
+"""``python -m autograder.bench``: how long grading the lessons takes, with 1 job and with 2.
+
+Builds a temporary course from the repository (its nbgrader_config.py and solutions/,
+released with ``autograder release``), files N correct submissions of every lesson (the
+solutions' answers put into the released notebooks), and grades them lesson by lesson through
+``python -m autograder grade`` itself: first with ``--jobs 1``, then, from a fresh gradebook,
+with ``--jobs 2``. Prints seconds per notebook and the speed-up per lesson, the total for one
+student's lessons (the target: under 5 minutes on 2 cores) and the load average before and
+after. Every graded notebook must get full points: timing grading that fails measures
+nothing, so the benchmark stops, says so, keeps the course for inspection and exits 1.
+"""
+
+import argparse
+import contextlib
+import io
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from nbgrader.api import Gradebook, MissingEntry
+
+from . import cli
+from .courseroot import CONFIG_FILE, Course, CourseError, default_course_dir, put_python_tools_on_path
+from .grading import read_record
+from .release import release
+from .sample_class import Lesson
+from .student_work import notebook_bytes, write_submission
+
+TARGET_SECONDS = 300    # one student's lessons, graded on 2 cores
+
+
+def build_course(repository, folder, lessons=()):
+    """A released copy of ``repository``'s course in ``folder``; returns (course, lessons)."""
+    repository = Path(repository)
+    for needed in (CONFIG_FILE, "solutions"):
+        if not (repository / needed).exists():
+            raise CourseError(f"{repository / needed} not found: --repository must be a course root "
+                              f"holding {CONFIG_FILE} and solutions/")
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(repository / CONFIG_FILE, folder / CONFIG_FILE)
+    shutil.copytree(repository / "solutions", folder / "solutions",
+                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    course = Course.load(folder)
+    with contextlib.redirect_stdout(io.StringIO()):
+        released = release(course, lessons)
+    return course, sorted(released)
+
+
+def file_correct_work(course, lessons, students):
+    """``students`` copies of every lesson's correct notebook in submitted/; returns the ids."""
+    ids = [f"bench{number:02d}" for number in range(1, students + 1)]
+    for name in lessons:
+        lesson = Lesson.load(course, name)
+        content = notebook_bytes(lesson.correct())
+        for student in ids:
+            write_submission(course.root, student, name, content, lesson.filename)
+    return ids
+
+
+def fresh_grading_state(course, gradebook_copy):
+    """The gradebook as released, and nothing autograded."""
+    shutil.copy(gradebook_copy, course.root / "gradebook.db")
+    shutil.rmtree(course.folder("autograded"), ignore_errors=True)
+
+
+def grade_lesson(course, lesson, jobs):
+    """Seconds ``python -m autograder grade --lessons LESSON --jobs N`` took, and what it printed."""
+    printed = io.StringIO()
+    started = time.monotonic()
+    with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
+        code = cli.main(["--course-dir", str(course.root), "grade", "--lessons", lesson,
+                         "--jobs", str(jobs)])
+    seconds = time.monotonic() - started
+    if code != 0:
+        raise CourseError(f"grade --lessons {lesson} --jobs {jobs} failed (exit {code}):\n"
+                          f"{printed.getvalue()}")
+    return seconds, printed.getvalue()
+
+
+def shortfalls(course, lesson, students):
+    """One line per submission of ``lesson`` that did not get every autograded point."""
+    found = []
+    with Gradebook(course.db_url, course.coursedir().course_id) as gradebook:
+        for student in students:
+            try:
+                submission = gradebook.find_submission(lesson, student)
+            except MissingEntry:
+                found.append(f"{lesson} {student}: not graded")
+                continue
+            lost = [f"{grade.name} {grade.auto_score or 0:g}/{grade.max_score:g}"
+                    for notebook in submission.notebooks for grade in notebook.grades
+                    if grade.cell_type == "code" and (grade.auto_score or 0) < grade.max_score]
+            failure = (read_record(course, student, lesson) or {}).get("failure")
+            if lost or failure:
+                found.append(f"{lesson} {student}: {failure or 'lost points on ' + ', '.join(lost)}")
+    return found
+
+
+def invalid_run(course, problems, printed):
+    """The loud message of a benchmark whose grading failed."""
+    lines = ["BENCHMARK INVALID: correct work lost points; timing failing grading measures nothing:"]
+    lines += [f"  {problem}" for problem in problems]
+    lines += ["grade printed:", printed.rstrip(),
+              f"the graded course is kept: python -m autograder --course-dir {course.root} report"]
+    return "\n".join(lines)
+
+
+def format_table(rows, jobs_list, students):
+    """rows: (lesson, notebooks, {jobs: seconds per notebook})."""
+    jobs_headers = [f"s/nb {jobs} job{'s' if jobs > 1 else ''}" for jobs in jobs_list]
+    header = f"{'lesson':<22} {'notebooks':>9} " + " ".join(f"{h:>12}" for h in jobs_headers)
+    speed_up = len(jobs_list) > 1
+    if speed_up:
+        header += f" {'speed-up':>9}"
+    lines = [header]
+    totals = {jobs: 0.0 for jobs in jobs_list}
+    for lesson, notebooks, per_notebook in rows:
+        line = f"{lesson:<22} {notebooks:>9} " + " ".join(f"{per_notebook[j]:>12.1f}" for j in jobs_list)
+        if speed_up:
+            line += f" {per_notebook[jobs_list[0]] / per_notebook[jobs_list[-1]]:>8.2f}x"
+        lines.append(line)
+        for jobs in jobs_list:
+            totals[jobs] += per_notebook[jobs]
+    total = f"{'one student, ' + str(len(rows)) + ' lessons':<22} {len(rows):>9} "
+    total += " ".join(f"{totals[j]:>12.1f}" for j in jobs_list)
+    if speed_up:
+        total += f" {totals[jobs_list[0]] / totals[jobs_list[-1]]:>8.2f}x"
+    lines.append(total)
+    best = min(totals.values())
+    verdict = "met" if best < TARGET_SECONDS else "NOT met"
+    lines.append(f"target: one student's lessons graded in under {TARGET_SECONDS} s on 2 cores: "
+                 f"{verdict} ({best:.0f} s at best; {students} correct submissions per lesson)")
+    return "\n".join(lines)
+
+
+def load_average():
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def run(repository, students=2, lessons=(), jobs_list=(1, 2), keep=False, echo=print):
+    """Run the benchmark; return 0, or 1 when grading did not give full points."""
+    echo(f"load average (1, 5, 15 min) before: {load_average()}")
+    folder = Path(tempfile.mkdtemp(prefix="autograder-bench-"))
+    try:
+        course, lessons = build_course(repository, folder / "course", lessons)
+        ids = file_correct_work(course, lessons, students)
+        released_gradebook = folder / "released-gradebook.db"
+        shutil.copy(course.root / "gradebook.db", released_gradebook)
+        per_notebook = {lesson: {} for lesson in lessons}
+        for jobs in jobs_list:
+            fresh_grading_state(course, released_gradebook)
+            for lesson in lessons:
+                seconds, printed = grade_lesson(course, lesson, jobs)
+                problems = shortfalls(course, lesson, ids)
+                if problems:
+                    echo(invalid_run(course, problems, printed))
+                    keep = True
+                    return 1
+                per_notebook[lesson][jobs] = seconds / students
+                echo(f"  {lesson}, --jobs {jobs}: {seconds:.1f} s for {students} notebooks")
+        echo(format_table([(lesson, students, per_notebook[lesson]) for lesson in lessons],
+                          list(jobs_list), students))
+        echo(f"load average (1, 5, 15 min) after: {load_average()}  ({os.cpu_count()} cores)")
+        if keep:
+            echo(f"the course is kept in {course.root}")
+        return 0
+    finally:
+        if not keep:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="python -m autograder.bench",
+                                     description=__doc__.splitlines()[0].strip("`"))
+    parser.add_argument("--students", type=int, default=2,
+                        help="correct submissions per lesson (default: %(default)s)")
+    parser.add_argument("--lessons", nargs="+", default=[], metavar="LESSON",
+                        help="default: every lesson in solutions/")
+    parser.add_argument("--jobs", nargs="+", type=int, default=[1, 2], metavar="N",
+                        help="the --jobs values to time, in order (default: 1 2)")
+    parser.add_argument("--repository", default=default_course_dir(),
+                        help="the course root to copy (default: %(default)s)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary course")
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    if args.students < 1 or min(args.jobs) < 1:
+        print("error: --students and --jobs must be at least 1", file=sys.stderr)
+        return 2
+    put_python_tools_on_path()
+    try:
+        return run(args.repository, args.students, args.lessons, args.jobs, args.keep)
+    except CourseError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
