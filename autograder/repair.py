@@ -7,7 +7,8 @@ prompt lines of the released stub), and finally by position between matched cell
 cells get the release's nbgrader metadata back, read-only cells their released source,
 unmatched released cells are put back, and everything is put in the lesson's order; extra
 student cells are kept, each in front of the matched cell it preceded. nbgrader's
-OverwriteCells then restores hidden tests from the gradebook.
+OverwriteCells then restores hidden tests from the gradebook. A notebook that keeps too few
+of the lesson's own cells (text, set-up, tests) is flagged as another notebook.
 """
 
 import copy
@@ -21,6 +22,7 @@ from .submission import UnreadableNotebook, host_cell_ids, normalise
 
 TEST_SIMILARITY = 0.8       # difflib ratio for a test cell to count as the released one
 PROMPT_COVERAGE = 0.8       # share of a stub's prompt lines an answer cell must keep
+OWN_CELLS_KEPT = 0.3        # share of the lesson's own cells a submission of it keeps, at least
 STUB_PLACEHOLDERS = ("YOUR CODE HERE", "YOUR ANSWER HERE", "raise NotImplementedError()")
 
 
@@ -84,7 +86,12 @@ class SubmissionRepair:
         self.match_identical(nb.cells, matching)
         self.match_similar_tests(nb.cells, matching)
         self.match_answer_prompts(nb.cells, matching)
-        if any(j in matching.by_released for j in self.graded) or not self.graded:
+        kept = self.own_cells_kept(nb.cells)
+        if kept < OWN_CELLS_KEPT:
+            flags.append(Flag("wrong-notebook", f"only {kept:.0%} of the lesson's own text, set-up "
+                              "and test cells are in it: this looks like another notebook (wrong "
+                              "lesson or an old copy)", serious=True))
+        elif any(j in matching.by_released for j in self.graded) or not self.graded:
             self.match_answers_by_position(nb.cells, matching)
         else:
             flags.append(Flag("wrong-notebook", "none of the lesson's exercise cells were found: "
@@ -100,6 +107,15 @@ class SubmissionRepair:
         except nbformat.ValidationError as error:
             raise UnreadableNotebook(f"the notebook is still invalid after repair: {error.message}") from None
         return flags
+
+    def own_cells_kept(self, cells):
+        """Share of the release's cells that are not answers (text, set-up and test cells)
+        found unchanged among ``cells``. Grade ids cannot tell lessons apart: lessons of one
+        course share ids such as ``setup`` or ``ex1-answer``."""
+        own = {cell.source.strip() for cell in self.cells if not is_answer(cell) and cell.source.strip()}
+        if not own:
+            return 1.0
+        return len(own & {cell.source.strip() for cell in cells}) / len(own)
 
     def match_grade_ids(self, cells, matching):
         foreign, duplicates = [], []

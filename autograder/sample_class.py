@@ -106,12 +106,13 @@ EXPECTED_COLUMNS = ["lesson", "student", "name", "kind", "upload", "score", "max
 
 @dataclass
 class Lesson:
-    """A released lesson of one notebook, with its solution."""
+    """A released lesson of one notebook, with its solution's answers and data flow."""
 
     name: str
     filename: str
     release: nbformat.NotebookNode
-    solution: nbformat.NotebookNode
+    answers: dict            # grade id -> correct answer
+    flow: DataFlow           # of the solution notebook
 
     @classmethod
     def load(cls, course, name):
@@ -120,15 +121,13 @@ class Lesson:
             raise CourseError(f"lesson {name} has {len(notebooks)} released notebooks; the sample "
                               "class handles lessons of exactly one (run `python -m autograder "
                               "release` if it has none)")
-        solution = course.folder("source") / name / notebooks[0].name
-        if not solution.is_file():
-            raise CourseError(f"{solution} not found: the sample class takes the answers from "
+        solution_path = course.folder("source") / name / notebooks[0].name
+        if not solution_path.is_file():
+            raise CourseError(f"{solution_path} not found: the sample class takes the answers from "
                               "the lesson's solution notebook")
-        lesson = cls(name, notebooks[0].name, nbformat.read(notebooks[0], as_version=4),
-                     nbformat.read(solution, as_version=4))
-        lesson.answers = correct_answers(lesson.solution)
-        lesson.flow = DataFlow(lesson.solution)
-        return lesson
+        solution = nbformat.read(solution_path, as_version=4)
+        return cls(name, notebooks[0].name, nbformat.read(notebooks[0], as_version=4),
+                   correct_answers(solution), DataFlow(solution))
 
     @property
     def stem(self):

@@ -3,7 +3,7 @@ solutions' answers put in, and the ways notebooks get changed on their way back 
 deleted, edited, moved or extra cells, stripped metadata, broken files).
 
 Used by ``autograder.sample_class`` and ``autograder.bench``, and by the tests' fixtures.
-Every function that changes a notebook changes it in place and returns it.
+The functions that change a notebook return it (changed in place, except ``colab_saved``).
 """
 
 import copy

@@ -3,6 +3,7 @@ without running a kernel (the end-to-end grading is in test_autograder_grading.p
 
 import subprocess
 import sys
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -14,6 +15,7 @@ from autograder.feedback import HideHiddenTests, leaked_lines
 from autograder.repair import SubmissionRepair
 from autograder.submission import UnreadableNotebook, read_notebook
 
+ROOT = Path(__file__).resolve().parent.parent
 RELEASE = students.released()
 EXERCISES = [(cell.cell_type, students.grade_id(cell)) for cell in RELEASE.cells
              if students.grade_id(cell)]
@@ -97,6 +99,33 @@ def test_another_lessons_notebook_is_flagged_and_gets_empty_stubs():
     assert "dot-answer" in flags["foreign-cells"].message
     stubs = [cell.source for cell in nb.cells if students.grade_id(cell) == "add-answer"]
     assert stubs == [RELEASED_BY_ID["add-answer"].source]
+
+
+def test_another_lesson_sharing_the_grade_ids_is_still_the_wrong_notebook():
+    """Lessons of one course reuse grade ids (setup, ex1-answer, ex1-tests): matching ids do not
+    make another lesson's notebook this one."""
+    other = students.answered("vectors")
+    for cell, shared_id in zip([cell for cell in other.cells if students.grade_id(cell)],
+                               ["add-answer", "add-tests"]):
+        cell.metadata.nbgrader["grade_id"] = shared_id
+    _, flags = repaired(other)
+    assert flags["wrong-notebook"].serious and "0% of the lesson's own" in flags["wrong-notebook"].message
+
+
+REAL_LESSONS = {path.parent.name: path for path in sorted(ROOT.glob("lessons/*/*.ipynb"))}
+
+
+@pytest.mark.parametrize("lesson", sorted(REAL_LESSONS))
+def test_each_real_lesson_tells_its_own_notebooks_from_the_others(lesson):
+    release = nbformat.read(REAL_LESSONS[lesson], as_version=4)
+    own = students.colab_saved(students.new_cell_ids(students.strip_nbgrader_metadata(
+        nbformat.read(REAL_LESSONS[lesson], as_version=4))))
+    flags = {flag.code for flag in SubmissionRepair(release).repair(own)}
+    assert "wrong-notebook" not in flags
+    for other, path in REAL_LESSONS.items():
+        if other != lesson:
+            flags = {flag.code for flag in SubmissionRepair(release).repair(nbformat.read(path, as_version=4))}
+            assert "wrong-notebook" in flags, other
 
 
 def test_an_answer_that_cannot_be_found_is_a_serious_flag():
