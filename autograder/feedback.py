@@ -3,7 +3,8 @@
 nbgrader builds feedback from the autograded notebook, whose test cells hold the hidden tests
 again (nbgrader issue 1363). ``HideHiddenTests`` removes those regions and the tracebacks that
 quote them; after generating, every HTML file is searched for hidden-test lines and deleted
-if one is found, so a leak fails loudly instead of reaching students.
+if one is found, so a leak fails loudly instead of reaching students. A hidden-test line that
+the released lesson shows anyway (``import keras``) or that the student wrote is no secret.
 """
 
 import html
@@ -15,6 +16,7 @@ from nbgrader.converters.base import NbGraderException
 from nbgrader.preprocessors import ClearHiddenTests
 
 from .courseroot import CourseError
+from .submission import UnreadableNotebook, read_notebook
 
 HIDDEN_TESTS_PREPROCESSOR = "autograder.feedback.HideHiddenTests"
 MIN_SECRET_LENGTH = 12   # shorter hidden-test lines ("else:", "pass") are not secrets
@@ -59,9 +61,23 @@ def visible_text(page):
     return html.unescape(re.sub(r"<[^>]+>", "", page))
 
 
-def leaked_lines(html_path, secrets):
+def notebook_lines(paths):
+    """The stripped source lines of the notebooks' cells (files that are not notebooks give none)."""
+    lines = set()
+    for path in paths:
+        try:
+            cells = read_notebook(path).cells
+        except UnreadableNotebook:
+            continue
+        lines |= {line.strip() for cell in cells for line in cell.source.splitlines()}
+    return lines
+
+
+def leaked_lines(html_path, secrets, seen=()):
+    """The secret lines the page shows, except those in the notebooks ``seen`` (the released
+    lesson and the student's own submission: what the student has seen already)."""
     text = visible_text(html_path.read_text(errors="replace"))
-    return sorted(line for line in secrets if line in text)
+    return sorted(line for line in secrets - notebook_lines(seen) if line in text)
 
 
 def generate_feedback(course, students=(), lessons=()):
@@ -98,7 +114,9 @@ def generate_feedback(course, students=(), lessons=()):
             student = page.parent.parent.name
             if students and student not in students:
                 continue
-            leaks = leaked_lines(page, secrets)
+            seen = course.release_notebooks(lesson) + sorted(
+                course.submission_dir(student, lesson).glob("*.ipynb"))
+            leaks = leaked_lines(page, secrets, seen)
             if leaks:
                 page.unlink()
                 withheld.append(f"{student} (hidden test shown: {leaks[0]!r})")

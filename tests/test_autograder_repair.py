@@ -194,6 +194,22 @@ def test_leak_check_finds_hidden_lines_through_html_markup(tmp_path):
         "assert hidden_sum == 42"]
 
 
+def test_leak_check_ignores_lines_the_lesson_shows_or_the_student_wrote(tmp_path):
+    shown = {"lesson.ipynb": "import tensorflow as tf\nprint(tf.__version__)",
+             "student.ipynb": 'for ax, metric in zip(axes, ("accuracy", "loss")):\n    pass'}
+    seen = [tmp_path / "broken.ipynb"]
+    seen[0].write_bytes(b"")
+    for name, source in shown.items():
+        seen.append(tmp_path / name)
+        nbformat.write(nbformat.v4.new_notebook(cells=[new_code_cell(source)]), seen[-1])
+    secrets = {"import tensorflow as tf", 'for ax, metric in zip(axes, ("accuracy", "loss")):',
+               "assert hidden_sum == 42"}
+    page = tmp_path / "feedback.html"
+    page.write_text("<pre>" + "\n".join(sorted(secrets)).replace('"', "&quot;") + "</pre>")
+    assert leaked_lines(page, secrets, seen) == ["assert hidden_sum == 42"]
+    assert leaked_lines(page, secrets) == sorted(secrets)
+
+
 def test_kernel_launcher_caps_memory():
     command = [sys.executable, "-m", "autograder.kernel_launcher", "--memory-mb", "300", "--",
                sys.executable, "-c", "bytearray(600 * 1024 * 1024)"]
