@@ -132,8 +132,12 @@ def format_table(rows, jobs_list, students):
     best = min(totals.values())
     verdict = "met" if best < TARGET_SECONDS else "NOT met"
     lines.append(f"target: one student's lessons graded in under {TARGET_SECONDS} s on 2 cores: "
-                 f"{verdict} ({best:.0f} s at best; {students} correct submissions per lesson)")
+                 f"{verdict} ({best:.0f} s at best; {plural(students, 'correct submission')} per lesson)")
     return "\n".join(lines)
+
+
+def plural(count, noun):
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def load_average():
@@ -160,7 +164,7 @@ def run(repository, students=2, lessons=(), jobs_list=(1, 2), keep=False, echo=p
                     keep = True
                     return 1
                 per_notebook[lesson][jobs] = seconds / students
-                echo(f"  {lesson}, --jobs {jobs}: {seconds:.1f} s for {students} notebooks")
+                echo(f"  {lesson}, --jobs {jobs}: {seconds:.1f} s for {plural(students, 'notebook')}")
         echo(format_table([(lesson, students, per_notebook[lesson]) for lesson in lessons],
                           list(jobs_list), students))
         echo(f"load average (1, 5, 15 min) after: {load_average()}  ({os.cpu_count()} cores)")
