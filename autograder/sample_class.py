@@ -237,8 +237,8 @@ class WorkMaker:
         return Work(kind, [Upload(lesson.filename, notebook_bytes(content))], score, grade, flags,
                     False, lesson.graded_by_hand)
 
-    def zero(self, kind, lesson, content, why, flags, filename=None):
-        upload = Upload(filename or lesson.filename, notebook_bytes(content))
+    def zero(self, kind, lesson, content, why, flags):
+        upload = Upload(lesson.filename, notebook_bytes(content))
         return Work(kind, [upload], 0.0, f"zero: {why}", flags, serious=True)
 
     def correct(self, lesson):
