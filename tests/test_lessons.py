@@ -88,6 +88,106 @@ LOOKS_RIGHT_BUT_WRONG = {
         },
         "caught_by": ["ex1-layers-tests", "ex2-tests", "ex3-tests", "ex7-1-set-tests"],
     },
+    "lesson3_scratch": {
+        "answers": {
+            # logits expected from a softmax top: trains, but on the wrong loss
+            "ex1-answer": (
+                "def build_model(num_classes, image_size, learning_rate=1e-3):\n"
+                "    model = keras.applications.EfficientNetB0(\n"
+                "        include_top=True, weights=None, classes=num_classes, input_shape=(image_size, image_size, 3))\n"
+                "    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate),\n"
+                "                  loss=keras.losses.CategoricalCrossentropy(from_logits=True), metrics=[\"accuracy\"])\n"
+                "    return model"
+            ),
+            # epochs counted from 0
+            "ex2-answer": (
+                "def plot_hist(hist):\n"
+                "    curves = hist.history if hasattr(hist, \"history\") else hist\n"
+                "    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))\n"
+                "    for ax, metric in zip(axes, (\"accuracy\", \"loss\")):\n"
+                "        ax.plot(curves[metric], label=\"train\")\n"
+                "        ax.plot(curves[f\"val_{metric}\"], label=\"validation\")\n"
+                "        ax.set_title(f\"model {metric}\")\n"
+                "        ax.set_xlabel(\"epoch\")\n"
+                "        ax.set_ylabel(metric)\n"
+                "        ax.legend()\n"
+                "    return fig"
+            ),
+            # underfitting tested before the gap
+            "ex3-answer": (
+                "def diagnose(history):\n"
+                "    curves = history.history if hasattr(history, \"history\") else history\n"
+                "    train, val = curves[\"accuracy\"][-1], curves[\"val_accuracy\"][-1]\n"
+                "    if train < UNDERFITTING_ACCURACY:\n"
+                "        return \"underfitting\"\n"
+                "    if train - val > OVERFITTING_GAP:\n"
+                "        return \"overfitting\"\n"
+                "    return \"good fit\""
+            ),
+        },
+        "caught_by": ["ex1-tests", "ex2-tests", "ex3-tests"],
+    },
+    "lesson4_frozen": {
+        "answers": {
+            # the backbone nested as one layer: the right head and trainable count, but not flat
+            "ex1-answer": (
+                "def build_frozen_model(num_classes, image_size, weights, learning_rate=1e-2):\n"
+                "    backbone = keras.applications.EfficientNetB0(\n"
+                "        include_top=False, weights=weights, input_shape=(image_size, image_size, 3))\n"
+                "    backbone.trainable = False\n"
+                "    inputs = keras.Input(shape=(image_size, image_size, 3))\n"
+                "    x = backbone(inputs, training=False)\n"
+                "    x = keras.layers.GlobalAveragePooling2D()(x)\n"
+                "    x = keras.layers.BatchNormalization()(x)\n"
+                "    x = keras.layers.Dropout(0.2)(x)\n"
+                "    outputs = keras.layers.Dense(num_classes, activation=\"softmax\")(x)\n"
+                "    model = keras.Model(inputs, outputs)\n"
+                "    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate),\n"
+                "                  loss=\"categorical_crossentropy\", metrics=[\"accuracy\"])\n"
+                "    return model"
+            ),
+            # the notebook's NUM_CLASSES instead of the num_classes argument
+            "ex2-answer": (
+                "def parameter_counts(num_classes, frozen):\n"
+                "    head_trainable = 2 * NUM_FEATURES + NUM_FEATURES * NUM_CLASSES + NUM_CLASSES\n"
+                "    head_non_trainable = 2 * NUM_FEATURES\n"
+                "    if frozen:\n"
+                "        return {\"trainable\": head_trainable,\n"
+                "                \"non_trainable\": BACKBONE_TRAINABLE + BACKBONE_NON_TRAINABLE + head_non_trainable}\n"
+                "    return {\"trainable\": BACKBONE_TRAINABLE + head_trainable,\n"
+                "            \"non_trainable\": BACKBONE_NON_TRAINABLE + head_non_trainable}"
+            ),
+            # features taken in training mode: dropout on
+            "ex3-answer": (
+                "def extract_features(backbone, images, batch_size=64):\n"
+                "    batches = [np.asarray(backbone(images[start:start + batch_size], training=True), dtype=np.float32)\n"
+                "               for start in range(0, len(images), batch_size)]\n"
+                "    return np.concatenate(batches)"
+            ),
+        },
+        "caught_by": ["ex1-structure-tests", "ex1-frozen-tests", "ex2-tests", "ex3-tests"],
+    },
+    "lesson5_finetune": {
+        "answers": {
+            # BatchNormalization unfrozen too, and the learning rate argument ignored
+            "ex1-answer": (
+                "def unfreeze(model, n=20, learning_rate=1e-5):\n"
+                "    for layer in model.layers[-n:]:\n"
+                "        layer.trainable = True\n"
+                "    model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-5),\n"
+                "                  loss=\"categorical_crossentropy\", metrics=[\"accuracy\"])\n"
+                "    return model"
+            ),
+            # one curve over both phases, but no line where fine-tuning starts
+            "ex2-answer": (
+                "def plot_comparison(frozen_hist, finetuned_hist):\n"
+                "    frozen = frozen_hist.history if hasattr(frozen_hist, \"history\") else frozen_hist\n"
+                "    finetuned = finetuned_hist.history if hasattr(finetuned_hist, \"history\") else finetuned_hist\n"
+                "    return plot_hist({key: list(frozen[key]) + list(finetuned[key]) for key in frozen})"
+            ),
+        },
+        "caught_by": ["ex1-layers-tests", "ex1-compile-tests", "ex2-tests"],
+    },
 }
 
 needs_lessons = pytest.mark.skipif(not LESSONS, reason="no lessons in solutions/ yet")
