@@ -42,12 +42,10 @@ def _lessons(folder, executed, **notebooks):
     return folder
 
 
-def test_gates_pass_with_the_reference_numbers(tmp_path, executed, capsys):
-    folder = _lessons(tmp_path, executed, from_scratch="scratch", transfer="transfer")
-
-    assert main([str(folder)]) == 0
-
-    assert capsys.readouterr().out.splitlines() == [
+REFERENCE_NUMBERS_PASS = (
+    {"from_scratch": "scratch", "transfer": "transfer"},
+    0,
+    [
         "PASS  frozen backbone reaches the reference: frozen_val_accuracy 0.7600 >= 0.7000 (transfer.ipynb)",
         (
             "PASS  fine-tuning keeps the frozen backbone's accuracy: finetuned_val_accuracy 0.7700 >= "
@@ -55,15 +53,12 @@ def test_gates_pass_with_the_reference_numbers(tmp_path, executed, capsys):
         ),
         "PASS  training from scratch ran to completion: scratch_completed True == True (from_scratch.ipynb)",
         "3 of 3 gate(s) passed",
-    ]
-
-
-def test_gates_fail_below_the_thresholds(tmp_path, executed, capsys):
-    folder = _lessons(tmp_path, executed, transfer="transfer_weak")
-
-    assert main([str(folder)]) == 1
-
-    assert capsys.readouterr().out.splitlines() == [
+    ],
+)
+BELOW_THE_THRESHOLDS_FAIL = (
+    {"transfer": "transfer_weak"},
+    1,
+    [
         "FAIL  frozen backbone reaches the reference: frozen_val_accuracy 0.6500 < 0.7000 (transfer.ipynb)",
         (
             "FAIL  fine-tuning keeps the frozen backbone's accuracy: finetuned_val_accuracy 0.6300 < "
@@ -71,7 +66,18 @@ def test_gates_fail_below_the_thresholds(tmp_path, executed, capsys):
         ),
         "FAIL  training from scratch ran to completion: scratch_completed False != True (transfer.ipynb)",
         "0 of 3 gate(s) passed",
-    ]
+    ],
+)
+
+
+@pytest.mark.parametrize(("runs", "exit_code", "printed"), [REFERENCE_NUMBERS_PASS, BELOW_THE_THRESHOLDS_FAIL],
+                         ids=["reference-numbers-pass", "below-the-thresholds-fail"])
+def test_gates_print_one_verdict_per_gate_and_exit_by_the_result(tmp_path, executed, capsys, runs, exit_code, printed):
+    folder = _lessons(tmp_path, executed, **runs)
+
+    assert main([str(folder)]) == exit_code
+
+    assert capsys.readouterr().out.splitlines() == printed
 
 
 def test_a_missing_metric_fails_naming_the_lesson_that_should_record_it(tmp_path, executed, capsys):
