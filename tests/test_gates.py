@@ -1,10 +1,9 @@
 """python -m course.gates: thresholds checked against metrics recorded by executed notebooks."""
 
-import json
 import re
 import shutil
-from pathlib import Path
 
+import lesson_testing as lt
 import pytest
 from tiny_notebooks import execute, write_notebook
 
@@ -169,11 +168,11 @@ def test_the_shipped_gates_hold_the_course_thresholds():
 def test_every_gated_metric_is_recorded_by_exactly_one_solution_notebook():
     """A metric renamed in gates.toml or in a lesson fails here, not on the weekly GPU run."""
     recorders = {}
-    for notebook in sorted((Path(__file__).resolve().parent.parent / "solutions").glob("*/*.ipynb")):
-        code = "\n".join("".join(cell["source"]) for cell in json.loads(notebook.read_text())["cells"]
-                         if cell["cell_type"] == "code")
+    for lesson in lt.lesson_names():
+        cells = lt.read(lt.source_notebook(lesson)).cells
+        code = "\n".join(cell.source for cell in cells if cell.cell_type == "code")
         for name in re.findall(r"\brecord\(\s*[\"'](\w+)[\"']", code):
-            recorders.setdefault(name, set()).add(notebook.parent.name)
+            recorders.setdefault(name, set()).add(lesson)
     config = load_gates(DEFAULT_CONFIG)
     gated = {name for gate in config.gates for name in gate.metrics}
     assert {name: recorders.get(name, set()) for name in gated} == {

@@ -1,15 +1,18 @@
 """The GitHub workflows: valid against GitHub's workflow schema, and running the commands the tests exercise."""
 
+import re
 import shlex
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import yaml
 
 from course import caches, gates, notebooks
 
-WORKFLOWS = Path(__file__).resolve().parents[1] / ".github" / "workflows"
+ROOT = Path(__file__).resolve().parents[1]
+WORKFLOWS = ROOT / ".github" / "workflows"
 CPU, GPU = WORKFLOWS / "cpu.yml", WORKFLOWS / "gpu.yml"
 MODULES = {"course.caches": caches, "course.notebooks": notebooks, "course.gates": gates}
 
@@ -75,6 +78,8 @@ def test_cpu_workflow_installs_lints_tests_and_executes_every_lesson_in_the_smok
     assert setup["with"]["python-version"] == "3.11"
     commands = _commands(steps)
     assert ["python", "-m", "pip", "install", "-e", ".[dev]"] in commands
+    dev_extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["dev"]
+    assert any(re.fullmatch(r"ruff==[\d.]+", requirement) for requirement in dev_extra), dev_extra
     assert any(words[:2] == ["ruff", "check"] for words in commands)
     assert ["python", "-m", "pytest"] in commands
     (run,) = _course_calls(steps, "course.notebooks")
