@@ -17,6 +17,11 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 # A large class can keep its gradebook in PostgreSQL instead of gradebook.db:
 # c.CourseDirectory.db_url = "postgresql://grader@localhost/transfer_learning"
 
+# Where students' Colab installs the course from: the GitHub repository and a release tag (never a
+# branch). `python -m autograder release` writes both into every lesson's badge and setup cell.
+c.ColabLink.repository = "stanford-dogs-course/transfer-learning"
+c.ColabLink.ref = "v0.2.0"
+
 # Student versions: solutions become stubs, hidden tests are removed, and a hidden-test region
 # outside a test cell is an error rather than a leak.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}

@@ -7,6 +7,7 @@ from nbgrader.api import Gradebook
 from nbgrader.converters import GenerateAssignment
 from nbgrader.converters.base import NbGraderException
 
+from .colab import ColabLink, write_colab_cells
 from .courseroot import CourseError
 from .submission import VALID_CELL_ID
 
@@ -28,15 +29,20 @@ def stable_cell_ids(nb):
 
 
 def release(course, lessons=(), duedate=None):
-    """Regenerate lessons/<lesson>/ for each lesson (all of solutions/ by default) and record
-    the lessons in the gradebook. Returns {lesson: [released notebook paths]}."""
+    """Write the Colab badge and setup cell (c.ColabLink) into each lesson's source, regenerate
+    lessons/<lesson>/ for each lesson (all of solutions/ by default) and record the lessons in the gradebook. Returns {lesson: [released notebook paths]}."""
     available = course.source_lessons()
     unknown = sorted(set(lessons) - set(available))
     if unknown:
         raise CourseError(f"no such lesson in {course.folder('source')}: {', '.join(unknown)}; "
                           f"lessons there: {', '.join(available) or 'none'}")
+    link = ColabLink(config=course.config)
     released = {}
     for lesson in lessons or available:
+        for path in sorted((course.folder("source") / lesson).glob("*.ipynb")):
+            nb = nbformat.read(path, as_version=4)
+            if write_colab_cells(nb, lesson, link):
+                nbformat.write(nb, path)
         converter = GenerateAssignment(coursedir=course.coursedir(lesson), config=course.config)
         converter.force = True
         converter.create_assignment = True

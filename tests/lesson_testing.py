@@ -14,7 +14,6 @@ solutions full marks and the untouched student versions none.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -338,7 +337,3 @@ def with_answers(notebook_path: Path, answers: dict[str, str]) -> nbformat.Noteb
         cells[cell_id].source = source
     return notebook
 
-
-def markdown_links(notebook) -> list[str]:
-    return [link for cell in notebook.cells if cell.cell_type == "markdown"
-            for link in re.findall(r"\]\((https?://[^)\s]+)\)", cell.source)]
