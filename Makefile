@@ -1,12 +1,15 @@
 # Two commands from a fresh clone: `make demo` (the main job: every lesson executed offline in the
 # smoke profile, executed notebooks and figures in outputs/) and `make test`.
-# Both create the local virtualenv .venv on first use.
+# Both create the local virtualenv .venv on first use; `make test` also builds .venv-colab, a stand-in
+# for Colab's runtime (its package versions, from .ci/colab/constraints.txt).
 PYTHON ?= python3
 VENV := .venv
 RUN := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
+COLAB_VENV := .venv-colab
+COLAB_INSTALLED := $(COLAB_VENV)/.installed
 
-.PHONY: demo test
+.PHONY: demo test colab-standin
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,8 +17,17 @@ $(INSTALLED): pyproject.toml
 	$(RUN) -m pip install --quiet -e ".[dev]"
 	touch $(INSTALLED)
 
+$(COLAB_INSTALLED): .ci/colab/constraints.txt
+	rm -rf $(COLAB_VENV)
+	$(PYTHON) -m venv $(COLAB_VENV)
+	$(COLAB_VENV)/bin/python -m pip install --quiet -r .ci/colab/constraints.txt
+	$(COLAB_VENV)/bin/python -m pip freeze > $(COLAB_VENV)/baseline.txt
+	touch $(COLAB_INSTALLED)
+
+colab-standin: $(COLAB_INSTALLED)
+
 demo: $(INSTALLED)
 	$(RUN) -m course.notebooks --profile smoke --out outputs
 
-test: $(INSTALLED)
+test: $(INSTALLED) $(COLAB_INSTALLED)
 	$(RUN) -m pytest

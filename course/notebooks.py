@@ -166,8 +166,9 @@ def failing_cell(executed: Path) -> str:
     return f"cell {number} of {len(lesson_cells)} (`{first_line.strip()}`)"
 
 
-def run_lesson(lesson: Lesson, profile: str, out: Path) -> LessonRun:
-    """Execute ``lesson`` into ``out/<lesson>.ipynb`` with its figures in ``out/<lesson>/``."""
+def run_lesson(lesson: Lesson, profile: str, out: Path, kernel: str = KERNEL) -> LessonRun:
+    """Execute ``lesson`` on the Jupyter kernel ``kernel`` into ``out/<lesson>.ipynb``, with its figures
+    in ``out/<lesson>/``."""
     import papermill
     from jupyter_client.kernelspec import NoSuchKernel
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -190,7 +191,7 @@ def run_lesson(lesson: Lesson, profile: str, out: Path) -> LessonRun:
     status, failure = "passed", ""
     try:
         papermill.execute_notebook(
-            str(lesson.notebook), str(executed), parameters=parameters, kernel_name=KERNEL,
+            str(lesson.notebook), str(executed), parameters=parameters, kernel_name=kernel,
             execution_timeout=lesson.timeout, log_output=True, progress_bar=False, cwd=str(lesson.notebook.parent),
         )
     except papermill.PapermillExecutionError as error:
@@ -205,7 +206,7 @@ def run_lesson(lesson: Lesson, profile: str, out: Path) -> LessonRun:
         status, failure = "failed", f"the kernel died in {failing_cell(executed)} (out of memory?)"
     except NoSuchKernel:
         raise NotebookRunError(
-            f"No Jupyter kernel named {KERNEL!r}. Install one into this environment: python -m pip install ipykernel"
+            f"No Jupyter kernel named {kernel!r}. Install one into this environment: python -m pip install ipykernel"
         ) from None
     seconds = time.perf_counter() - started
     metrics = read_metrics(executed) if executed.is_file() else {}
@@ -235,6 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--source", choices=SOURCES, default="solutions", help="instructor or student notebooks")
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="repository root (default: this folder)")
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="runner settings (TOML)")
+    parser.add_argument("--kernel", default=KERNEL, help=f"Jupyter kernel to run the lessons on (default: {KERNEL})")
     return parser
 
 
@@ -248,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         runs = []
         for lesson in lessons:
             print(f"== {lesson.name} (profile {args.profile}, up to {lesson.timeout:g} s per cell)", flush=True)
-            runs.append(run_lesson(lesson, args.profile, args.out))
+            runs.append(run_lesson(lesson, args.profile, args.out, args.kernel))
     except NotebookRunError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -23,16 +23,22 @@ class RuntimeNotReady(RuntimeError):
 
 
 def _tensorflow_datasets_problem() -> str | None:
-    """TFDS logs, rather than raises, an import that failed half-way; import its parts to see the error."""
-    for module in ("tensorflow_metadata.proto.v0.schema_pb2", "importlib_resources", "tensorflow_datasets"):
+    """TFDS logs, rather than raises, an import that failed half-way: import its parts to see the errors."""
+    failures = []
+    for module in ("tensorflow_metadata.proto.v0.schema_pb2", "importlib_resources"):
         try:
-            imported = importlib.import_module(module)
+            importlib.import_module(module)
         except Exception as error:  # noqa: BLE001 (protobuf's VersionError is no ImportError)
             why = "it is not installed" if isinstance(error, ModuleNotFoundError) else f"{type(error).__name__}: {error}"
-            return f"TensorFlow Datasets cannot prepare Stanford Dogs: importing {module} failed ({why})"
-    if not hasattr(imported, "builder"):
-        return "TensorFlow Datasets imported only in part (see the error logged above)"
-    return None
+            failures.append(f"importing {module} failed ({why})")
+    if not failures and _import_problem("tensorflow_datasets", "TensorFlow Datasets") is None:
+        import tensorflow_datasets
+
+        if not hasattr(tensorflow_datasets, "builder"):
+            failures.append("it imported only in part (see the error logged above)")
+    if failures:
+        return "TensorFlow Datasets cannot prepare Stanford Dogs: " + ", ".join(failures)
+    return _import_problem("tensorflow_datasets", "TensorFlow Datasets")
 
 
 def _import_problem(module: str, package: str) -> str | None:

@@ -13,7 +13,7 @@ from course import caches, gates, notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = ROOT / ".github" / "workflows"
-CPU, GPU = WORKFLOWS / "cpu.yml", WORKFLOWS / "gpu.yml"
+CPU, GPU, COLAB = WORKFLOWS / "cpu.yml", WORKFLOWS / "gpu.yml", WORKFLOWS / "colab-constraints.yml"
 MODULES = {"course.caches": caches, "course.notebooks": notebooks, "course.gates": gates}
 
 
@@ -54,8 +54,8 @@ def _upload_paths(steps):
     return [step["with"]["path"] for step in steps if step.get("uses", "").startswith("actions/upload-artifact@")]
 
 
-def test_both_workflows_are_valid_github_workflows():
-    result = _check_workflow_schema(CPU, GPU)
+def test_the_workflows_are_valid_github_workflows():
+    result = _check_workflow_schema(CPU, GPU, COLAB)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -81,7 +81,7 @@ def test_cpu_workflow_installs_lints_tests_and_executes_every_lesson_in_the_smok
     dev_extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["dev"]
     assert any(re.fullmatch(r"ruff==[\d.]+", requirement) for requirement in dev_extra), dev_extra
     assert any(words[:2] == ["ruff", "check"] for words in commands)
-    assert ["python", "-m", "pytest"] in commands
+    assert commands.index(["make", "colab-standin"]) < commands.index(["python", "-m", "pytest"])
     (run,) = _course_calls(steps, "course.notebooks")
     assert (run.profile, run.lessons, run.source) == ("smoke", [], "solutions")
     assert [path.rstrip("/") for path in _upload_paths(steps)] == [str(run.out)]
@@ -112,3 +112,16 @@ def test_gpu_runs_the_lessons_as_the_smoke_run_does_but_in_the_full_profile():
     (full,) = _course_calls(_job(GPU)["steps"], "course.notebooks")
     assert (smoke.profile, full.profile) == ("smoke", "full")
     assert {**vars(full), "profile": "smoke"} == vars(smoke)
+
+
+def test_the_colab_constraints_are_refreshed_weekly_by_the_script_that_wrote_them():
+    workflow = _load(COLAB)
+    assert set(workflow["on"]) == {"schedule", "workflow_dispatch"}
+    steps = _job(COLAB)["steps"]
+    (refresh,) = [words for words in _commands(steps) if words[:2] == ["python", ".ci/colab/refresh.py"]]
+    assert refresh[2] == "colab-backend-info/pip-freeze.gpu.txt"
+    (pull_request,) = [step for step in steps if step.get("uses", "").startswith("peter-evans/create-pull-request@")]
+    assert pull_request["with"]["add-paths"] == ".ci/colab/constraints.txt"
+    header = (ROOT / ".ci" / "colab" / "constraints.txt").read_text().splitlines()[:5]
+    assert header[0].startswith("# Colab's GPU runtime") and "refresh.py" in header[1]
+    assert header[2].startswith("# source: googlecolab/backend-info") and header[3].startswith("# written: ")
