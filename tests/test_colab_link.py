@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 import lesson_testing as lt
 import pytest
@@ -62,3 +64,43 @@ def test_release_writes_a_forks_settings_into_source_and_student_notebooks(tmp_p
         assert colab_differences(notebook, lesson, fork) == []
         assert "github.com/my-university/dogs-course@v3.1.4" in notebook.cells[1].source
         assert "/github/my-university/dogs-course/blob/v3.1.4/lessons/" in notebook.cells[0].source
+
+
+def run_setup_cell_on_colab(source: str, namespace_patches: str) -> str:
+    """Run the setup cell in a fresh Python that pretends to be Colab, after ``namespace_patches``."""
+    program = (
+        "import sys, types\n"
+        "sys.modules['google.colab'] = types.ModuleType('google.colab')\n"
+        f"{namespace_patches}\n"
+        f"exec(compile({source!r}, 'setup', 'exec'), {{}})\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=False)
+    assert completed.returncode != 0, completed.stdout
+    return completed.stderr
+
+
+def test_on_a_runtime_without_tensorflow_the_setup_cell_names_the_runtime_to_choose():
+    patches = (
+        "import importlib.metadata\n"
+        "real_version = importlib.metadata.version\n"
+        "def version(name):\n"
+        "    if name == 'tensorflow':\n"
+        "        raise importlib.metadata.PackageNotFoundError(name)\n"
+        "    return real_version(name)\n"
+        "importlib.metadata.version = version\n"
+    )
+    stderr = run_setup_cell_on_colab(course_link().setup_source(), patches)
+    assert "RuntimeError: This runtime has no TensorFlow (Colab's TPU runtimes have none)" in stderr
+    assert "Runtime > Change runtime type > T4 GPU" in stderr
+
+
+def test_a_failed_install_stops_the_setup_cell_with_pips_error():
+    patches = (
+        "import subprocess\n"
+        "def run(command, **options):\n"
+        "    assert command[3:5] == ['install', '--quiet'] and 'course[colab] @ git+https://' in command[5]\n"
+        "    return subprocess.CompletedProcess(command, 1, '', 'ERROR: Could not find a version that satisfies')\n"
+        "subprocess.run = run\n"
+    )
+    stderr = run_setup_cell_on_colab(course_link().setup_source(), patches)
+    assert "RuntimeError: Installing the course failed:\nERROR: Could not find a version that satisfies" in stderr
