@@ -1,0 +1,89 @@
+"""How long each lesson takes in the ``full`` profile on a Colab T4: an estimate, and where it comes from.
+
+No GPU was reachable where the course is built, so the figures are derived, not measured:
+
+- GPU throughput: NVIDIA DeepLearningExamples, ``TensorFlow2/Classification/ConvNets/efficientnet_v1``
+  README (tensorflow:21.09-tf2-py3 container): EfficientNet-B0 at 224 px trains at 752 images/s (FP32)
+  on one V100 and infers at 1,768 images/s (FP16, batch 32).
+- V100 to T4: NVIDIA's data sheets give 900 GB/s (V100 SXM2) and 320 GB/s (T4) of memory bandwidth.
+  EfficientNet's depthwise convolutions are bound by memory bandwidth, so T4 = V100 x 320/900.
+- Mixed precision: x1.5 on a T4 (half the bytes per activation). The same README measured x2.85 on
+  an A100, and no gain on a V100 whose input pipeline was CPU-bound; the course feeds cached batches.
+- CPU side (Colab has 2 cores): decoding and resizing every image once, 800 images/s, measured by
+  ``python -m course.bench`` on 2 cores; after that the batches come from the in-memory cache.
+- Stanford Dogs through TFDS: a 757 MB download (at an assumed 10 MB/s) and its preparation (20,580
+  JPEGs rewritten as TFRecords at the decode rate above), once when the data set is kept on Drive.
+
+The reference reports 31-90 s per epoch on one GPU; :func:`lesson_minutes` gives 39 s for a
+from-scratch epoch. The GPU workflow records the real epoch times.
+"""
+
+from __future__ import annotations
+
+TRAIN_IMAGES, TEST_IMAGES = 12_000, 8_580
+V100_TRAIN_FP32, V100_INFER_FP16 = 752.0, 1_768.0  # images/s, NVIDIA DeepLearningExamples
+T4_PER_V100 = 320 / 900  # memory bandwidth, NVIDIA data sheets
+MIXED_PRECISION_GAIN = 1.5
+DECODE_RESIZE = 800.0  # images/s on 2 CPU cores, python -m course.bench
+DOWNLOAD_MB, DOWNLOAD_MB_PER_S = 757, 10.0
+
+TRAIN_ALL_LAYERS = V100_TRAIN_FP32 * T4_PER_V100 * MIXED_PRECISION_GAIN  # from scratch
+FORWARD = V100_INFER_FP16 * T4_PER_V100 * MIXED_PRECISION_GAIN  # frozen backbone, validation
+# Fine-tuning back-propagates through block 7a and the top convolution only: about a forward pass.
+EPOCHS = {"lesson3_scratch": ("scratch", 40), "lesson4_frozen": ("frozen", 25), "lesson5_finetune": ("finetune", 4)}
+SOURCE = "course/estimates.py: NVIDIA's published EfficientNet-B0 throughput scaled to a T4, CPU figures measured on 2 cores"
+
+
+def epoch_seconds(kind: str) -> float:
+    """Seconds for one epoch (training plus validation) of ``kind``: "scratch", "frozen" or "finetune"."""
+    rate = TRAIN_ALL_LAYERS if kind == "scratch" else FORWARD
+    return TRAIN_IMAGES / rate + TEST_IMAGES / FORWARD
+
+
+def data_minutes(kept_on_drive: bool) -> float:
+    """Minutes to have Stanford Dogs ready and cached in memory: downloaded and prepared unless kept on Drive."""
+    decode = (TRAIN_IMAGES + TEST_IMAGES) / DECODE_RESIZE
+    prepare = 0.0 if kept_on_drive else DOWNLOAD_MB / DOWNLOAD_MB_PER_S + decode
+    return (prepare + decode) / 60
+
+
+def lesson_minutes(lesson: str, kept_on_drive: bool = True) -> float:
+    """Estimated minutes for ``lesson`` in the full profile on a Colab T4 (data prepared in lesson 1)."""
+    first_lesson = lesson == "lesson1_data"
+    training = 0.0
+    if lesson in EPOCHS:
+        kind, epochs = EPOCHS[lesson]
+        training = epochs * epoch_seconds(kind) / 60
+    return data_minutes(kept_on_drive and not first_lesson) + training
+
+
+def _rounded(minutes: float) -> str:
+    return "under 1" if minutes < 1 else f"{minutes:.0f}"
+
+
+def describe(lesson: str) -> str:
+    """One sentence for a lesson's introduction: its estimated time on a T4 and the estimate's source."""
+    return (
+        f"Expected time in the `full` profile on a Colab T4 GPU: about {_rounded(lesson_minutes(lesson))} minute(s) "
+        f"(an estimate: {SOURCE})."
+    )
+
+
+def format_table() -> str:
+    """Per-lesson estimates, with and without the course's reuse of work, as a Markdown table."""
+    lessons = ("lesson1_data", "lesson2_augmentation", "lesson3_scratch", "lesson4_frozen", "lesson5_finetune")
+    rows = ["| lesson | minutes on a T4 | without Drive and lesson 4's saved model |", "| --- | ---: | ---: |"]
+    total = total_repeated = 0.0
+    for lesson in lessons:
+        minutes = lesson_minutes(lesson)
+        repeated = lesson_minutes(lesson, kept_on_drive=False)
+        if lesson == "lesson5_finetune":
+            repeated += EPOCHS["lesson4_frozen"][1] * epoch_seconds("frozen") / 60
+        total, total_repeated = total + minutes, total_repeated + repeated
+        rows.append(f"| `{lesson}` | {_rounded(minutes)} | {_rounded(repeated)} |")
+    rows.append(f"| the course | {total:.0f} | {total_repeated:.0f} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(format_table())
