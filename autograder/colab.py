@@ -41,11 +41,11 @@ if "google.colab" in sys.modules:
                            "run this cell again; if it fails again, use Runtime > Disconnect and delete runtime.")
     importlib.invalidate_caches()
 try:
-    from course.runtime import check_runtime
+    from course.environment import check_environment
 except ModuleNotFoundError as error:
     raise RuntimeError(f"The course library is missing ({{error}}): on Colab run this cell again; "
                        "elsewhere run `pip install -e .` in the course folder.") from None
-print(check_runtime())'''
+print(check_environment())'''
 
 
 class ColabLink(Configurable):

@@ -125,7 +125,7 @@ def run_on_colab(notebook: nbformat.NotebookNode, name: str, out: Path) -> Lesso
     return run_lesson(Lesson(name, path, LESSON_TIMEOUT), "smoke", out, kernel=KERNEL)
 
 
-def check_runtime(cwd: Path) -> subprocess.CompletedProcess:
-    """``course.runtime.check_runtime()`` in the stand-in, outside the checkout, as a setup cell would call it."""
-    return subprocess.run([str(PYTHON), "-c", "from course.runtime import check_runtime; print(check_runtime())"],
+def check_environment(cwd: Path) -> subprocess.CompletedProcess:
+    """``course.environment.check_environment()`` in the stand-in, outside the checkout, as a setup cell would call it."""
+    return subprocess.run([str(PYTHON), "-c", "from course.environment import check_environment; print(check_environment())"],
                           capture_output=True, text=True, cwd=cwd, env=standin_environment(), check=False)

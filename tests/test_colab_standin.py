@@ -51,7 +51,7 @@ def test_the_first_releases_setup_cell_leaves_the_runtime_unable_to_load_stanfor
     next(cell for cell in notebook.cells if cell.get("id") == "setup").source = FIRST_RELEASE_SETUP
     run = colab.run_on_colab(colab.with_checkout(notebook, standin), "lesson1_data", tmp_path)
     assert run.passed, run.failure
-    check = colab.check_runtime(tmp_path)
+    check = colab.check_environment(tmp_path)
     assert check.returncode != 0
     assert "TensorFlow Datasets cannot prepare Stanford Dogs" in check.stderr
     assert "importlib_resources failed (it is not installed)" in check.stderr
@@ -67,7 +67,7 @@ def test_the_lesson_runs_on_colab_after_its_setup_cell(standin, tmp_path, lesson
     after = colab.installed()
     assert {name: after[name] for name in KEPT} == {name: before[name] for name in KEPT}
     assert {"course", "keras-cv", "importlib-resources"} <= set(after) - set(before)
-    check = colab.check_runtime(tmp_path)
+    check = colab.check_environment(tmp_path)
     assert check.returncode == 0, check.stderr
     assert check.stdout.startswith("Runtime ready: TensorFlow 2.20.0, Keras 3.13.2, KerasCV 0.9.0")
 

@@ -1,8 +1,8 @@
-"""Is this Python ready for the lessons? Checked by every lesson's setup cell, right after it installs.
+"""Is this Python environment ready for the lessons? Every lesson's setup cell checks, right after it installs.
 
 On Colab the setup cell installs the course and what the runtime lacks; a package that is still
 missing or cannot be imported would otherwise surface many cells later, in the middle of a download
-or a training run. :func:`check_runtime` imports everything a lesson's code paths need, the real data
+or a training run. :func:`check_environment` imports everything a lesson's code paths need, the real data
 path included, and stops with what is wrong and what to do.
 """
 
@@ -18,7 +18,7 @@ SETUP_FIX = (
 )
 
 
-class RuntimeNotReady(RuntimeError):
+class EnvironmentNotReady(RuntimeError):
     """A package the lessons need is missing or cannot be imported."""
 
 
@@ -49,8 +49,8 @@ def _import_problem(module: str, package: str) -> str | None:
     return None
 
 
-def check_runtime() -> str:
-    """Import what the lessons need; return a one-line summary, or raise :class:`RuntimeNotReady`."""
+def check_environment() -> str:
+    """Import what the lessons need; return a one-line summary, or raise :class:`EnvironmentNotReady`."""
     problems = [
         problem
         for problem in (
@@ -62,7 +62,7 @@ def check_runtime() -> str:
         if problem
     ]
     if problems:
-        raise RuntimeNotReady("This runtime is not ready for the lessons: " + "; ".join(problems) + ". " + SETUP_FIX)
+        raise EnvironmentNotReady("This runtime is not ready for the lessons: " + "; ".join(problems) + ". " + SETUP_FIX)
     import tensorflow as tf
 
     versions = ", ".join(
