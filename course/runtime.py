@@ -33,7 +33,9 @@ WORK_DIR_ENVIRONMENT = "COURSE_WORK_DIR"
 DRIVE_MOUNT_POINT = "/content/drive"
 DRIVE_COURSE_FOLDER = "MyDrive/stanford-dogs-course"  # under the mount point
 # Settings that change how a run executes or where it reads from, not what it trains.
-_KEY_EXCLUDED = ("name", "verbose", "run_eagerly", "data_dir", "work_dir", "allow_cpu", "mixed_precision", "jit_compile")
+_KEY_EXCLUDED = (
+    "name", "verbose", "run_eagerly", "data_dir", "work_dir", "allow_cpu", "mixed_precision", "jit_compile",
+)
 SWITCH_RUNTIME_HINT = (
     "In Colab choose Runtime > Change runtime type > T4 GPU > Save, then run the notebook again from the "
     "top (the new runtime starts with an empty disk; with drive = True the prepared data set and saved "
