@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import json
+import os
 import sys
+import warnings
 from dataclasses import dataclass
+from pathlib import Path
+
+import keras
 
 from course.config import NUM_CLASSES, Profile, get_profile
 from course.data import DogsData, load_dogs
 from course.fast_augment import FastAugment
 from course.models import build_scratch_model, build_transfer_model, unfreeze_top
+from course.runtime import saved_model_path
 from course.train import fit
+
+FROZEN_MODEL = "frozen"  # the name lesson 4 saves its trained frozen model under, where lesson 5 looks
 
 
 @dataclass
@@ -69,22 +78,96 @@ def train_from_scratch(profile: Profile | str | None = None, data: DogsData | No
     profile = get_profile(profile)
     data = data or load_augmented_data(profile)
     model = build_scratch_model(NUM_CLASSES, profile.image_size, learning_rate=profile.learning_rate_scratch)
-    history = fit(model, data, profile.epochs_scratch, profile)
+    history = fit(model, data, profile.epochs_scratch, profile, resume="scratch")
     return RunResult("scratch", history.history)
 
 
 def train_frozen_then_finetuned(
     profile: Profile | str | None = None, data: DogsData | None = None
 ) -> tuple[RunResult, RunResult]:
-    """A frozen backbone with a new head, then the top layers unfrozen at a low learning rate."""
+    """A frozen backbone with a new head (:func:`frozen_phase`), then the top layers unfrozen at a low
+    learning rate."""
     profile = get_profile(profile)
     data = data or load_augmented_data(profile)
+    model, frozen = frozen_phase(profile, data)
+    unfreeze_top(model, profile.finetune_layers, learning_rate=profile.learning_rate_finetune)
+    finetuned = fit(
+        model, data, profile.epochs_frozen + profile.epochs_finetune, profile, initial_epoch=profile.epochs_frozen,
+        resume="finetune",
+    )
+    return RunResult("frozen", frozen.history), RunResult("fine-tuned", finetuned.history)
+
+
+def frozen_phase(profile: Profile, data: DogsData) -> tuple[keras.Model, keras.callbacks.History]:
+    """The trained frozen model (:func:`course.models.build_transfer_model`) and its history, for
+    fine-tuning: the one saved in the work folder (by lesson 4, or by an earlier run of this phase) when
+    there is one for these profile settings, otherwise trained here (resumable) and then saved."""
     model = build_transfer_model(
         NUM_CLASSES, profile.image_size, weights=profile.weights, learning_rate=profile.learning_rate_head
     )
-    frozen = fit(model, data, profile.epochs_frozen, profile)
-    unfreeze_top(model, profile.finetune_layers, learning_rate=profile.learning_rate_finetune)
-    finetuned = fit(
-        model, data, profile.epochs_frozen + profile.epochs_finetune, profile, initial_epoch=profile.epochs_frozen
-    )
-    return RunResult("frozen", frozen.history), RunResult("fine-tuned", finetuned.history)
+    history = load_frozen_model(model, profile)
+    if history is None:
+        print(f"Training the frozen phase here: {profile.epochs_frozen} epoch(s).")
+        history = fit(model, data, profile.epochs_frozen, profile, resume="frozen")
+        save_frozen_model(model, history, profile)
+    return model, history
+
+
+def save_frozen_model(model: keras.Model, history: keras.callbacks.History, profile: Profile) -> Path | None:
+    """Keep the trained frozen ``model`` (its weights, including the BatchNormalization statistics) and
+    its ``history`` in the work folder, where :func:`frozen_phase` (lesson 5) starts from them. Returns
+    the weights file, or None without a work folder (and says so)."""
+    path = saved_model_path(profile, FROZEN_MODEL)
+    if path is None:
+        print("No work folder (drive = False): the trained frozen model is not kept, so lesson 5 trains the "
+              "frozen phase again. With drive = True it would start from this one.")
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f"partial-{path.name}")
+    model.save_weights(partial)
+    os.replace(partial, path)
+    record = {"layers": _layer_signature(model), "epoch": list(history.epoch),
+              "history": {key: [float(value) for value in values] for key, values in history.history.items()}}
+    _manifest(path).write_text(json.dumps(record))  # written last: its presence marks a complete save
+    print(f"Saved the trained frozen model to {path}: lesson 5 starts fine-tuning from it.")
+    return path
+
+
+def load_frozen_model(model: keras.Model, profile: Profile) -> keras.callbacks.History | None:
+    """Load the frozen model saved for ``profile`` into ``model`` and return its training history; None,
+    saying why, when there is no work folder, nothing saved for these settings, or the saved model's
+    layers differ from ``model``'s."""
+    path = saved_model_path(profile, FROZEN_MODEL)
+    if path is None:
+        print("No work folder (drive = False), so no frozen model saved by lesson 4 to start from.")
+        return None
+    manifest = _manifest(path)
+    if not (manifest.is_file() and path.is_file()):
+        print(f"No frozen model saved in {path.parent} for these profile settings (lesson 4 saves one when it "
+              "runs with drive = True and the same profile).")
+        return None
+    record = json.loads(manifest.read_text())
+    if record["layers"] != _layer_signature(model):
+        print(f"The frozen model saved in {path} has other layers than this model (was lesson 4's "
+              "build_frozen_model changed?), so it cannot be used.")
+        return None
+    with warnings.catch_warnings():
+        # the optimizer's state is not needed: fine-tuning compiles a new one
+        warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+        model.load_weights(path)
+    history = keras.callbacks.History()
+    history.epoch, history.history = record["epoch"], record["history"]
+    accuracy = history.history.get("val_accuracy", [float("nan")])[-1]
+    print(f"Starting from the frozen model saved in {path}: {len(history.epoch)} epoch(s), "
+          f"validation accuracy {accuracy:.3f}.")
+    return history
+
+
+def _manifest(weights_path: Path) -> Path:
+    """The JSON file beside a saved model's weights: its layers and training history."""
+    return weights_path.with_name(weights_path.name.removesuffix(".weights.h5") + ".json")
+
+
+def _layer_signature(model: keras.Model) -> list:
+    """Each layer's type and weight shapes, in order: equal for models whose weights load into each other."""
+    return [[type(layer).__name__, [list(weight.shape) for weight in layer.weights]] for layer in model.layers]

@@ -46,6 +46,8 @@ class Profile:
     finetune_layers: int = 20
     mixed_precision: bool | str = "auto"  # "auto": on in `full` when a GPU is present (see accelerated)
     jit_compile: bool | str = "auto"  # XLA; "auto" likewise
+    work_dir: str | None = None  # a folder that outlives the session (Google Drive on Colab): see course.runtime
+    allow_cpu: bool = False  # True: the full profile trains even without a GPU or TPU (hours instead of minutes)
 
     @property
     def meaningful(self) -> bool:
@@ -114,15 +116,22 @@ def get_profile(name: str | Profile | None = None, **overrides) -> Profile:
     """Resolve a profile (see :func:`profile_name_from_environment`) and apply ``overrides``.
 
     ``COURSE_SOURCE`` and ``COURSE_DATA_DIR`` override the source and data folder of any profile,
-    so a GPU runner can point the ``full`` profile at a local copy of the official archive. A
+    so a GPU runner can point the ``full`` profile at a local copy of the official archive.
+    ``COURSE_WORK_DIR`` sets the work folder (:mod:`course.runtime`) of every profile but ``grade``,
+    whose graded notebooks each run alone; ``COURSE_ALLOW_CPU=1`` sets ``allow_cpu``. A
     :class:`Profile` passed in is taken as already resolved: only ``overrides`` apply to it.
     """
     if isinstance(name, Profile):
         profile = name
     else:
-        environment = {"source": os.environ.get("COURSE_SOURCE"), "data_dir": os.environ.get("COURSE_DATA_DIR")}
-        overrides = {**{k: v for k, v in environment.items() if v}, **overrides}
         chosen = profile_name_from_environment(name)
+        environment = {
+            "source": os.environ.get("COURSE_SOURCE"),
+            "data_dir": os.environ.get("COURSE_DATA_DIR"),
+            "work_dir": os.environ.get("COURSE_WORK_DIR") if chosen != "grade" else None,
+            "allow_cpu": _environment_flag("COURSE_ALLOW_CPU"),
+        }
+        overrides = {**{k: v for k, v in environment.items() if v}, **overrides}
         if chosen not in PROFILES:
             raise ProfileError(
                 f"Unknown profile {chosen!r}. Valid profiles: {', '.join(PROFILES)}. "
@@ -136,9 +145,21 @@ def get_profile(name: str | Profile | None = None, **overrides) -> Profile:
     profile = dataclasses.replace(profile, **overrides)
     for setting in ACCELERATION_SETTINGS:
         _acceleration_value(profile, setting)
+    if not isinstance(profile.allow_cpu, bool):
+        raise ProfileError(f"allow_cpu must be True or False; got {profile.allow_cpu!r}.")
     if profile.source not in SOURCES:
         raise ProfileError(
             f"Unknown data source {profile.source!r}. Valid sources: {', '.join(SOURCES)} "
             "('synthetic' works offline)."
         )
     return profile
+
+
+def _environment_flag(variable: str) -> bool:
+    """An on/off environment variable: unset, empty, 0, false or no is off; 1, true or yes is on."""
+    value = os.environ.get(variable, "").strip().lower()
+    if value in ("", "0", "false", "no"):
+        return False
+    if value in ("1", "true", "yes"):
+        return True
+    raise ProfileError(f"{variable}={os.environ[variable]!r}: set it to 1 (on) or 0 (off).")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import colorsys
 import re
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,6 +23,7 @@ import tensorflow as tf
 
 from course.breeds import STANFORD_DOGS_FOLDERS
 from course.config import NUM_CLASSES, SOURCES, Profile, get_profile
+from course.runtime import work_path
 
 SPLITS = ("train", "test")
 OFFLINE_SOURCES_HINT = (
@@ -169,7 +171,7 @@ def _tfds_split(split: str, profile: Profile) -> tuple[tf.data.Dataset, list[str
 
     try:
         dataset, info = tfds.load(
-            "stanford_dogs", split=split, as_supervised=True, with_info=True, data_dir=profile.data_dir
+            "stanford_dogs", split=split, as_supervised=True, with_info=True, **_tfds_folders(profile)
         )
     except (requests.exceptions.RequestException, tfds.download.DownloadError) as error:
         raise DataSourceError(
@@ -182,6 +184,20 @@ def _tfds_split(split: str, profile: Profile) -> tuple[tf.data.Dataset, list[str
             f"pip install {error.name}"
         ) from error
     return dataset, _tfds_class_names(info.features["label"].names)
+
+
+def _tfds_folders(profile: Profile) -> dict:
+    """``tfds.load`` arguments for where the data set goes: ``profile.data_dir`` if set, else the work
+    folder's ``tensorflow_datasets/`` (prepared once, reused by every lesson and session), else TFDS's
+    default. With a work folder the downloaded archives (about 780 MB, needed only while preparing)
+    stay on the local disk, so they take neither time nor space on Google Drive."""
+    if profile.data_dir:
+        return {"data_dir": profile.data_dir}
+    prepared = work_path(profile, "tensorflow_datasets")
+    if prepared is None:
+        return {"data_dir": None}
+    downloads = Path(tempfile.gettempdir()) / "course-tfds-downloads"
+    return {"data_dir": str(prepared), "download_and_prepare_kwargs": {"download_dir": str(downloads)}}
 
 
 def _tfds_class_names(label_names: list[str]) -> list[str]:

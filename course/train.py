@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import functools
+import json
+import os
 import time
+from pathlib import Path
 
 import keras
 import tensorflow as tf
 
 from course.config import Profile, get_profile
+from course.runtime import checkpoint_dir, require_accelerator
 
 
 @functools.cache
@@ -57,6 +61,7 @@ def fit(
     early_stopping_patience: int | None = None,
     callbacks=(),
     initial_epoch: int = 0,
+    resume: str | None = None,
 ) -> keras.callbacks.History:
     """Train ``model`` on ``data.train`` and validate on ``data.test`` as ``profile`` says.
 
@@ -67,8 +72,18 @@ def fit(
     ``early_stopping_patience`` training stops once ``val_loss`` has not improved for that many
     epochs, and the best weights are restored. ``history.history["epoch_time"]`` holds the seconds
     each epoch took.
+
+    ``resume`` names the training phase (such as ``"lesson4-frozen"``). When the profile has a work
+    folder (:mod:`course.runtime`), the weights, optimizer state and history are backed up there after
+    every epoch (``keras.callbacks.BackupAndRestore``), and the same call after a disconnect continues
+    from the last completed epoch; the returned history still covers the whole run. A run that
+    finishes deletes its backup. Early stopping starts counting afresh after a resume.
+
+    In the ``full`` profile, training refuses to start without a GPU or TPU unless ``profile.allow_cpu``
+    (:func:`course.runtime.require_accelerator`).
     """
     profile = get_profile(profile)
+    require_accelerator(profile)
     for split in ("train", "test"):
         if not isinstance(getattr(data, split, None), tf.data.Dataset):
             raise TypeError(
@@ -93,17 +108,70 @@ def fit(
                 monitor="val_loss", patience=early_stopping_patience, restore_best_weights=True
             )
         )
-    return model.fit(
-        train,
-        validation_data=data.test,
-        epochs=epochs,
-        shuffle=False,  # tf.data pipelines shuffle themselves; Keras would warn that it cannot
-        initial_epoch=initial_epoch,
-        steps_per_epoch=profile.steps_per_epoch,
-        validation_steps=profile.validation_steps,
-        callbacks=all_callbacks,
-        verbose=profile.verbose,
-    )
+    backup = checkpoint_dir(profile, resume) if resume else None
+    if backup is not None:
+        history_backup = HistoryBackup(backup / "history.json")
+        all_callbacks += [history_backup, keras.callbacks.BackupAndRestore(str(backup / "state"))]
+    try:
+        history = model.fit(
+            train,
+            validation_data=data.test,
+            epochs=epochs,
+            shuffle=False,  # tf.data pipelines shuffle themselves; Keras would warn that it cannot
+            initial_epoch=initial_epoch,
+            steps_per_epoch=profile.steps_per_epoch,
+            validation_steps=profile.validation_steps,
+            callbacks=all_callbacks,
+            verbose=profile.verbose,
+        )
+    finally:
+        # BackupAndRestore starts a resumed fit by setting the model's _initial_epoch, which Keras never
+        # clears: a later fit of the same model (fine-tuning after the frozen phase) would start there too.
+        model._initial_epoch = None
+    if backup is not None:
+        history.epoch, history.history = history_backup.epochs, history_backup.history
+        if backup.is_dir() and not any(backup.iterdir()):  # both callbacks delete their files when done
+            backup.rmdir()
+    return history
+
+
+class HistoryBackup(keras.callbacks.Callback):
+    """Keeps each finished epoch's logs in a JSON file, so that a fit resumed by
+    ``keras.callbacks.BackupAndRestore`` (which returns only the epochs it ran) can give the history of
+    the whole run: ``epochs`` and ``history`` hold it, restored epochs first. Put it before
+    BackupAndRestore, which then saves the weights of an epoch only after its logs are on disk.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        super().__init__()
+        self.path = Path(path)
+        self.epochs: list[int] = []
+        self.history: dict[str, list] = {}
+
+    def on_train_begin(self, logs=None):
+        saved = json.loads(self.path.read_text()) if self.path.is_file() else {"epoch": [], "history": {}}
+        self.epochs, self.history = saved["epoch"], saved["history"]
+        self._started = False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if not self._started:  # keep the restored epochs before this one; later ones were never backed up
+            self._started = True
+            kept = sum(1 for finished in self.epochs if finished < epoch)
+            self.epochs = self.epochs[:kept]
+            self.history = {key: values[:kept] for key, values in self.history.items()}
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epochs.append(epoch)
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(value)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.path.with_suffix(".partial")
+        values = {key: [float(value) for value in values] for key, values in self.history.items()}
+        partial.write_text(json.dumps({"epoch": self.epochs, "history": values}))
+        os.replace(partial, self.path)
+
+    def on_train_end(self, logs=None):
+        self.path.unlink(missing_ok=True)
 
 
 def _check_finite(dataset: tf.data.Dataset, steps: int | None, name: str, setting: str) -> None:

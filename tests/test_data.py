@@ -447,3 +447,34 @@ def test_unknown_source_lists_the_valid_ones():
 def test_unknown_split():
     with pytest.raises(ValueError, match=r"Unknown split 'validation'\. Valid splits: train, test"):
         load_raw("validation", SMOKE)
+
+
+class Prepared(Exception):
+    """Raised by a stand-in download_and_prepare after noting where TFDS would put the data."""
+
+
+def test_tfds_prepares_the_data_set_in_the_work_folder(tmp_path, monkeypatch):
+    """With a work folder (Google Drive on Colab) the prepared data set goes there, for every later
+    lesson and session; the downloaded archives stay on the local disk."""
+    calls = []
+
+    def note(builder, *args, **kwargs):
+        calls.append((Path(builder.data_dir), kwargs.get("download_dir")))
+        raise Prepared
+
+    monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", note)
+    work = tmp_path / "work"
+    with pytest.raises(Prepared):
+        load_raw("train", smoke(source="tfds", work_dir=str(work)))
+    (data_dir, download_dir), = calls
+    assert data_dir.is_relative_to(work / "tensorflow_datasets")
+    assert download_dir is not None and not Path(download_dir).is_relative_to(work)
+    with pytest.raises(Prepared):  # an explicit data_dir still wins
+        load_raw("train", smoke(source="tfds", work_dir=str(work), data_dir=str(tmp_path / "tfds")))
+    assert calls[1][0].is_relative_to(tmp_path / "tfds") and calls[1][1] is None
+
+
+def test_tfds_with_a_work_folder_loads_like_without(tmp_path):
+    with tfds.testing.mock_data(num_examples=8):
+        raw = raw_examples(load_raw("test", smoke(source="tfds", work_dir=str(tmp_path)))[0])
+    assert len(raw) == 8 and all(image.dtype == np.uint8 for image, _ in raw)

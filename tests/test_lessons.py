@@ -253,6 +253,12 @@ def test_lesson_follows_the_course_conventions(lesson):
     assert {name: declared[name]["default"] for name in ("profile", "output_dir")} == {
         "profile": "None", "output_dir": "None"}
     assert re.search(r"^PROFILE = get_profile\(profile\)$", profile.source, re.MULTILINE)
+    # the work folder (Google Drive on Colab) is one switch in every lesson; lessons that train can opt into a CPU
+    assert declared["drive"]["default"] == "False"
+    trains = any(re.search(r"\bfit\(", cell.source) for cell in notebook.cells if cell.cell_type == "code")
+    arguments = "drive=drive, allow_cpu=allow_cpu" if trains else "drive=drive"
+    assert f"PROFILE = prepare_runtime(PROFILE, {arguments})" in profile.source
+    assert ("allow_cpu" in declared) == trains and (not trains or declared["allow_cpu"]["default"] == "False")
     assert "print(PROFILE)" in profile.source and "warn_if_not_meaningful(PROFILE)" in profile.source
 
 

@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from course.config import NUM_CLASSES, get_profile
 from course.models import build_transfer_model
+from course.runtime import checkpoint_dir
 from course.train import _set_run_eagerly, distribution_strategy, fit
 
 IMAGE_SIZE = 32
@@ -137,3 +138,73 @@ def test_fit_rejects_bad_input(trained, profile, data):
     endless = SimpleNamespace(train=data.train, test=data.test.repeat())
     with pytest.raises(ValueError, match="data.test repeats forever.*validation_steps"):
         fit(trained.model, endless, 1, get_profile("grade", validation_steps=None))
+
+
+class Disconnect(Exception):
+    """Stands in for a Colab disconnect in the middle of an epoch."""
+
+
+class Recorder(keras.callbacks.Callback):
+    """The epochs a fit runs, the weights it starts from and each epoch's final weights; raises
+    :class:`Disconnect` after the first batch of epoch ``disconnect_in`` when given."""
+
+    def __init__(self, disconnect_in=None):
+        super().__init__()
+        self.disconnect_in, self.epochs, self.end_weights, self.start_weights = disconnect_in, [], {}, None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.start_weights is None:
+            self.start_weights = self.model.get_weights()
+        self.epochs.append(epoch)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.epochs[-1] == self.disconnect_in:
+            raise Disconnect
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.end_weights[epoch] = self.model.get_weights()
+
+
+@pytest.fixture
+def work_profile(profile, tmp_path):
+    return get_profile(profile, steps_per_epoch=2, work_dir=str(tmp_path / "work"))
+
+
+def test_a_disconnected_fit_resumes_at_the_last_completed_epoch(work_profile, data):
+    interrupted = Recorder(disconnect_in=2)
+    model = build_transfer_model(NUM_CLASSES, IMAGE_SIZE, weights=None)
+    with pytest.raises(Disconnect):
+        fit(model, data, epochs=4, profile=work_profile, callbacks=[interrupted], resume="phase")
+    backup = checkpoint_dir(work_profile, "phase")
+    assert (backup / "history.json").is_file() and (backup / "state").is_dir()
+    first_losses = model.history.history["loss"]  # the epochs the interrupted fit finished
+
+    # the rerun, as after a restart: a new model with other random weights, the same call
+    rerun = Recorder()
+    model = build_transfer_model(NUM_CLASSES, IMAGE_SIZE, weights=None)
+    history = fit(model, data, epochs=4, profile=work_profile, callbacks=[rerun], resume="phase")
+    assert interrupted.epochs == [0, 1, 2] and rerun.epochs == [2, 3]
+    for restored, saved in zip(rerun.start_weights, interrupted.end_weights[1]):
+        np.testing.assert_array_equal(restored, saved)
+    assert int(model.optimizer.iterations) == 4 * 2  # the optimizer state came back too
+    assert history.epoch == [0, 1, 2, 3]
+    assert len(history.history["loss"]) == len(history.history["epoch_time"]) == 4
+    assert history.history["loss"][:2] == pytest.approx(first_losses)
+    assert not backup.exists()  # a finished run leaves no backup
+
+    # the next phase numbers its epochs itself, whatever the resumed fit left in the model
+    continued = fit(model, data, epochs=5, profile=work_profile, initial_epoch=4, resume="next")
+    assert continued.epoch == [4]
+
+
+def test_a_finished_run_starts_again_from_its_first_epoch(work_profile, data):
+    model = build_transfer_model(NUM_CLASSES, IMAGE_SIZE, weights=None)
+    fit(model, data, epochs=1, profile=work_profile, resume="phase")
+    again = fit(model, data, epochs=1, profile=work_profile, resume="phase")
+    assert again.epoch == [0] and len(again.history["loss"]) == 1
+
+
+def test_resume_without_a_work_folder_keeps_nothing(trained, profile, data, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    history = fit(trained.model, data, epochs=4, profile=profile, initial_epoch=3, resume="phase")
+    assert history.epoch == [3] and list(tmp_path.iterdir()) == []
