@@ -10,12 +10,13 @@ import time
 from pathlib import Path
 
 from course.approaches import (
+    RunResult,
     load_augmented_data,
     train_from_scratch,
     train_frozen_then_finetuned,
     warn_if_not_meaningful,
 )
-from course.config import PROFILES, get_profile
+from course.config import PROFILES, Profile, get_profile
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -24,11 +25,16 @@ def main(argv: list[str] | None = None) -> None:
                         help="run profile (default: COURSE_PROFILE, else 'grade' under nbgrader, else 'full')")
     parser.add_argument("--out", type=Path, default=Path("outputs"), help="folder for the figures")
     args = parser.parse_args(argv)
+    started = time.perf_counter()
+    run(get_profile(args.profile), args.out)
+    print(f"total {time.perf_counter() - started:.0f} s")
 
+
+def run(profile: Profile, out: Path) -> list[RunResult]:
+    """Train the three approaches as ``profile`` says, save their figures in ``out`` and return
+    their results (scratch, frozen, fine-tuned)."""
     from course.plots import plot_finetune, plot_hist, plot_runs, save
 
-    started = time.perf_counter()
-    profile = get_profile(args.profile)
     print(profile)
     warn_if_not_meaningful(profile)
     data = load_augmented_data(profile)
@@ -39,13 +45,15 @@ def main(argv: list[str] | None = None) -> None:
         "scratch.png": plot_hist(scratch.history, title="from scratch"),
         "frozen.png": plot_hist(frozen.history, title="frozen backbone"),
         "finetuned.png": plot_finetune(frozen.history, finetuned.history),
-        "comparison.png": plot_runs({run.name: run.history for run in (scratch, frozen, finetuned)}),
+        "comparison.png": plot_runs({result.name: result.history for result in (scratch, frozen, finetuned)}),
     }
     for name, figure in figures.items():
-        save(figure, args.out / name)
-    for run in (scratch, frozen, finetuned):
-        print(run.summary())
-    print(f"figures in {args.out}/ ({', '.join(figures)}); total {time.perf_counter() - started:.0f} s")
+        save(figure, out / name)
+    runs = [scratch, frozen, finetuned]
+    for result in runs:
+        print(result.summary())
+    print(f"figures in {out}/ ({', '.join(figures)})")
+    return runs
 
 
 if __name__ == "__main__":

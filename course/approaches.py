@@ -16,6 +16,7 @@ from course.data import DogsData, load_dogs
 from course.fast_augment import FastAugment
 from course.models import build_scratch_model, build_transfer_model, unfreeze_top
 from course.runtime import saved_model_path
+from course.standins import standin_reasons
 from course.train import fit
 
 FROZEN_MODEL = "frozen"  # the name lesson 4 saves its trained frozen model under, where lesson 5 looks
@@ -49,14 +50,17 @@ class RunResult:
 
 
 def warn_if_not_meaningful(profile: Profile) -> None:
-    """Say loudly when accuracies cannot be compared with the reference's."""
-    if profile.meaningful:
+    """Say loudly when accuracies cannot be compared with the reference's: synthetic data, random
+    weights, or the stand-ins of :mod:`course.standins`."""
+    standins = standin_reasons(profile)
+    if profile.meaningful and not standins:
         return
     reasons = []
     if profile.source == "synthetic":
         reasons.append("the data are synthetic images, not Stanford Dogs")
     if profile.weights is None:
         reasons.append("the 'pretrained' backbone has RANDOM weights, not ImageNet weights")
+    reasons += standins
     print(
         f"NOTE: profile {profile.name!r} is a plumbing check: {' and '.join(reasons)}. "
         "Its accuracies say nothing about transfer learning; run the 'full' profile for real numbers.",

@@ -285,10 +285,15 @@ def _class_palettes() -> list[tuple[np.ndarray, np.ndarray]]:
     ]
 
 
-def _synthetic_image(rng: np.random.Generator, background: np.ndarray, coat: np.ndarray) -> np.ndarray:
+def _synthetic_image(
+    rng: np.random.Generator, background: np.ndarray, coat: np.ndarray, shape: tuple[int, int] | None = None
+) -> np.ndarray:
     """A "dog": a body and a head in the class's coat colour, at a random place, size and angle,
-    on a shaded background of the class's colour, with colour jitter and noise."""
-    height, width = rng.integers(SYNTHETIC_SIDE_RANGE[0], SYNTHETIC_SIDE_RANGE[1] + 1, size=2)
+    on a shaded background of the class's colour, with colour jitter and noise. ``shape`` is
+    (height, width); by default both are drawn from ``SYNTHETIC_SIDE_RANGE``."""
+    if shape is None:
+        shape = rng.integers(SYNTHETIC_SIDE_RANGE[0], SYNTHETIC_SIDE_RANGE[1] + 1, size=2)
+    height, width = (int(side) for side in shape)
     y = (np.arange(height, dtype=np.float32) / height)[:, None]
     x = (np.arange(width, dtype=np.float32) / width)[None, :]
     shade = rng.uniform(-25, 25, size=3)

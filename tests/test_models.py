@@ -2,17 +2,14 @@
 
 import re
 
-import h5py
 import keras
 import keras_cv
 import numpy as np
 import pytest
-from keras.src.legacy.saving import legacy_h5_format  # the format of Keras's ImageNet weight files
 from keras.src.utils import file_utils  # where keras.applications fetches weights
 
 from course.config import NUM_CLASSES
 from course.models import (
-    IMAGENET_STDDEV_RGB,
     TrainingOnly,
     WeightsUnavailableError,
     build_scratch_model,
@@ -20,10 +17,10 @@ from course.models import (
     param_summary,
     unfreeze_top,
 )
+from course.standins import write_standin_weights
 
 IMAGE_SIZE = 32
 FEATURES = 1280  # channels of EfficientNetB0's last feature map
-IMAGENET_MEAN_RGB = (0.485, 0.456, 0.406)
 HEAD = [
     ("avg_pool", keras.layers.GlobalAveragePooling2D),
     ("head_batch_normalization", keras.layers.BatchNormalization),
@@ -87,13 +84,7 @@ def finetuned():
 def imagenet_style_file(tmp_path_factory):
     """Random weights saved as Keras saves its ImageNet file: legacy HDF5, the ImageNet mean in the
     Normalization layer and the ImageNet standard deviation where its variance belongs."""
-    source = keras.applications.EfficientNetB0(include_top=False, weights=None, input_shape=(IMAGE_SIZE, IMAGE_SIZE, 3))
-    normalization = next(layer for layer in source.layers if isinstance(layer, keras.layers.Normalization))
-    normalization.set_weights([np.array(IMAGENET_MEAN_RGB, "float32"), np.array(IMAGENET_STDDEV_RGB, "float32"), np.int64(1)])
-    path = tmp_path_factory.mktemp("keras_cache") / "efficientnetb0_notop.h5"
-    with h5py.File(path, "w") as stream:
-        legacy_h5_format.save_weights_to_hdf5_group(stream, source)
-    return path
+    return write_standin_weights(tmp_path_factory.mktemp("standin"))
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,246 @@
+"""Generated stand-ins for the two downloads of the ``full`` profile, to rehearse it offline.
+
+    python -m course.standins archive DIR [--train-count 12000] [--test-count 8580] [--seed 0]
+    python -m course.standins weights DIR [--seed 0]
+
+``archive`` writes the official Stanford Dogs archive's layout (``images.tar`` and ``lists.tar``
+unpacked): ``Images/n02085620-Chihuahua/n02085620_10074.jpg`` and so on, 120 breed folders, JPEGs
+of the archive's sizes (mostly 500 px on the long side, a few much larger), and
+``lists/{train,test,file}_list.mat`` as MATLAB cell arrays (``file_list``, ``annotation_list``) with
+``labels`` a column of doubles from 1 to 120. The pictures are the course's synthetic "dogs", one
+colour scheme per breed. ``weights`` writes ``efficientnetb0_notop.h5``: a randomly initialised
+EfficientNetB0 without top in the legacy HDF5 format of Keras's ImageNet file, with the ImageNet
+mean and standard deviation in its Normalization layer as that file has them.
+
+Point the ``full`` profile at them with ``source="archive", data_dir=DIR, weights=DIR/efficientnetb0_notop.h5``.
+Both carry a mark (``STAND-IN.txt``, an HDF5 attribute) so that a run on them says that its
+accuracies mean nothing. Every file is the same for the same seed and counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import scipy.io
+from PIL import Image
+
+from course.breeds import STANFORD_DOGS_FOLDERS
+from course.config import NUM_CLASSES, Profile
+from course.data import _class_palettes, _synthetic_image
+
+# The official archive: 100 training images per breed, 20,580 in all.
+ARCHIVE_TRAIN_COUNT = 12_000
+ARCHIVE_TEST_COUNT = 8_580
+ARCHIVE_MARK = "STAND-IN.txt"
+WEIGHTS_FILE_NAME = "efficientnetb0_notop.h5"  # the name keras.applications gives the ImageNet file
+WEIGHTS_MARK = "course_standin"  # HDF5 attribute on the file's root group
+IMAGENET_MEAN_RGB = (0.485, 0.456, 0.406)  # keras/src/applications/efficientnet.py
+JPEG_QUALITY = 90
+# What a MAT file's 116-byte text header holds; scipy writes the time of day there, which would
+# make every file different.
+MAT_HEADER = b"MATLAB 5.0 MAT-file, written by course.standins: a generated stand-in, not Stanford Dogs"
+_HIGHEST_FILE_NUMBER = 20_000  # official file names run up to about n02085620_14516.jpg
+
+
+class StandInError(ValueError):
+    """A stand-in that cannot be written as asked; the message says what to change."""
+
+
+def standin_image_shape(rng: np.random.Generator) -> tuple[int, int]:
+    """(height, width) of one picture, distributed like the archive's: 80% have a long side of 500 px
+    (ImageNet's usual size), 19% are smaller, 1% much larger (up to 3264 px); most are 4:3 or 3:2
+    and 70% are landscape. The mean is about 450 x 390 (width x height), as in the archive."""
+    kind = rng.random()
+    if kind < 0.01:
+        long_side = int(rng.integers(600, 3265))
+    elif kind < 0.20:
+        long_side = int(rng.integers(200, 500))
+    else:
+        long_side = 500
+    ratio = rng.choice([0.75, 0.667, 0.8, 1.0, 0.5625], p=[0.5, 0.25, 0.1, 0.1, 0.05])
+    short_side = max(1, round(long_side * ratio))
+    return (short_side, long_side) if rng.random() < 0.7 else (long_side, short_side)
+
+
+def per_breed_counts(total: int) -> list[int]:
+    """``total`` images spread over the 120 breeds as evenly as possible, in folder order."""
+    if total < NUM_CLASSES:
+        raise StandInError(
+            f"A stand-in split needs at least one image per breed ({NUM_CLASSES}); got {total}. "
+            f"Ask for at least {NUM_CLASSES}."
+        )
+    return [total // NUM_CLASSES + (label < total % NUM_CLASSES) for label in range(NUM_CLASSES)]
+
+
+def write_standin_archive(
+    root: str | os.PathLike, train_count: int = ARCHIVE_TRAIN_COUNT, test_count: int = ARCHIVE_TEST_COUNT,
+    seed: int = 0,
+) -> Path:
+    """Write the stand-in archive (see the module docstring) into ``root`` and return it.
+
+    ``train_count`` and ``test_count`` default to the archive's; smaller counts (at least 120 each)
+    make a quick one. Each picture depends only on ``seed``, its breed and its file number.
+    """
+    root = Path(root)
+    if (root / "Images").exists() or (root / "lists").exists():
+        raise StandInError(f"{root} already holds Images/ or lists/; write the stand-in into an empty folder.")
+    train_counts, test_counts = per_breed_counts(train_count), per_breed_counts(test_count)
+    palettes = _class_palettes()
+    lists: dict[str, list[tuple[str, int]]] = {"train": [], "test": []}
+    for label, folder in enumerate(STANFORD_DOGS_FOLDERS):
+        (root / "Images" / folder).mkdir(parents=True)
+        wnid = folder.split("-", 1)[0]
+        count = train_counts[label] + test_counts[label]
+        numbers = np.random.default_rng([seed, label]).choice(_HIGHEST_FILE_NUMBER, count, replace=False) + 1
+        for index, number in enumerate(numbers):
+            relative = f"{folder}/{wnid}_{number}.jpg"
+            rng = np.random.default_rng([seed, label, number])
+            pixels = _synthetic_image(rng, *palettes[label], shape=standin_image_shape(rng))
+            Image.fromarray(pixels).save(root / "Images" / relative, "JPEG", quality=JPEG_QUALITY)
+            lists["train" if index < train_counts[label] else "test"].append((relative, label + 1))
+    (root / "lists").mkdir()
+    for split, entries in (*lists.items(), ("file", lists["train"] + lists["test"])):
+        _write_list(root / "lists" / f"{split}_list.mat", entries)
+    (root / ARCHIVE_MARK).write_text(
+        f"Generated by `python -m course.standins archive` (seed {seed}): synthetic pictures in the layout of\n"
+        "the official Stanford Dogs archive, for rehearsing the full profile offline. Not Stanford Dogs:\n"
+        "accuracies measured on it say nothing about dogs.\n"
+    )
+    return root
+
+
+def _write_list(path: Path, entries: list[tuple[str, int]]) -> None:
+    """A list file as lists.tar has it: N x 1 cell arrays of paths and a N x 1 column of double labels."""
+    files = sorted(entries, key=lambda entry: (entry[1], entry[0]))
+    scipy.io.savemat(
+        path,
+        {
+            "file_list": np.array([name for name, _ in files], dtype=object).reshape(-1, 1),
+            "annotation_list": np.array([name.removesuffix(".jpg") for name, _ in files], dtype=object).reshape(-1, 1),
+            "labels": np.array([label for _, label in files], dtype=np.float64).reshape(-1, 1),
+        },
+    )
+    with open(path, "r+b") as stream:
+        stream.write(MAT_HEADER.ljust(116))
+
+
+def write_standin_weights(folder: str | os.PathLike, seed: int = 0) -> Path:
+    """Write ``folder/efficientnetb0_notop.h5``: random EfficientNetB0 weights without top, with the
+    ImageNet mean as the Normalization mean and the ImageNet standard deviation where its variance
+    belongs, in the format of Keras's ImageNet file (see :func:`_save_like_the_imagenet_file`).
+    Seeds Keras's global random generators with ``seed``."""
+    import keras
+
+    from course.caches import keras_cache_dir
+    from course.models import IMAGENET_STDDEV_RGB
+
+    folder = Path(folder)
+    if folder.resolve() == (keras_cache_dir() / "models").resolve():
+        raise StandInError(
+            f"{folder} is Keras's cache, where weights='imagenet' looks for the real file; write the "
+            "stand-in weights to another folder."
+        )
+    keras.utils.set_random_seed(seed)
+    backbone = keras.applications.EfficientNetB0(include_top=False, weights=None)
+    normalization = next(layer for layer in backbone.layers if isinstance(layer, keras.layers.Normalization))
+    mean, _, count = normalization.get_weights()
+    normalization.set_weights([
+        np.reshape(IMAGENET_MEAN_RGB, mean.shape).astype(mean.dtype),
+        np.reshape(IMAGENET_STDDEV_RGB, mean.shape).astype(mean.dtype),
+        count,
+    ])
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / WEIGHTS_FILE_NAME
+    _save_like_the_imagenet_file(backbone, path, f"random EfficientNetB0 weights (seed {seed}), not ImageNet's")
+    return path
+
+
+def _save_like_the_imagenet_file(model, path: Path, mark: str) -> None:
+    """Keras 2's HDF5 weights format, which ``keras.applications`` reads topologically: the root lists
+    ``layer_names``; each layer's group lists its ``weight_names`` ("<layer>/<weight>:0", trainable
+    weights first) and holds them. Layers are named as in a fresh process ("input_1", "rescaling",
+    "normalization"), so that the file does not depend on the models built before it."""
+    import h5py
+    import keras
+    from keras.src.legacy.saving.legacy_h5_format import save_attributes_to_hdf5_group
+
+    names = ["input_1" if isinstance(layer, keras.layers.InputLayer) else re.sub(r"_\d+$", "", layer.name)
+             for layer in model.layers]
+    if len(set(names)) != len(names):
+        raise StandInError(f"Layer names clash once their numbers are removed: {sorted(names)}.")
+    with h5py.File(path, "w") as stream:
+        save_attributes_to_hdf5_group(stream, "layer_names", [name.encode() for name in names])
+        stream.attrs["backend"] = b"tensorflow"
+        stream.attrs["keras_version"] = keras.__version__.encode()
+        stream.attrs[WEIGHTS_MARK] = mark
+        for layer, name in zip(model.layers, names):
+            weights = layer.trainable_weights + layer.non_trainable_weights
+            weight_names = [f"{name}/{weight.name}:0" for weight in weights]
+            group = stream.create_group(name)
+            save_attributes_to_hdf5_group(group, "weight_names", [weight_name.encode() for weight_name in weight_names])
+            for weight_name, weight in zip(weight_names, weights):
+                group.create_dataset(weight_name, data=keras.ops.convert_to_numpy(weight))
+
+
+def standin_reasons(profile: Profile) -> list[str]:
+    """Why ``profile``'s results mean nothing because it reads stand-ins written by this module."""
+    reasons = []
+    if profile.source == "archive" and profile.data_dir and (Path(profile.data_dir) / ARCHIVE_MARK).is_file():
+        reasons.append(f"the archive in {profile.data_dir} is a generated stand-in, not Stanford Dogs")
+    if profile.weights not in (None, "imagenet") and _is_standin_weights(Path(profile.weights)):
+        reasons.append(f"the weights file {profile.weights} holds RANDOM stand-in weights, not ImageNet weights")
+    return reasons
+
+
+def _is_standin_weights(path: Path) -> bool:
+    import h5py
+
+    if not (path.is_file() and h5py.is_hdf5(path)):
+        return False
+    with h5py.File(path, "r") as stream:
+        return WEIGHTS_MARK in stream.attrs
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m course.standins", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    archive = commands.add_parser("archive", help="write a stand-in of the official archive (Images/, lists/)")
+    archive.add_argument("--train-count", type=int, default=ARCHIVE_TRAIN_COUNT, help="default: the archive's 12000")
+    archive.add_argument("--test-count", type=int, default=ARCHIVE_TEST_COUNT, help="default: the archive's 8580")
+    weights = commands.add_parser("weights", help=f"write stand-in weights as {WEIGHTS_FILE_NAME}")
+    for command in (archive, weights):
+        command.add_argument("folder", type=Path, help="where to write")
+        command.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "archive":
+            root = write_standin_archive(args.folder, args.train_count, args.test_count, args.seed)
+            print(f"stand-in archive in {root}: {_describe_images(root / 'Images')}")
+        else:
+            print(f"stand-in weights in {write_standin_weights(args.folder, args.seed)}")
+    except StandInError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _describe_images(images: Path) -> str:
+    sizes, total_bytes = [], 0
+    for path in images.glob("*/*.jpg"):
+        with Image.open(path) as image:
+            sizes.append(image.size)
+        total_bytes += path.stat().st_size
+    widths, heights = np.array(sizes).T
+    return (
+        f"{len(sizes)} JPEGs, {total_bytes / 2**20:.0f} MiB, mean {widths.mean():.0f} x {heights.mean():.0f} px, "
+        f"widths up to {widths.max()} px, heights up to {heights.max()} px"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
