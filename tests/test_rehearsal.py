@@ -6,6 +6,7 @@ graph mode, the ``archive`` source, weights from a file). ``pytest -m rehearsal`
 alone.
 """
 
+import dataclasses
 import re
 import tarfile
 from pathlib import Path
@@ -19,6 +20,7 @@ import tensorflow_datasets as tfds
 from PIL import Image
 
 from course import __main__ as course_command  # python -m course
+from course import runtime
 from course.approaches import RunResult, load_augmented_data, warn_if_not_meaningful
 from course.breeds import STANFORD_DOGS_FOLDERS
 from course.config import NUM_CLASSES, PROFILES, Profile, get_profile
@@ -259,22 +261,27 @@ def test_command_writes_both_standins(tmp_path, capsys):
 # --- the rehearsal ---------------------------------------------------------------------------------
 
 
-def rehearsal_profile(archive: Path, weights: Path) -> Profile:
-    """The full profile on the stand-ins, with only its step counts and epochs cut."""
-    return get_profile("full", source="archive", data_dir=str(archive), weights=str(weights), **CUT)
+def rehearsal_profile(archive: Path, weights: Path, work_dir: Path) -> Profile:
+    """The full profile on the stand-ins, with only its step counts and epochs cut, a work folder for its
+    checkpoints and saved frozen model, and the explicit override of its refusal to train on a CPU."""
+    return get_profile("full", source="archive", data_dir=str(archive), weights=str(weights),
+                       work_dir=str(work_dir), allow_cpu=True, **CUT)
 
 
 def rehearse(profile: Profile, out: Path) -> list[RunResult]:
     """The run, driven exactly as ``python -m course --profile full`` drives it (``course.__main__.run``):
     the one place the rehearsal trains. What ``run`` and ``course.approaches`` apply around training
-    (the acceleration decision before the models are built, checkpoints) applies here as well; an
-    explicit override of the full profile's refusal to train without a GPU belongs here."""
+    (the acceleration decision before the models are built, checkpoints) applies here as well."""
     return course_command.run(profile, out)
 
 
 @pytest.mark.rehearsal
-def test_full_profile_rehearsal(standin_archive, standin_weights, tmp_path):
-    profile = rehearsal_profile(standin_archive, standin_weights)
+def test_full_profile_rehearsal(standin_archive, standin_weights, tmp_path, monkeypatch):
+    work_dir = tmp_path / "work"
+    profile = rehearsal_profile(standin_archive, standin_weights, work_dir)
+    monkeypatch.setattr(runtime, "accelerator_available", lambda: False)
+    with pytest.raises(runtime.AcceleratorRequiredError, match="T4 GPU"):
+        rehearse(dataclasses.replace(profile, allow_cpu=False), tmp_path / "refused")
     full = PROFILES["full"]
     kept = {name: getattr(full, name) for name in ("image_size", "batch_size", "run_eagerly", "seed", "verbose")}
     assert {name: getattr(profile, name) for name in kept} == kept == {
@@ -299,6 +306,9 @@ def test_full_profile_rehearsal(standin_archive, standin_weights, tmp_path):
     assert sorted(path.name for path in (tmp_path / "outputs").iterdir()) == [
         "comparison.png", "finetuned.png", "frozen.png", "scratch.png",
     ]
+    saved = runtime.saved_model_path(profile, "frozen")
+    assert saved.parent == work_dir / "models" and saved.is_file()
+    assert [path for path in (work_dir / "checkpoints").rglob("*") if path.is_file()] == []  # finished: no backup left
 
 
 def test_python_m_course_runs_the_profile_it_is_given(monkeypatch, tmp_path):
