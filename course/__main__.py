@@ -9,6 +9,7 @@ import argparse
 import time
 from pathlib import Path
 
+from course.acceleration import apply_acceleration
 from course.approaches import (
     load_augmented_data,
     train_from_scratch,
@@ -30,6 +31,7 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     profile = get_profile(args.profile)
     print(profile)
+    apply_acceleration(profile)  # before any model is built
     warn_if_not_meaningful(profile)
     data = load_augmented_data(profile)
     scratch = train_from_scratch(profile, data)

@@ -8,6 +8,7 @@ import time
 import keras
 import tensorflow as tf
 
+from course.acceleration import prepare_for_training, set_train_augmentation
 from course.config import Profile, get_profile
 
 
@@ -67,6 +68,11 @@ def fit(
     ``early_stopping_patience`` training stops once ``val_loss`` has not improved for that many
     epochs, and the best weights are restored. ``history.history["epoch_time"]`` holds the seconds
     each epoch took.
+
+    The model trains as :mod:`course.acceleration` decides for ``profile``: its output layer computes
+    in float32 under mixed precision, XLA is on or off, and ``data.train_augmentation`` (set by
+    ``load_dogs`` when the augmentation runs on the accelerator) augments each batch inside the
+    training step.
     """
     profile = get_profile(profile)
     for split in ("train", "test"):
@@ -85,6 +91,8 @@ def fit(
     _check_finite(train, profile.steps_per_epoch, "data.train", "steps_per_epoch")
     _check_finite(data.test, profile.validation_steps, "data.test", "validation_steps")
     _set_run_eagerly(model, profile.run_eagerly)
+    prepare_for_training(model, profile)  # float32 output under mixed precision, XLA as the profile says
+    set_train_augmentation(model, getattr(data, "train_augmentation", None))  # augmentation on the GPU
 
     all_callbacks = [EpochTimer(), *callbacks]
     if early_stopping_patience is not None:
