@@ -14,8 +14,8 @@ turns them on in the ``full`` profile when TensorFlow sees a GPU, and off otherw
   never while the model runs eagerly).
 - ``augment_in_model``: :class:`course.fast_augment.FastAugment` runs inside the compiled training
   step, on the accelerator, and the ``tf.data`` pipeline only feeds the cached uint8 batches
-  (:func:`course.data.load_dogs`, :func:`set_train_augmentation`). Two CPU cores augment about
-  350-1500 images/s (``python -m course.bench``), which would hold a GPU back; on a CPU the
+  (:func:`course.data.load_dogs`, :func:`set_train_augmentation`). Two CPU cores augment a few
+  hundred images/s (``python -m course.bench``), which would hold a GPU back; on a CPU the
   pipeline augments the next batches in parallel with the training step, which is faster.
 """
 
@@ -106,8 +106,16 @@ def float32_output(model: keras.Model) -> list[str]:
     """Make the layers that compute ``model``'s outputs compute in float32 (their weights are float32
     already), so that softmax and the loss stay exact under ``mixed_float16``. Returns the names of
     the layers changed; under a float32 policy there are none."""
+    outputs = getattr(model, "outputs", None)  # subclassed models and unbuilt Sequentials have none
+    if outputs is None:
+        if model.compute_dtype != "float32":
+            raise ValueError(
+                f"Model {model.name!r} computes in {model.compute_dtype} and its output layer is unknown, so it "
+                "cannot be made float32. Give its last layer dtype='float32', or build it from keras.Input."
+            )
+        return []
     changed = []
-    for output in model.outputs:
+    for output in outputs:
         layer = output._keras_history.operation
         if isinstance(layer, keras.Model):
             changed += float32_output(layer)
@@ -139,8 +147,8 @@ def set_train_augmentation(model: keras.Model, augment: Callable | None) -> None
     current = vars(model).get("train_step")
     if getattr(current, "augmentation", None) is augment:
         return
-    if current is not None:
-        del model.train_step  # back to the class's step
+    if hasattr(current, "augmentation"):
+        del model.train_step  # back to the step it wrapped
     if augment is not None:
         plain_step = model.train_step
 

@@ -134,6 +134,15 @@ def test_a_students_include_top_model_gets_a_float32_output():
     assert float32_output(model) == []  # already float32
 
 
+def test_a_float16_model_without_known_outputs_is_refused_with_the_fix():
+    keras.config.set_dtype_policy("mixed_float16")
+    unbuilt = keras.Sequential([keras.layers.Dense(3, activation="softmax")], name="unbuilt")
+    with pytest.raises(ValueError, match="Model 'unbuilt' computes in float16 .* Give its last layer dtype='float32'"):
+        float32_output(unbuilt)
+    keras.config.set_dtype_policy("float32")
+    assert float32_output(keras.Sequential([keras.layers.Dense(3)])) == []
+
+
 def test_fit_trains_a_students_mixed_precision_model_with_xla_and_a_float32_output():
     profile = get_profile("grade", mixed_precision=True, jit_compile=True, run_eagerly=False, steps_per_epoch=2)
     keras.config.set_dtype_policy("mixed_float16")
