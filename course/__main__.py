@@ -9,6 +9,7 @@ import argparse
 import time
 from pathlib import Path
 
+from course.acceleration import apply_acceleration
 from course.approaches import (
     RunResult,
     load_augmented_data,
@@ -36,6 +37,7 @@ def run(profile: Profile, out: Path) -> list[RunResult]:
     from course.plots import plot_finetune, plot_hist, plot_runs, save
 
     print(profile)
+    apply_acceleration(profile)  # before any model is built
     warn_if_not_meaningful(profile)
     data = load_augmented_data(profile)
     scratch = train_from_scratch(profile, data)

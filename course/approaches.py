@@ -73,7 +73,10 @@ def load_augmented_data(profile: Profile) -> DogsData:
 
     The augmentation is :class:`course.fast_augment.FastAugment`: the reference's rotation,
     translation, flip and contrast, drawn from the same distributions as its KerasCV layers, but one
-    warp per image on whole cached batches (``python -m course.bench`` measures the difference)."""
+    warp per image on whole cached batches (``python -m course.bench`` measures the difference). It
+    runs in the input pipeline, or, when the profile puts it in the model (a GPU in ``full``), inside
+    the training step: then ``data.train`` gives unaugmented uint8 batches and ``course.train.fit``
+    augments them (:mod:`course.acceleration`)."""
     return load_dogs(profile, augment=FastAugment(seed=profile.seed))
 
 

@@ -10,9 +10,16 @@ generated here so no download is needed), it measures images per second of:
 - decode and resize alone, the ceiling of any pipeline that decodes every epoch;
 - the course pipeline (:func:`course.fast_augment.fast_pipeline` with
   :class:`course.fast_augment.FastAugment`, the same augmentation family): its first epoch
-  (decode, resize, cache) and its cached epochs;
-- a training step of the frozen transfer model (full forward pass through EfficientNetB0), and
-  of the lightweight workflow's head on cached features (:mod:`course.features`).
+  (decode, resize, cache) and its cached epochs, with FastAugment in the pipeline on the CPU
+  (placement "pipeline") and without it, feeding cached uint8 batches (placement "model");
+- a training step of the frozen transfer model (full forward pass through EfficientNetB0), the
+  same step with FastAugment inside it (:func:`course.acceleration.set_train_augmentation`, on the
+  GPU when there is one), and the lightweight workflow's head on cached features
+  (:mod:`course.features`).
+
+The models are built after :func:`course.acceleration.apply_acceleration` for the ``full`` profile,
+so they train as the course trains on this machine (mixed precision and XLA with a GPU), and the
+output names the placement ``full`` chooses here.
 
 and prints a table with the ratios, in wall-clock time and in CPU time of this process. Other
 processes on the machine slow the wall clock (the load average is printed before and after);
@@ -30,6 +37,7 @@ import argparse
 import functools
 import operator
 import os
+import platform
 import sys
 import time
 from dataclasses import dataclass
@@ -37,6 +45,7 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
+from course.acceleration import apply_acceleration, set_train_augmentation
 from course.augment import reference_augmentation
 from course.config import NUM_CLASSES
 from course.data import preprocess
@@ -48,6 +57,9 @@ JPEG_HEIGHT, JPEG_WIDTH = 375, 500  # the typical Stanford Dogs photo
 JPEG_QUALITY = 90
 REFERENCE = "reference pipeline"
 FROZEN_STEP = "train step, frozen model"
+IN_PIPELINE = "course pipeline, cached epoch"
+UINT8_ONLY = "course pipeline, cached uint8 only"
+STEP_WITH_AUGMENTATION = "train step, frozen model + FastAugment"
 QUICK_SETTINGS = {"image_size": 64, "images": 32, "batch": 8, "epochs": 1, "train_steps": 1}
 
 
@@ -126,6 +138,15 @@ def reference_pipeline(examples: tf.data.Dataset, image_size: int, batch_size: i
     return examples.map(per_image, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
+def cpu_model(cpuinfo: str = "/proc/cpuinfo") -> str:
+    """The processor's name, as ``cpuinfo`` gives it (Linux), else as Python's platform module does."""
+    try:
+        with open(cpuinfo) as lines:
+            return next(line.split(":", 1)[1].strip() for line in lines if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or "unknown CPU"
+
+
 def timed(work) -> Timing:
     """Run ``work()``, which returns how many images it handled, and time it."""
     wall, cpu = time.perf_counter(), time.process_time()
@@ -160,6 +181,7 @@ def training_steps(model, batch, steps: int) -> Timing:
 def run(settings: BenchSettings) -> tuple[list[Measurement], dict]:
     """Every measurement of the table, and facts about the run (JPEG size, cores, load)."""
     load_before = os.getloadavg()
+    acceleration = apply_acceleration("full")  # before the models are built
     jpegs = realistic_jpegs(settings.images, settings.seed)
     examples = decoded_examples(jpegs)
     size, batch = settings.image_size, settings.batch
@@ -173,13 +195,23 @@ def run(settings: BenchSettings) -> tuple[list[Measurement], dict]:
     augmentation(tf.zeros((batch, size, size, 3), tf.uint8), training=True)  # XLA compiles, off the clock
     course = fast_pipeline(examples, size, batch, augmentation, seed=settings.seed)
     timings["course pipeline, first epoch"] = ("decode, resize, cache uint8, FastAugment on batches", full_pass(course))
-    timings["course pipeline, cached epoch"] = ("FastAugment on cached batches", passes(course, settings.epochs))
+    timings[IN_PIPELINE] = ("placement pipeline: FastAugment on cached batches, CPU", passes(course, settings.epochs))
+    uint8_only = fast_pipeline(examples, size, batch, seed=settings.seed, keep_uint8=True)
+    full_pass(uint8_only)  # fills the cache
+    timings[UINT8_ONLY] = ("placement model: cached uint8 batches, no augmentation", passes(uint8_only, settings.epochs))
 
     model = build_transfer_model(NUM_CLASSES, size, weights=None)
     model.run_eagerly = settings.eager_training
     training_batch = next(iter(course))
+    device = "GPU" if tf.config.list_logical_devices("GPU") else "CPU"
     timings[FROZEN_STEP] = (
-        f"full forward through EfficientNetB0, batch {batch}", training_steps(model, training_batch, settings.train_steps)
+        f"full forward through EfficientNetB0, batch {batch}, {device}",
+        training_steps(model, training_batch, settings.train_steps),
+    )
+    set_train_augmentation(model, augmentation)
+    timings[STEP_WITH_AUGMENTATION] = (
+        f"placement model: FastAugment inside the step, {device}",
+        training_steps(model, next(iter(uint8_only)), settings.train_steps),
     )
     head = build_head(model)
     head.run_eagerly = settings.eager_training
@@ -204,6 +236,8 @@ def run(settings: BenchSettings) -> tuple[list[Measurement], dict]:
         "jpegs": len(jpegs),
         "jpeg_kb": float(np.mean([len(jpeg) for jpeg in jpegs]) / 1024),
         "cpu_cores": os.cpu_count(),
+        "cpu_model": cpu_model(),
+        "placement": "model (in the train step)" if acceleration.augment_in_model else "pipeline (tf.data, CPU)",
         "tensorflow": tf.__version__,
         "load_before": load_before,
         "load_after": os.getloadavg(),
@@ -216,12 +250,16 @@ def format_table(measurements: list[Measurement], settings: BenchSettings, facts
     header = (
         f"{facts['jpegs']} JPEGs {JPEG_WIDTH}x{JPEG_HEIGHT} (mean {facts['jpeg_kb']:.0f} KB) -> {settings.image_size} px, "
         f"batch {settings.batch}, {settings.epochs} timed epoch(s), {settings.train_steps} timed train step(s), "
-        f"{facts['cpu_cores']} CPU cores, TensorFlow {facts['tensorflow']}"
+        f"{facts['cpu_cores']} CPU cores ({facts['cpu_model']}), TensorFlow {facts['tensorflow']}"
         + (", eager training steps" if settings.eager_training else "")
     )
     lines = [
         header,
         "load average (1, 5, 15 min) before: " + " ".join(f"{value:.2f}" for value in facts["load_before"]),
+        (
+            f"augmentation placement the full profile chooses here: {facts['placement']}; both are measured below "
+            f"('{IN_PIPELINE}' for the pipeline, '{UINT8_ONLY}' and '{STEP_WITH_AUGMENTATION}' for the model)"
+        ),
         "",
         "| measurement | what runs | images/s | ratio | CPU ms/image | CPU ratio | vs |",
         "| --- | --- | ---: | ---: | ---: | ---: | --- |",

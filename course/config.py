@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 NUM_CLASSES = 120
 SOURCES = ("tfds", "archive", "synthetic")
-ACCELERATION_SETTINGS = ("mixed_precision", "jit_compile")
+ACCELERATION_SETTINGS = ("mixed_precision", "jit_compile", "augment_in_model")
 
 
 class ProfileError(ValueError):
@@ -46,6 +46,7 @@ class Profile:
     finetune_layers: int = 20
     mixed_precision: bool | str = "auto"  # "auto": on in `full` when a GPU is present (see accelerated)
     jit_compile: bool | str = "auto"  # XLA; "auto" likewise
+    augment_in_model: bool | str = "auto"  # FastAugment inside the training step, on the GPU; "auto" likewise
     work_dir: str | None = None  # a folder that outlives the session (Google Drive on Colab): see course.runtime
     allow_cpu: bool = False  # True: the full profile trains even without a GPU or TPU (hours instead of minutes)
 
@@ -82,9 +83,10 @@ PROFILES: dict[str, Profile] = {
 
 
 def accelerated(profile: Profile, setting: str, gpu_available: bool) -> bool:
-    """Whether ``setting`` ("mixed_precision" or "jit_compile") is on for ``profile``: as set when
+    """Whether ``setting`` (one of ``ACCELERATION_SETTINGS``) is on for ``profile``: as set when
     True or False; when "auto", on in the ``full`` profile on a machine with a GPU and off otherwise
-    (on a CPU, float16 is slower and XLA costs more compile time than it saves)."""
+    (on a CPU, float16 is slower, XLA costs more compile time than it saves, and augmenting in the
+    input pipeline overlaps with the training step instead of adding to it)."""
     value = _acceleration_value(profile, setting)
     if value == "auto":
         return profile.name == "full" and gpu_available

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from course.acceleration import decide
 from course.breeds import STANFORD_DOGS_FOLDERS
 from course.config import NUM_CLASSES, SOURCES, Profile, get_profile
 from course.runtime import work_path
@@ -51,6 +52,8 @@ class DogsData:
     num_train: int  # examples in the split, before any steps limit
     num_test: int
     profile: Profile
+    # When set, train gives unaugmented uint8 images and course.train.fit augments them in the training step.
+    train_augmentation: Callable | None = None
 
 
 def readable_breed(folder_name: str) -> str:
@@ -102,6 +105,11 @@ def load_dogs(
     a ``keras.Sequential`` of KerasCV layers, gets float32). With ``steps_per_epoch`` set the train
     set repeats forever; with ``validation_steps`` set the test set is its first
     ``validation_steps`` batches. The test set is never shuffled or augmented.
+
+    When the profile puts the augmentation in the model (``augment_in_model``, on in ``full`` with a
+    GPU: :mod:`course.acceleration`), a ``FastAugment`` does not run in the pipeline: the train set
+    gives the cached uint8 batches unaugmented, and ``train_augmentation`` holds the ``FastAugment``
+    for :func:`course.train.fit` to run inside the training step, on the accelerator.
     """
     from course.fast_augment import FastAugment, fast_pipeline  # fast_augment imports this module
 
@@ -111,6 +119,7 @@ def load_dogs(
     num_train, num_test = int(train.cardinality()), int(test.cardinality())
     if profile.validation_steps:
         test = test.take(profile.validation_steps * profile.batch_size)
+    in_model = isinstance(augment, FastAugment) and decide(profile).augment_in_model
     if augment is not None and not isinstance(augment, FastAugment):
         augment = _on_float32(augment)
 
@@ -121,12 +130,16 @@ def load_dogs(
         )
 
     return DogsData(
-        train=pipeline(train, "train", augment=augment, shuffle=shuffle, repeat=bool(profile.steps_per_epoch)),
+        train=pipeline(
+            train, "train", augment=None if in_model else augment, keep_uint8=in_model,
+            shuffle=shuffle, repeat=bool(profile.steps_per_epoch),
+        ),
         test=pipeline(test, "test", shuffle=False),
         class_names=class_names,
         num_train=num_train,
         num_test=num_test,
         profile=profile,
+        train_augmentation=augment if in_model else None,
     )
 
 

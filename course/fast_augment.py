@@ -362,6 +362,7 @@ def fast_pipeline(
     shuffle: bool = True,
     seed: int | None = None,
     repeat: bool = False,
+    keep_uint8: bool = False,
     cache: str | None = "auto",
     cache_name: str = "images",
     cache_dir: str | Path | None = None,
@@ -376,11 +377,18 @@ def fast_pipeline(
     is cached in memory, otherwise as much as fits in the budget), optionally repeat, batch,
     ``augment(images, training=True)`` on whole batches (for example a :class:`FastAugment`), and
     prefetch. ``augment`` receives the uint8 batch and may return any numeric type; the result is
-    cast to float32. A file cache is complete only after one full pass; a run that stops earlier leaves it
-    to be written again next time.
+    cast to float32. ``keep_uint8=True`` (without ``augment``) leaves the batches uint8, a quarter of
+    the bytes, for a model that augments inside its training step
+    (:func:`course.acceleration.set_train_augmentation`). A file cache is complete only after one full
+    pass; a run that stops earlier leaves it to be written again next time.
     """
     from course.data import preprocess  # here, so that course.data can build its pipelines with this
 
+    if keep_uint8 and augment is not None:
+        raise ValueError(
+            "keep_uint8=True gives the cached uint8 batches as they are, unaugmented: pass augment=None, or "
+            "keep_uint8=False to augment in the pipeline."
+        )
     num_examples = int(examples.cardinality())
     if num_examples < 0:
         raise ValueError(
@@ -411,5 +419,7 @@ def fast_pipeline(
         cached = cached.shuffle(max(1, buffer), seed=seed, reshuffle_each_iteration=True)
     if repeat:
         cached = cached.repeat()
-    batches = cached.batch(batch_size).map(model_inputs, num_parallel_calls=tf.data.AUTOTUNE)
+    batches = cached.batch(batch_size)
+    if not keep_uint8:
+        batches = batches.map(model_inputs, num_parallel_calls=tf.data.AUTOTUNE)
     return batches.prefetch(tf.data.AUTOTUNE)

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
+from course.acceleration import applied, float32_output
 from course.caches import EFFICIENTNETB0_NOTOP
 from course.config import NUM_CLASSES
 from course.train import distribution_strategy
@@ -70,6 +71,7 @@ def build_scratch_model(
             include_top=True, weights=None, classes=num_classes, input_tensor=x
         )
         model = keras.Model(inputs, network.output, name=network.name)  # takes one tensor, not a list
+        float32_output(model)  # the "predictions" layer, under a mixed_float16 policy
         _compile(model, learning_rate)
     return model
 
@@ -136,10 +138,12 @@ def _check_learning_rate(learning_rate: float) -> None:
 
 
 def _compile(model: keras.Model, learning_rate: float) -> None:
+    """Adam, categorical cross-entropy and accuracy, with XLA as ``course.acceleration.apply_acceleration`` decided."""
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
         loss="categorical_crossentropy",
         metrics=["accuracy"],
+        jit_compile=applied().jit_compile,
     )
 
 

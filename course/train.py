@@ -11,6 +11,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
+from course.acceleration import prepare_for_training, set_train_augmentation
 from course.config import Profile, get_profile
 from course.runtime import checkpoint_dir, require_accelerator
 
@@ -81,6 +82,11 @@ def fit(
 
     In the ``full`` profile, training refuses to start without a GPU or TPU unless ``profile.allow_cpu``
     (:func:`course.runtime.require_accelerator`).
+
+    The model trains as :mod:`course.acceleration` decides for ``profile``: its output layer computes
+    in float32 under mixed precision, XLA is on or off, and ``data.train_augmentation`` (set by
+    ``load_dogs`` when the augmentation runs on the accelerator) augments each batch inside the
+    training step.
     """
     profile = get_profile(profile)
     require_accelerator(profile)
@@ -100,6 +106,8 @@ def fit(
     _check_finite(train, profile.steps_per_epoch, "data.train", "steps_per_epoch")
     _check_finite(data.test, profile.validation_steps, "data.test", "validation_steps")
     _set_run_eagerly(model, profile.run_eagerly)
+    prepare_for_training(model, profile)  # float32 output under mixed precision, XLA as the profile says
+    set_train_augmentation(model, getattr(data, "train_augmentation", None))  # augmentation on the GPU
 
     all_callbacks = [EpochTimer(), *callbacks]
     if early_stopping_patience is not None:

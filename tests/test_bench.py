@@ -2,18 +2,21 @@
 
 import re
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from course import bench
+from course import acceleration, bench
 
 ROWS = [
     ("reference pipeline", "reference pipeline"),
     ("decode + resize only", "reference pipeline"),
     ("course pipeline, first epoch", "reference pipeline"),
     ("course pipeline, cached epoch", "reference pipeline"),
+    ("course pipeline, cached uint8 only", "reference pipeline"),
     ("train step, frozen model", "train step, frozen model"),
+    ("train step, frozen model + FastAugment", "train step, frozen model"),
     ("train step, head on features", "train step, frozen model"),
 ]
 ROW = re.compile(
@@ -22,10 +25,25 @@ ROW = re.compile(
 )
 
 
-def test_quick_run_prints_every_measurement_with_its_ratio(capsys):
+@pytest.fixture
+def restores_acceleration(monkeypatch):
+    """The bench applies the full profile's decision; put the process back as it was."""
+    monkeypatch.setattr(acceleration, "_applied", acceleration.NO_ACCELERATION)
+    yield
+    keras.config.set_dtype_policy("float32")
+
+
+@pytest.mark.parametrize("gpu", [False, True], ids=["pipeline", "model"])
+def test_quick_run_prints_every_measurement_with_its_ratio(gpu, monkeypatch, capsys, restores_acceleration):
+    monkeypatch.setattr(acceleration, "gpu_available", lambda: gpu)  # the decision, not the device
+    monkeypatch.setattr(bench, "cpu_model", lambda: "Test CPU 9000")
     assert bench.main(["--quick"]) == 0
     output = capsys.readouterr().out
+    placement = "model (in the train step)" if gpu else "pipeline (tf.data, CPU)"
+    assert f"augmentation placement the full profile chooses here: {placement}" in output
+    assert str(acceleration.applied()) in output
     assert "32 JPEGs 500x375" in output and "-> 64 px, batch 8, 1 timed epoch(s)" in output
+    assert "CPU cores (Test CPU 9000)" in output
     assert "eager training steps" in output
     assert re.search(r"load average \(1, 5, 15 min\) before: [\d.]+ [\d.]+ [\d.]+", output)
     assert re.search(r"load average \(1, 5, 15 min\) after: [\d.]+ [\d.]+ [\d.]+", output)
@@ -37,6 +55,16 @@ def test_quick_run_prints_every_measurement_with_its_ratio(capsys):
     for row in rows:
         assert float(row["ratio"]) == pytest.approx(rates[row["name"]] / rates[row["vs"]], rel=0.02, abs=0.01)
         assert float(row["cpu_ratio"]) == pytest.approx(cpu[row["vs"]] / cpu[row["name"]], rel=0.02, abs=0.01)
+
+
+def test_cpu_model_names_the_processor_as_proc_cpuinfo_does(tmp_path, monkeypatch):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 7B13\n")
+    assert bench.cpu_model(str(cpuinfo)) == "AMD EPYC 7B13"
+    cpuinfo.write_text("processor\t: 0\n")  # some ARM kernels name no model
+    monkeypatch.setattr(bench.platform, "processor", lambda: "")
+    assert bench.cpu_model(str(cpuinfo)) == "unknown CPU"
+    assert bench.cpu_model(str(tmp_path / "missing")) == "unknown CPU"
 
 
 def test_jpegs_have_the_size_and_weight_of_stanford_dogs_photos():

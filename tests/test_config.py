@@ -90,12 +90,12 @@ def test_offline_profiles_run_eagerly_and_full_builds_graphs():
     assert PROFILES["smoke"].run_eagerly and PROFILES["grade"].run_eagerly
 
 
-@pytest.mark.parametrize("setting", ["mixed_precision", "jit_compile"])
+@pytest.mark.parametrize("setting", ["mixed_precision", "jit_compile", "augment_in_model"])
 def test_acceleration_is_automatic_in_every_profile(setting):
     assert all(getattr(profile, setting) == "auto" for profile in PROFILES.values())
 
 
-@pytest.mark.parametrize("setting", ["mixed_precision", "jit_compile"])
+@pytest.mark.parametrize("setting", ["mixed_precision", "jit_compile", "augment_in_model"])
 @pytest.mark.parametrize(
     "name, value, gpu, expected",
     [

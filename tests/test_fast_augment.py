@@ -318,6 +318,18 @@ def test_pipeline_gives_load_dogs_batches_and_augments_them():
     np.testing.assert_array_equal(augmented[0][1], plain[0][1])
 
 
+def test_pipeline_keeps_uint8_batches_for_augmentation_in_the_model():
+    examples, _ = raw_examples()
+    plain = list(fast_pipeline(examples, 16, 4, shuffle=False).as_numpy_iterator())
+    raw = list(fast_pipeline(examples, 16, 4, shuffle=False, keep_uint8=True).as_numpy_iterator())
+    assert [images.dtype for images, _ in raw] == [np.uint8] * 3
+    for (images, labels), (expected_images, expected_labels) in zip(raw, plain):
+        np.testing.assert_array_equal(images, expected_images)
+        np.testing.assert_array_equal(labels, expected_labels)
+    with pytest.raises(ValueError, match="keep_uint8=True gives the cached uint8 batches as they are"):
+        fast_pipeline(examples, 16, 4, FastAugment(seed=SEED), keep_uint8=True)
+
+
 def test_pipeline_shuffles_each_epoch_and_repeats():
     examples, labels = raw_examples(count=12)
     pipeline = fast_pipeline(examples, 8, 12, seed=1)

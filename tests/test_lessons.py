@@ -260,6 +260,9 @@ def test_lesson_follows_the_course_conventions(lesson):
     assert f"PROFILE = prepare_runtime(PROFILE, {arguments})" in profile.source
     assert ("allow_cpu" in declared) == trains and (not trains or declared["allow_cpu"]["default"] == "False")
     assert "print(PROFILE)" in profile.source and "warn_if_not_meaningful(PROFILE)" in profile.source
+    if any("fit(" in cell.source for cell in notebook.cells if cell.cell_type == "code"):
+        # the dtype policy must be set before the lesson builds its first model
+        assert re.search(r"^apply_acceleration\(PROFILE\)", profile.source, re.MULTILINE), "profile cell: apply_acceleration"
 
 
 @needs_lessons
