@@ -20,7 +20,7 @@ import tensorflow_datasets as tfds
 from PIL import Image
 
 from course import __main__ as course_command  # python -m course
-from course import runtime
+from course import acceleration, runtime
 from course.approaches import RunResult, load_augmented_data, warn_if_not_meaningful
 from course.breeds import STANFORD_DOGS_FOLDERS
 from course.config import NUM_CLASSES, PROFILES, Profile, get_profile
@@ -263,9 +263,11 @@ def test_command_writes_both_standins(tmp_path, capsys):
 
 def rehearsal_profile(archive: Path, weights: Path, work_dir: Path) -> Profile:
     """The full profile on the stand-ins, with only its step counts and epochs cut, a work folder for its
-    checkpoints and saved frozen model, and the explicit override of its refusal to train on a CPU."""
+    checkpoints and saved frozen model, the explicit override of its refusal to train on a CPU, and the
+    augmentation placed as on a GPU (inside the training step; mixed precision and XLA stay as this
+    machine decides, since float16 and XLA compilation on a CPU would take the test's minutes many times)."""
     return get_profile("full", source="archive", data_dir=str(archive), weights=str(weights),
-                       work_dir=str(work_dir), allow_cpu=True, **CUT)
+                       work_dir=str(work_dir), allow_cpu=True, augment_in_model=True, **CUT)
 
 
 def rehearse(profile: Profile, out: Path) -> list[RunResult]:
@@ -294,10 +296,14 @@ def test_full_profile_rehearsal(standin_archive, standin_weights, tmp_path, monk
     assert data.class_names == [readable_breed(folder) for folder in STANFORD_DOGS_FOLDERS]
     images, labels = next(iter(data.train))
     assert images.shape == (64, 224, 224, 3) and labels.shape == (64, NUM_CLASSES)
+    assert images.dtype == "uint8" and data.train_augmentation is not None  # augmented on the accelerator
     test_batches = list(data.test)
     assert [batch[0].shape[0] for batch in test_batches] == [64]  # validation_steps=1 batch of 64
 
     scratch, frozen, finetuned = rehearse(profile, tmp_path / "outputs")
+    assert acceleration.applied() == acceleration.decide(profile)
+    assert acceleration.applied().augment_in_model
+    assert keras.config.dtype_policy().name == acceleration.applied().dtype_policy
     assert (scratch.name, frozen.name, finetuned.name) == ("scratch", "frozen", "fine-tuned")
     for result in (scratch, frozen, finetuned):
         assert result.epochs == 1
