@@ -3,7 +3,8 @@
 ``c.ColabLink.repository`` (GitHub ``owner/name``) and ``c.ColabLink.ref`` (a release tag) live in
 ``nbgrader_config.py``; ``release`` writes them into every lesson before generating it, so a lesson
 opened from the badge installs the library of the same release, never a branch that moves under
-students halfway through.
+students halfway through. Under the badge, release also writes the lesson's time on a T4
+(:mod:`course.estimates`) and how to work before spending it.
 """
 
 import re
@@ -11,8 +12,11 @@ import re
 from traitlets import TraitError, Unicode, validate
 from traitlets.config import Configurable
 
+from course.estimates import describe
+
 BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
 BADGE = re.compile(r"\[!\[Open In Colab\]\(" + re.escape(BADGE_IMAGE) + r"\)\]\([^)]*\)")
+TIME_LINE = re.compile(r"^\*\*Time\.\*\* .*$", re.MULTILINE)
 SETUP_CELL_ID = "setup"
 
 SETUP_TEMPLATE = '''\
@@ -82,6 +86,15 @@ class ColabLink(Configurable):
         return SETUP_TEMPLATE.format(repository=self.repository, ref=self.ref)
 
 
+def time_line(lesson: str) -> str:
+    """The line under a lesson's badge: how long its full profile takes on a T4, and how to work before that."""
+    return (
+        f"**Time.** {describe(lesson)} Use a GPU runtime (Runtime > Change runtime type > T4 GPU). Get the "
+        'exercises right with `profile = "smoke"` in the parameters cell first (minutes on any runtime), then '
+        "run the `full` profile."
+    )
+
+
 def _title_and_setup(nb, lesson: str):
     title = nb.cells[0] if nb.cells else None
     if title is None or title.cell_type != "markdown" or not BADGE.search(title.source):
@@ -93,21 +106,28 @@ def _title_and_setup(nb, lesson: str):
 
 
 def colab_differences(nb, lesson: str, link: ColabLink) -> list[str]:
-    """How ``nb``'s badge and setup cell differ from what ``link`` says (empty when they agree)."""
+    """How ``nb``'s badge, time line and setup cell differ from what ``link`` says (empty when they agree)."""
     title, setup = _title_and_setup(nb, lesson)
     differences = []
     if BADGE.search(title.source).group(0) != link.badge(lesson):
         differences.append(f"{lesson}: the Colab badge is {BADGE.search(title.source).group(0)}, "
                            f"expected {link.badge(lesson)}")
+    if f"{link.badge(lesson)}\n\n{time_line(lesson)}" not in title.source:
+        differences.append(f"{lesson}: the line under the badge is not {time_line(lesson)!r}")
     if setup.source != link.setup_source():
         differences.append(f"{lesson}: the setup cell is not the one c.ColabLink gives ({link.repository}@{link.ref})")
     return differences
 
 
 def write_colab_cells(nb, lesson: str, link: ColabLink) -> bool:
-    """Put ``link``'s badge and setup cell into ``nb``; True if anything changed."""
+    """Put ``link``'s badge, the time line under it and the setup cell into ``nb`` if it is a Colab
+    lesson (its title holds the badge; other assignments are left alone); True if anything changed."""
+    title = nb.cells[0] if nb.cells and nb.cells[0].cell_type == "markdown" else None
+    if title is None or not BADGE.search(title.source):
+        return False
     title, setup = _title_and_setup(nb, lesson)
     changed = bool(colab_differences(nb, lesson, link))
-    title.source = BADGE.sub(lambda _: link.badge(lesson), title.source, count=1)
+    title.source = TIME_LINE.sub("", title.source).rstrip()
+    title.source = BADGE.sub(lambda _: f"{link.badge(lesson)}\n\n{time_line(lesson)}", title.source, count=1)
     setup.source = link.setup_source()
     return changed

@@ -63,10 +63,9 @@ def _rounded(minutes: float) -> str:
 
 def describe(lesson: str) -> str:
     """One sentence for a lesson's introduction: its estimated time on a T4 and the estimate's source."""
-    return (
-        f"Expected time in the `full` profile on a Colab T4 GPU: about {_rounded(lesson_minutes(lesson))} minute(s) "
-        f"(an estimate: {SOURCE})."
-    )
+    minutes = lesson_minutes(lesson)
+    duration = "less than a minute" if minutes < 1 else f"about {minutes:.0f} minutes"
+    return f"In the `full` profile on a Colab T4 GPU this lesson takes {duration} (an estimate: {SOURCE})."
 
 
 def format_table() -> str:

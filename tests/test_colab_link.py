@@ -10,8 +10,9 @@ import lesson_testing as lt
 import pytest
 from traitlets import TraitError
 
-from autograder.colab import ColabLink, colab_differences
+from autograder.colab import ColabLink, colab_differences, write_colab_cells
 from autograder.courseroot import Course
+from course.estimates import describe
 
 
 def course_link(root=lt.REPO_ROOT) -> ColabLink:
@@ -104,3 +105,21 @@ def test_a_failed_install_stops_the_setup_cell_with_pips_error():
     )
     stderr = run_setup_cell_on_colab(course_link().setup_source(), patches)
     assert "RuntimeError: Installing the course failed:\nERROR: Could not find a version that satisfies" in stderr
+
+
+def test_assignments_without_the_badge_are_left_alone():
+    """Other courses graded with the autograder have no Colab badge: their setup cells stay theirs."""
+    path = lt.REPO_ROOT / "tests" / "autograder_fixtures" / "solutions" / "basics" / "basics.ipynb"
+    notebook = lt.read(path)
+    sources = [cell.source for cell in notebook.cells]
+    assert not write_colab_cells(notebook, "basics", course_link())
+    assert [cell.source for cell in notebook.cells] == sources
+
+
+def test_the_time_line_states_the_estimate_and_its_source():
+    for lesson in lt.lesson_names():
+        title = lt.read(lt.source_notebook(lesson)).cells[0].source
+        assert f"{course_link().badge(lesson)}\n\n**Time.** {describe(lesson)}" in title
+        assert 'profile = "smoke"' in title and "T4 GPU" in title
+    assert "about 26 minutes" in describe("lesson3_scratch")
+    assert "less than a minute" in describe("lesson2_augmentation")
