@@ -365,3 +365,16 @@ def test_hidden_tests_catch_answers_that_only_look_right(lesson, course_root, re
     grading = lt.autograde(course_root, lesson, "looks_right")
     timings[(lesson, "nbgrader autograde, wrong answers")] = grading.seconds
     assert {cell: grading.scores[cell] for cell in case["caught_by"]} == {cell: 0.0 for cell in case["caught_by"]}
+
+
+# Graded cells that need no trained model; they come before the lesson's long training cell.
+BEFORE_TRAINING = {
+    "lesson3_scratch": ("ex1-tests", "ex2-tests", "ex3-tests"),
+    "lesson4_frozen": ("ex1-structure-tests", "ex1-frozen-tests", "ex2-tests", "ex3-tests"),
+}
+
+
+@pytest.mark.parametrize("lesson", sorted(BEFORE_TRAINING))
+def test_exercises_that_need_no_trained_model_come_before_training(lesson):
+    ids = [cell.get("id") for cell in lt.read(lt.source_notebook(lesson)).cells]
+    assert all(ids.index(cell_id) < ids.index("train") for cell_id in BEFORE_TRAINING[lesson])
