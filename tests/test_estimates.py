@@ -1,5 +1,7 @@
 """The per-lesson time estimates: derived as course/estimates.py says, consistent with the reference."""
 
+from pathlib import Path
+
 from course import estimates
 
 
@@ -22,3 +24,8 @@ def test_reusing_work_keeps_the_course_under_an_hour_and_repeating_it_costs_what
 
 def test_the_first_lesson_always_downloads_and_prepares_the_data():
     assert estimates.lesson_minutes("lesson1_data", kept_on_drive=True) == estimates.data_minutes(False)
+
+
+def test_the_readme_shows_the_table_the_module_prints():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert estimates.format_table() in readme
