@@ -27,6 +27,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
+from course import acceleration
 from course.config import Profile
 
 WORK_DIR_ENVIRONMENT = "COURSE_WORK_DIR"
@@ -53,9 +54,9 @@ class AcceleratorRequiredError(RuntimeError):
 
 
 def accelerator_available() -> bool:
-    """True when TensorFlow sees a GPU or an initialised TPU (:func:`course.train.distribution_strategy`
-    initialises a TPU when it finds one)."""
-    return bool(tf.config.list_physical_devices("GPU") or tf.config.list_logical_devices("TPU"))
+    """True when TensorFlow sees a GPU (:func:`course.acceleration.gpu_available`) or an initialised TPU
+    (:func:`course.train.distribution_strategy` initialises a TPU when it finds one)."""
+    return acceleration.gpu_available() or bool(tf.config.list_logical_devices("TPU"))
 
 
 def require_accelerator(profile: Profile) -> None:

@@ -13,3 +13,20 @@ def _clean_profile_environment(monkeypatch):
     for variable in ("COURSE_PROFILE", "NBGRADER_EXECUTION", "COURSE_SOURCE", "COURSE_DATA_DIR",
                      "COURSE_WORK_DIR", "COURSE_ALLOW_CPU"):
         monkeypatch.delenv(variable, raising=False)
+
+
+@pytest.fixture
+def with_gpu(monkeypatch):
+    """Pretend TensorFlow sees a GPU: the decisions that depend on it (acceleration, the full profile's
+    refusal to train on a CPU) take their GPU branch; everything still runs on this machine's devices."""
+    from course import acceleration
+
+    monkeypatch.setattr(acceleration, "gpu_available", lambda: True)
+
+
+@pytest.fixture
+def without_gpu(monkeypatch):
+    """Pretend TensorFlow sees no GPU, so the tests mean the same on a machine that has one."""
+    from course import acceleration
+
+    monkeypatch.setattr(acceleration, "gpu_available", lambda: False)

@@ -37,17 +37,6 @@ def _nothing_applied_afterwards(monkeypatch):
     keras.config.set_dtype_policy("float32")
 
 
-@pytest.fixture
-def with_gpu(monkeypatch):
-    """Pretend TensorFlow sees a GPU (the decision only; everything still runs on this machine)."""
-    monkeypatch.setattr(acceleration, "gpu_available", lambda: True)
-
-
-@pytest.fixture
-def without_gpu(monkeypatch):
-    monkeypatch.setattr(acceleration, "gpu_available", lambda: False)
-
-
 def tiny_classifier(num_classes=3, input_shape=(8,)):
     """A model as a student compiles it, with no dtype given anywhere."""
     inputs = keras.Input(input_shape)

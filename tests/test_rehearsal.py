@@ -278,10 +278,9 @@ def rehearse(profile: Profile, out: Path) -> list[RunResult]:
 
 
 @pytest.mark.rehearsal
-def test_full_profile_rehearsal(standin_archive, standin_weights, tmp_path, monkeypatch):
+def test_full_profile_rehearsal(standin_archive, standin_weights, tmp_path, without_gpu):
     work_dir = tmp_path / "work"
     profile = rehearsal_profile(standin_archive, standin_weights, work_dir)
-    monkeypatch.setattr(runtime, "accelerator_available", lambda: False)
     with pytest.raises(runtime.AcceleratorRequiredError, match="T4 GPU"):
         rehearse(dataclasses.replace(profile, allow_cpu=False), tmp_path / "refused")
     full = PROFILES["full"]

@@ -26,16 +26,6 @@ from course.train import fit
 
 
 @pytest.fixture
-def no_accelerator(monkeypatch):
-    monkeypatch.setattr(runtime, "accelerator_available", lambda: False)
-
-
-@pytest.fixture
-def with_accelerator(monkeypatch):
-    monkeypatch.setattr(runtime, "accelerator_available", lambda: True)
-
-
-@pytest.fixture
 def not_colab(monkeypatch):
     monkeypatch.setitem(sys.modules, "google.colab", None)  # find_spec then reports no such module
 
@@ -77,14 +67,14 @@ def test_bad_allow_cpu_settings_are_rejected(monkeypatch):
         get_profile("full")
 
 
-def test_without_drive_nothing_changes(with_accelerator, capsys):
+def test_without_drive_nothing_changes(with_gpu, capsys):
     profile = get_profile("full")
     assert prepare_runtime(profile) == profile
     assert capsys.readouterr().out == ""
     assert checkpoint_dir(profile, "lesson4-frozen") is None and saved_model_path(profile, "frozen") is None
 
 
-def test_drive_on_colab_mounts_and_uses_the_course_folder(drive, with_accelerator, capsys):
+def test_drive_on_colab_mounts_and_uses_the_course_folder(drive, with_gpu, capsys):
     profile = prepare_runtime(get_profile("full"), drive=True, mount=drive.mount)
     assert drive.mounted == [runtime.DRIVE_MOUNT_POINT]
     assert profile.work_dir == str(drive.course_folder) and drive.course_folder.is_dir()
@@ -93,7 +83,7 @@ def test_drive_on_colab_mounts_and_uses_the_course_folder(drive, with_accelerato
     assert saved_model_path(profile, "frozen").parent == drive.course_folder / "models"
 
 
-def test_a_given_folder_stands_in_for_drive(tmp_path, monkeypatch, drive, with_accelerator):
+def test_a_given_folder_stands_in_for_drive(tmp_path, monkeypatch, drive, with_gpu):
     monkeypatch.setenv("COURSE_WORK_DIR", str(tmp_path / "work"))
     profile = prepare_runtime(get_profile("full"), drive=True, mount=drive.mount)
     assert profile.work_dir == str(tmp_path / "work") and (tmp_path / "work").is_dir()
@@ -111,7 +101,7 @@ def test_grading_ignores_drive(drive, capsys):
     assert "ignored in the grade profile" in capsys.readouterr().out
 
 
-def test_full_profile_without_accelerator_says_so_up_front(no_accelerator, capsys):
+def test_full_profile_without_accelerator_says_so_up_front(without_gpu, capsys):
     profile = prepare_runtime(get_profile("full"))
     assert "Runtime > Change runtime type > T4 GPU" in capsys.readouterr().out
     assert not profile.allow_cpu
@@ -121,7 +111,7 @@ def test_full_profile_without_accelerator_says_so_up_front(no_accelerator, capsy
     assert capsys.readouterr().out == ""
 
 
-def test_full_profile_refuses_to_train_on_a_cpu(no_accelerator):
+def test_full_profile_refuses_to_train_on_a_cpu(without_gpu):
     with pytest.raises(AcceleratorRequiredError) as refusal:
         require_accelerator(get_profile("full"))
     message = str(refusal.value)
@@ -132,11 +122,11 @@ def test_full_profile_refuses_to_train_on_a_cpu(no_accelerator):
     require_accelerator(get_profile("grade"))
 
 
-def test_full_profile_trains_with_an_accelerator(with_accelerator):
+def test_full_profile_trains_with_an_accelerator(with_gpu):
     require_accelerator(get_profile("full"))
 
 
-def test_fit_refuses_before_training(no_accelerator):
+def test_fit_refuses_before_training(without_gpu):
     model = build_transfer_model(NUM_CLASSES, 32, weights=None)
     images = np.zeros((4, 32, 32, 3), "float32")
     batches = tf.data.Dataset.from_tensor_slices((images, tf.one_hot([0] * 4, NUM_CLASSES))).batch(4)
