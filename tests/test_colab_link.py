@@ -121,5 +121,5 @@ def test_the_time_line_states_the_estimate_and_its_source():
         title = lt.read(lt.source_notebook(lesson)).cells[0].source
         assert f"{course_link().badge(lesson)}\n\n**Time.** {describe(lesson)}" in title
         assert 'profile = "smoke"' in title and "T4 GPU" in title
-    assert "about 26 minutes" in describe("lesson3_scratch")
+    assert "about 27 minutes" in describe("lesson3_scratch")
     assert "less than a minute" in describe("lesson2_augmentation")
