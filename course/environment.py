@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import sys
 
 SETUP_FIX = (
     "On Colab, run the setup cell again; if this message stays, choose Runtime > Disconnect and delete "
@@ -31,14 +32,13 @@ def _tensorflow_datasets_problem() -> str | None:
         except Exception as error:  # noqa: BLE001 (protobuf's VersionError is no ImportError)
             why = "it is not installed" if isinstance(error, ModuleNotFoundError) else f"{type(error).__name__}: {error}"
             failures.append(f"importing {module} failed ({why})")
-    if not failures and _import_problem("tensorflow_datasets", "TensorFlow Datasets") is None:
-        import tensorflow_datasets
-
-        if not hasattr(tensorflow_datasets, "builder"):
+    if not failures:
+        problem = _import_problem("tensorflow_datasets", "TensorFlow Datasets")
+        if problem:
+            return problem
+        if not hasattr(sys.modules["tensorflow_datasets"], "builder"):
             failures.append("it imported only in part (see the error logged above)")
-    if failures:
-        return "TensorFlow Datasets cannot prepare Stanford Dogs: " + ", ".join(failures)
-    return _import_problem("tensorflow_datasets", "TensorFlow Datasets")
+    return "TensorFlow Datasets cannot prepare Stanford Dogs: " + ", ".join(failures) if failures else None
 
 
 def _import_problem(module: str, package: str) -> str | None:
