@@ -63,12 +63,10 @@ def check_environment() -> str:
     ]
     if problems:
         raise EnvironmentNotReady("This runtime is not ready for the lessons: " + "; ".join(problems) + ". " + SETUP_FIX)
-    import tensorflow as tf
+    from course.acceleration import gpu_available  # imports Keras: only once the imports above work
 
     versions = ", ".join(
         f"{name} {importlib.metadata.version(package)}"
         for name, package in (("TensorFlow", "tensorflow"), ("Keras", "keras"), ("KerasCV", "keras-cv"))
     )
-    gpus = tf.config.list_physical_devices("GPU")
-    accelerator = f"{len(gpus)} GPU(s)" if gpus else "no GPU"
-    return f"Runtime ready: {versions}; {accelerator}."
+    return f"Runtime ready: {versions}; {'a GPU' if gpu_available() else 'no GPU'}."
