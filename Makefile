@@ -27,7 +27,7 @@ $(COLAB_INSTALLED): .ci/colab/constraints.txt
 colab-standin: $(COLAB_INSTALLED)
 
 demo: $(INSTALLED)
-	$(RUN) -m course.notebooks --profile smoke --out outputs
+	$(RUN) -m course_tools.notebooks --profile smoke --out outputs
 
 test: $(INSTALLED) $(COLAB_INSTALLED)
 	$(RUN) -m pytest

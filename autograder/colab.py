@@ -4,7 +4,7 @@
 ``nbgrader_config.py``; ``release`` writes them into every lesson before generating it, so a lesson
 opened from the badge installs the library of the same release, never a branch that moves under
 students halfway through. Under the badge, release also writes the lesson's time on a T4
-(:mod:`course.estimates`) and how to work before spending it.
+(:mod:`course_tools.estimates`) and how to work before spending it.
 """
 
 import re
@@ -12,7 +12,7 @@ import re
 from traitlets import TraitError, Unicode, validate
 from traitlets.config import Configurable
 
-from course.estimates import describe
+from course_tools.estimates import describe
 
 BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
 BADGE = re.compile(r"\[!\[Open In Colab\]\(" + re.escape(BADGE_IMAGE) + r"\)\]\([^)]*\)")

@@ -15,12 +15,13 @@ turns them on in the ``full`` profile when TensorFlow sees a GPU, and off otherw
 - ``augment_in_model``: :class:`course.fast_augment.FastAugment` runs inside the compiled training
   step, on the accelerator, and the ``tf.data`` pipeline only feeds the cached uint8 batches
   (:func:`course.data.load_dogs`, :func:`set_train_augmentation`). Two CPU cores augment a few
-  hundred images/s (``python -m course.bench``), which would hold a GPU back; on a CPU the
+  hundred images/s (``python -m course_tools.bench``), which would hold a GPU back; on a CPU the
   pipeline augments the next batches in parallel with the training step, which is faster.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -31,6 +32,30 @@ from course.config import Profile, accelerated, get_profile
 
 MIXED_POLICY = "mixed_float16"
 FULL_PRECISION_POLICY = "float32"
+
+
+@functools.cache
+def distribution_strategy() -> tf.distribute.Strategy:
+    """A TPU strategy when a TPU is found, MirroredStrategy with several GPUs, else the default
+    strategy. Chosen once per process; build models inside ``distribution_strategy().scope()``."""
+    try:
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
+    except ValueError:  # raised when no TPU is configured
+        resolver = None
+    if resolver is not None:
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        strategy = tf.distribute.TPUStrategy(resolver)
+        description = f"TPU ({strategy.num_replicas_in_sync} cores)"
+    elif len(tf.config.list_logical_devices("GPU")) > 1:
+        strategy = tf.distribute.MirroredStrategy()
+        description = f"MirroredStrategy over {strategy.num_replicas_in_sync} GPUs"
+    else:
+        strategy = tf.distribute.get_strategy()
+        device = "one GPU" if tf.config.list_logical_devices("GPU") else "the CPU"
+        description = f"the default strategy on {device}"
+    print(f"Training with {description}.")
+    return strategy
 
 
 def gpu_available() -> bool:

@@ -13,10 +13,10 @@ import keras
 
 from course.config import NUM_CLASSES, Profile, get_profile
 from course.data import DogsData, load_dogs
+from course.downloads import standin_reasons
 from course.fast_augment import FastAugment
 from course.models import build_scratch_model, build_transfer_model, unfreeze_top
 from course.runtime import saved_model_path
-from course.standins import standin_reasons
 from course.train import fit
 
 FROZEN_MODEL = "frozen"  # the name lesson 4 saves its trained frozen model under, where lesson 5 looks
@@ -51,7 +51,7 @@ class RunResult:
 
 def warn_if_not_meaningful(profile: Profile) -> None:
     """Say loudly when accuracies cannot be compared with the reference's: synthetic data, random
-    weights, or the stand-ins of :mod:`course.standins`."""
+    weights, or the stand-ins of :mod:`course_tools.standins`."""
     standins = standin_reasons(profile)
     if profile.meaningful and not standins:
         return
@@ -73,7 +73,7 @@ def load_augmented_data(profile: Profile) -> DogsData:
 
     The augmentation is :class:`course.fast_augment.FastAugment`: the reference's rotation,
     translation, flip and contrast, drawn from the same distributions as its KerasCV layers, but one
-    warp per image on whole cached batches (``python -m course.bench`` measures the difference). It
+    warp per image on whole cached batches (``python -m course_tools.bench`` measures the difference). It
     runs in the input pipeline, or, when the profile puts it in the model (a GPU in ``full``), inside
     the training step: then ``data.train`` gives unaugmented uint8 batches and ``course.train.fit``
     augments them (:mod:`course.acceleration`)."""

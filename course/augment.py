@@ -31,6 +31,8 @@ import keras_cv
 import numpy as np
 import tensorflow as tf
 
+from course.config import REFERENCE_AUGMENTATION
+
 VALUE_RANGE = (0, 255)
 MIXING_DEFAULT_ALPHA = {"mixup": 0.2, "cutmix": 1.0}
 _CONFIG_KEYS_NOT_DESCRIBED = {
@@ -181,11 +183,12 @@ def _layer_seed(seed: int | None, position: int) -> int | None:
 def reference_augmentation(seed: int | None = None) -> keras.Sequential:
     """The reference example's augmentation: rotation 0.15, translation 0.1 x 0.1, flip and
     contrast 0.1. Its ``RandomFlip()`` is Keras' default, horizontal and vertical, kept here."""
+    settings = REFERENCE_AUGMENTATION
     layers = [
-        rotation(factor=0.15, seed=_layer_seed(seed, 0)),
-        translation(height_factor=0.1, width_factor=0.1, seed=_layer_seed(seed, 1)),
-        flip(mode="horizontal_and_vertical", seed=_layer_seed(seed, 2)),
-        contrast(factor=0.1, seed=_layer_seed(seed, 3)),
+        rotation(factor=settings["rotation"], seed=_layer_seed(seed, 0)),
+        translation(*settings["translation"], seed=_layer_seed(seed, 1)),
+        flip(mode=settings["flip"], seed=_layer_seed(seed, 2)),
+        contrast(factor=settings["contrast"], seed=_layer_seed(seed, 3)),
     ]
     return keras.Sequential(layers, name="img_augmentation")
 

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 
 NUM_CLASSES = 120
 SOURCES = ("tfds", "archive", "synthetic")
+# The reference example's augmentation (keras-io "Image classification via fine-tuning with EfficientNet"):
+# its RandomFlip() takes Keras' default mode, horizontal and vertical.
+REFERENCE_AUGMENTATION = {"rotation": 0.15, "translation": (0.1, 0.1), "flip": "horizontal_and_vertical", "contrast": 0.1}
 ACCELERATION_SETTINGS = ("mixed_precision", "jit_compile", "augment_in_model")
 
 

@@ -11,7 +11,6 @@ Three sources give the same structure: uint8 RGB images of varying size, integer
 
 from __future__ import annotations
 
-import colorsys
 import re
 import tempfile
 from collections.abc import Callable
@@ -24,7 +23,10 @@ import tensorflow as tf
 from course.acceleration import decide
 from course.breeds import STANFORD_DOGS_FOLDERS
 from course.config import NUM_CLASSES, SOURCES, Profile, get_profile
+from course.fast_augment import FastAugment
+from course.pipeline import fast_pipeline, one_hot, resize_to_uint8
 from course.runtime import work_path
+from course.synthetic import class_palettes, synthetic_image
 
 SPLITS = ("train", "test")
 OFFLINE_SOURCES_HINT = (
@@ -32,7 +34,6 @@ OFFLINE_SOURCES_HINT = (
     "data_dir set to a folder holding the official archive's Images/ and lists/."
 )
 ARCHIVE_URL = "http://vision.stanford.edu/aditya86/ImageNetDogs/"
-SYNTHETIC_SIDE_RANGE = (120, 300)
 
 _FOLDER_PATTERN = re.compile(r"^(n\d{8})-(.+)$")
 _OFFICIAL_BREEDS = {folder.split("-", 1)[0]: folder.split("-", 1)[1] for folder in STANFORD_DOGS_FOLDERS}
@@ -74,7 +75,7 @@ def readable_breed(folder_name: str) -> str:
 
 def preprocess(image, label, image_size: int, num_classes: int = NUM_CLASSES):
     """One example as the pipelines give it: float32 ``image_size`` square in 0..255, one-hot label."""
-    return tf.cast(_resize_to_uint8(image, image_size), tf.float32), _one_hot(label, num_classes)
+    return tf.cast(resize_to_uint8(image, image_size), tf.float32), one_hot(label, num_classes)
 
 
 def load_raw(
@@ -98,7 +99,7 @@ def load_dogs(
 ) -> DogsData:
     """Train and test pipelines for ``profile`` (see :func:`course.config.get_profile`).
 
-    Built with :func:`course.fast_augment.fast_pipeline`: images are decoded and resized once and
+    Built with :func:`course.pipeline.fast_pipeline`: images are decoded and resized once and
     cached as uint8 (in memory when they fit, else in a file); the train set is shuffled (seeded,
     new order each epoch), and ``augment(images, training=True)`` runs on its whole batches (a
     :class:`course.fast_augment.FastAugment` reads the uint8 batch; any other augmentation, such as
@@ -111,8 +112,6 @@ def load_dogs(
     gives the cached uint8 batches unaugmented, and ``train_augmentation`` holds the ``FastAugment``
     for :func:`course.train.fit` to run inside the training step, on the accelerator.
     """
-    from course.fast_augment import FastAugment, fast_pipeline  # fast_augment imports this module
-
     profile = _resolve(profile, source, data_dir)
     train, class_names = load_raw("train", profile)
     test, _ = load_raw("test", profile)
@@ -158,15 +157,6 @@ def _resolve(profile: Profile | str | None, source: str | None, data_dir: str | 
     if source not in SOURCES:
         raise DataSourceError(f"Unknown data source {source!r}. Valid sources: {', '.join(SOURCES)}.")
     return replace(profile, source=source, data_dir=data_dir or profile.data_dir)
-
-
-def _resize_to_uint8(image, image_size: int):
-    resized = tf.image.resize(image, (image_size, image_size), antialias=True)
-    return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8)
-
-
-def _one_hot(label, num_classes: int):
-    return tf.one_hot(label, num_classes, dtype=tf.float32)
 
 
 def _decode(dataset: tf.data.Dataset) -> tf.data.Dataset:
@@ -282,46 +272,7 @@ def _synthetic_split(split: str, profile: Profile) -> tuple[tf.data.Dataset, lis
     size = profile.synthetic_train_size if split == "train" else profile.synthetic_test_size
     rng = np.random.default_rng([profile.seed, SPLITS.index(split)])
     labels = np.arange(size, dtype=np.int64) % NUM_CLASSES
-    palettes = _class_palettes()
-    jpegs = [tf.io.encode_jpeg(_synthetic_image(rng, *palettes[label]), quality=90).numpy() for label in labels]
+    palettes = class_palettes()
+    jpegs = [tf.io.encode_jpeg(synthetic_image(rng, *palettes[label]), quality=90).numpy() for label in labels]
     class_names = [readable_breed(folder) for folder in STANFORD_DOGS_FOLDERS]
     return _decode(tf.data.Dataset.from_tensor_slices((jpegs, labels))), class_names
-
-
-def _class_palettes() -> list[tuple[np.ndarray, np.ndarray]]:
-    """(background, coat) colours per class: 12 pale backgrounds x 10 saturated coats, all distinct."""
-    backgrounds = [colorsys.hsv_to_rgb(hue / 12, 0.35, 0.92) for hue in range(12)]
-    coats = [colorsys.hsv_to_rgb((hue + 0.5) / 10, 0.9, 0.5) for hue in range(10)]
-    return [
-        (np.array(backgrounds[label % 12], np.float32) * 255, np.array(coats[label // 12], np.float32) * 255)
-        for label in range(NUM_CLASSES)
-    ]
-
-
-def _synthetic_image(
-    rng: np.random.Generator, background: np.ndarray, coat: np.ndarray, shape: tuple[int, int] | None = None
-) -> np.ndarray:
-    """A "dog": a body and a head in the class's coat colour, at a random place, size and angle,
-    on a shaded background of the class's colour, with colour jitter and noise. ``shape`` is
-    (height, width); by default both are drawn from ``SYNTHETIC_SIDE_RANGE``."""
-    if shape is None:
-        shape = rng.integers(SYNTHETIC_SIDE_RANGE[0], SYNTHETIC_SIDE_RANGE[1] + 1, size=2)
-    height, width = (int(side) for side in shape)
-    y = (np.arange(height, dtype=np.float32) / height)[:, None]
-    x = (np.arange(width, dtype=np.float32) / width)[None, :]
-    shade = rng.uniform(-25, 25, size=3)
-    row = background + rng.uniform(-12, 12, size=3) + (x[..., None] - 0.5) * shade
-    image = np.repeat(row.astype(np.float32), height, axis=0)
-    body = rng.uniform(0.3, 0.7, size=2)
-    radii = rng.uniform(0.15, 0.3, size=2)
-    angle = rng.uniform(0, np.pi)
-    head = body + rng.choice([-1, 1]) * rng.uniform(0.15, 0.25) * np.array([np.sin(angle), np.cos(angle)])
-    coat = coat + rng.uniform(-12, 12, size=3)
-    for centre, (radius_along, radius_across) in ((body, radii), (head, radii * 0.55)):
-        dy, dx = y - centre[0], x - centre[1]
-        along = (dx * np.cos(angle) + dy * np.sin(angle)) / radius_along
-        across = (dy * np.cos(angle) - dx * np.sin(angle)) / radius_across
-        image[along**2 + across**2 <= 1] = coat
-    noise = np.frombuffer(rng.bytes(image.size), np.uint8).reshape(image.shape)  # uniform, fast
-    image += noise.astype(np.float32) / 8 - 16
-    return np.clip(np.round(image), 0, 255).astype(np.uint8)

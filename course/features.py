@@ -29,7 +29,7 @@ import tensorflow as tf
 
 from course.config import Profile, get_profile
 from course.data import load_raw
-from course.fast_augment import fast_pipeline
+from course.pipeline import fast_pipeline
 from course.train import EpochTimer
 
 DEFAULT_FEATURE_DIR = Path.home() / ".cache" / "course" / "features"
@@ -255,7 +255,7 @@ def time_standard_and_lightweight(
     """Train for ``epochs`` both ways on the same (image, label) ``examples`` and time each epoch.
 
     Standard: ``model`` (a compiled transfer model with a frozen backbone) is fitted on the course
-    pipeline (:func:`course.fast_augment.fast_pipeline`, with ``augment`` if given), a full
+    pipeline (:func:`course.pipeline.fast_pipeline`, with ``augment`` if given), a full
     forward pass through the backbone for every image of every epoch. Lightweight: one pass of the
     backbone to compute the features, then a head (:func:`build_head`) trained on them. Both go over
     all the examples each epoch, and both run eagerly if ``model`` was compiled with

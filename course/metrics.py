@@ -7,7 +7,7 @@ In a lesson cell::
 
 shows ``metric frozen_val_accuracy = 0.7612`` and stores the value under the mimetype
 :data:`METRIC_MIMETYPE`. :func:`read_metrics` collects the values from an executed notebook;
-``python -m course.gates`` compares them with the accuracy thresholds.
+``python -m course_tools.gates`` compares them with the accuracy thresholds.
 """
 
 from __future__ import annotations

@@ -12,10 +12,9 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
-from course.acceleration import applied, float32_output
-from course.caches import EFFICIENTNETB0_NOTOP
+from course.acceleration import applied, distribution_strategy, float32_output
 from course.config import NUM_CLASSES
-from course.train import distribution_strategy
+from course.downloads import EFFICIENTNETB0_NOTOP
 
 HIGHEST_FINETUNE_LEARNING_RATE = 1e-3
 # keras/src/applications/efficientnet.py: the ImageNet standard deviations, which Keras's ImageNet
@@ -193,7 +192,7 @@ def _download_imagenet_weights() -> None:
         raise WeightsUnavailableError(
             f"Cannot download the EfficientNetB0 ImageNet weights from {EFFICIENTNETB0_NOTOP.url}: {error}. "
             "Either pass weights=<path> to a local copy of efficientnetb0_notop.h5 (Keras keeps it in "
-            "~/.keras/models/ on a machine that downloaded it; `python -m course.caches prepare` fetches "
+            "~/.keras/models/ on a machine that downloaded it; `python -m course_tools.caches prepare` fetches "
             "it), or pass weights=None for RANDOM weights: the model then trains, but its backbone is not "
             "pretrained and its results say nothing about transfer learning."
         ) from error

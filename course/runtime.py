@@ -55,7 +55,7 @@ class AcceleratorRequiredError(RuntimeError):
 
 def accelerator_available() -> bool:
     """True when TensorFlow sees a GPU (:func:`course.acceleration.gpu_available`) or an initialised TPU
-    (:func:`course.train.distribution_strategy` initialises a TPU when it finds one)."""
+    (:func:`course.acceleration.distribution_strategy` initialises a TPU when it finds one)."""
     return acceleration.gpu_available() or bool(tf.config.list_logical_devices("TPU"))
 
 

@@ -1,8 +1,7 @@
-"""Training: the distribution strategy models are built under, and ``fit`` driven by a run profile."""
+"""Training: ``fit`` driven by a run profile, with checkpoints, timing and resumable histories."""
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import time
@@ -11,33 +10,10 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
+from course.acceleration import distribution_strategy as distribution_strategy  # lessons 3-5 import it from here
 from course.acceleration import prepare_for_training, set_train_augmentation
 from course.config import Profile, get_profile
 from course.runtime import checkpoint_dir, require_accelerator
-
-
-@functools.cache
-def distribution_strategy() -> tf.distribute.Strategy:
-    """A TPU strategy when a TPU is found, MirroredStrategy with several GPUs, else the default
-    strategy. Chosen once per process; build models inside ``distribution_strategy().scope()``."""
-    try:
-        resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
-    except ValueError:  # raised when no TPU is configured
-        resolver = None
-    if resolver is not None:
-        tf.config.experimental_connect_to_cluster(resolver)
-        tf.tpu.experimental.initialize_tpu_system(resolver)
-        strategy = tf.distribute.TPUStrategy(resolver)
-        description = f"TPU ({strategy.num_replicas_in_sync} cores)"
-    elif len(tf.config.list_logical_devices("GPU")) > 1:
-        strategy = tf.distribute.MirroredStrategy()
-        description = f"MirroredStrategy over {strategy.num_replicas_in_sync} GPUs"
-    else:
-        strategy = tf.distribute.get_strategy()
-        device = "one GPU" if tf.config.list_logical_devices("GPU") else "the CPU"
-        description = f"the default strategy on {device}"
-    print(f"Training with {description}.")
-    return strategy
 
 
 class EpochTimer(keras.callbacks.Callback):

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import nbformat
 
-from course.notebooks import Lesson, LessonRun, run_lesson
+from course_tools.notebooks import LessonPlan, LessonRun, run_lesson
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 STANDIN = REPO_ROOT / ".venv-colab"
@@ -122,7 +122,7 @@ def run_on_colab(notebook: nbformat.NotebookNode, name: str, out: Path) -> Lesso
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.ipynb"
     nbformat.write(notebook, path)
-    return run_lesson(Lesson(name, path, LESSON_TIMEOUT), "smoke", out, kernel=KERNEL)
+    return run_lesson(LessonPlan(name, path, LESSON_TIMEOUT), "smoke", out, kernel=KERNEL)
 
 
 def check_environment(cwd: Path) -> subprocess.CompletedProcess:

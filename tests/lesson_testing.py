@@ -6,7 +6,7 @@ student versions in ``lessons/`` are generated, never edited by hand; after chan
     python -m autograder release
 
 from the repository root (it runs ``nbgrader generate_assignment`` for every lesson and gives the
-released cells stable ids). ``tests/test_lessons.py`` checks that ``lessons/`` is up to date, that
+released cells stable ids). ``tests/lessons/test_lessons.py`` checks that ``lessons/`` is up to date, that
 it gives nothing away, that every lesson runs in the ``smoke`` profile and that nbgrader gives the
 solutions full marks and the untouched student versions none.
 """
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import nbformat
 
-from course.notebooks import (
+from course_tools.notebooks import (
     DEFAULT_CONFIG,
     LessonRun,
     discover_lessons,
@@ -207,7 +207,7 @@ def leaks(source_path: Path, released_path: Path) -> list[str]:
 
 
 def execute_lesson(lesson: str, profile: str, out: Path, root: Path = REPO_ROOT) -> tuple[LessonRun, Path]:
-    """Run ``solutions/<lesson>`` with papermill as CI does (``course.notebooks``); returns the run
+    """Run ``solutions/<lesson>`` with papermill as CI does (``course_tools.notebooks``); returns the run
     and the executed notebook."""
     available = discover_lessons(root / SOURCE_FOLDER)
     [planned] = plan_lessons(available, [lesson], load_config(DEFAULT_CONFIG), profile, None)

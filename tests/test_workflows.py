@@ -9,12 +9,12 @@ from pathlib import Path
 
 import yaml
 
-from course import caches, gates, notebooks
+from course_tools import caches, gates, notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = ROOT / ".github" / "workflows"
 CPU, GPU, COLAB = WORKFLOWS / "cpu.yml", WORKFLOWS / "gpu.yml", WORKFLOWS / "colab-constraints.yml"
-MODULES = {"course.caches": caches, "course.notebooks": notebooks, "course.gates": gates}
+MODULES = {"course_tools.caches": caches, "course_tools.notebooks": notebooks, "course_tools.gates": gates}
 
 
 def _check_workflow_schema(*paths):
@@ -82,7 +82,7 @@ def test_cpu_workflow_installs_lints_tests_and_executes_every_lesson_in_the_smok
     assert any(re.fullmatch(r"ruff==[\d.]+", requirement) for requirement in dev_extra), dev_extra
     assert any(words[:2] == ["ruff", "check"] for words in commands)
     assert commands.index(["make", "colab-standin"]) < commands.index(["python", "-m", "pytest"])
-    (run,) = _course_calls(steps, "course.notebooks")
+    (run,) = _course_calls(steps, "course_tools.notebooks")
     assert (run.profile, run.lessons, run.source) == ("smoke", [], "solutions")
     assert [path.rstrip("/") for path in _upload_paths(steps)] == [str(run.out)]
 
@@ -95,12 +95,12 @@ def test_gpu_workflow_prepares_caches_runs_the_full_profile_and_the_gates():
     assert job["runs-on"] == ["self-hosted", "linux", "gpu"]
     assert ["python", "-m", "pip", "install", "-e", ".[dev]"] in _commands(steps)
 
-    assert [call.command for call in _course_calls(steps, "course.caches")] == ["prepare", "verify"]
-    prepare, verify = _course_calls(steps, "course.caches")
+    assert [call.command for call in _course_calls(steps, "course_tools.caches")] == ["prepare", "verify"]
+    prepare, verify = _course_calls(steps, "course_tools.caches")
     assert prepare.profile == "full" and prepare.manifest == verify.manifest
-    (run,) = _course_calls(steps, "course.notebooks")
+    (run,) = _course_calls(steps, "course_tools.notebooks")
     assert run.profile == "full" and run.lessons == []
-    (gate,) = _course_calls(steps, "course.gates")
+    (gate,) = _course_calls(steps, "course_tools.gates")
     assert gate.directory == run.out
 
     (upload,) = [step for step in steps if step.get("uses", "").startswith("actions/upload-artifact@")]
@@ -108,8 +108,8 @@ def test_gpu_workflow_prepares_caches_runs_the_full_profile_and_the_gates():
 
 
 def test_gpu_runs_the_lessons_as_the_smoke_run_does_but_in_the_full_profile():
-    (smoke,) = _course_calls(_job(CPU)["steps"], "course.notebooks")
-    (full,) = _course_calls(_job(GPU)["steps"], "course.notebooks")
+    (smoke,) = _course_calls(_job(CPU)["steps"], "course_tools.notebooks")
+    (full,) = _course_calls(_job(GPU)["steps"], "course_tools.notebooks")
     assert (smoke.profile, full.profile) == ("smoke", "full")
     assert {**vars(full), "profile": "smoke"} == vars(smoke)
 

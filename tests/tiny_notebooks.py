@@ -25,7 +25,7 @@ def write_notebook(path: Path, *cells: str, parameters: str | None = DEFAULT_PAR
 
 
 def write_lesson(root: Path, lesson: str, *cells: str, folder: str = "solutions", **kwargs) -> Path:
-    """``root/<folder>/<lesson>/<lesson>.ipynb``, the layout ``course.notebooks`` discovers."""
+    """``root/<folder>/<lesson>/<lesson>.ipynb``, the layout ``course_tools.notebooks`` discovers."""
     return write_notebook(root / folder / lesson / f"{lesson}.ipynb", *cells, **kwargs)
 
 

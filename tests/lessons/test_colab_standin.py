@@ -9,8 +9,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import colab_standin as colab
-import lesson_testing as lt
+from tests import colab_standin as colab
+from tests import lesson_testing as lt
 import pytest
 
 # Every lesson's setup cell as the first release shipped it: `%pip` does not stop the notebook when

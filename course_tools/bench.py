@@ -1,6 +1,6 @@
 """Input pipeline and training step throughput, measured side by side on this machine.
 
-    python -m course.bench [--image-size 224] [--images 512] [--batch 64] [--epochs 2] [--train-steps 5] [--quick]
+    python -m course_tools.bench [--image-size 224] [--images 512] [--batch 64] [--epochs 2] [--train-steps 5] [--quick]
 
 In one run, on the same synthetic JPEGs of Stanford Dogs' size (500 x 375, about 37 KB each,
 generated here so no download is needed), it measures images per second of:
@@ -8,7 +8,7 @@ generated here so no download is needed), it measures images per second of:
 - the reference pipeline: decode, resize, then the reference's four KerasCV layers
   (:func:`course.augment.reference_augmentation`) per image in ``Dataset.map``;
 - decode and resize alone, the ceiling of any pipeline that decodes every epoch;
-- the course pipeline (:func:`course.fast_augment.fast_pipeline` with
+- the course pipeline (:func:`course.pipeline.fast_pipeline` with
   :class:`course.fast_augment.FastAugment`, the same augmentation family): its first epoch
   (decode, resize, cache) and its cached epochs, with FastAugment in the pipeline on the CPU
   (placement "pipeline") and without it, feeding cached uint8 batches (placement "model");
@@ -49,9 +49,10 @@ from course.acceleration import apply_acceleration, set_train_augmentation
 from course.augment import reference_augmentation
 from course.config import NUM_CLASSES
 from course.data import preprocess
-from course.fast_augment import FastAugment, fast_pipeline
+from course.fast_augment import FastAugment
 from course.features import build_head
 from course.models import build_transfer_model
+from course.pipeline import fast_pipeline
 
 JPEG_HEIGHT, JPEG_WIDTH = 375, 500  # the typical Stanford Dogs photo
 JPEG_QUALITY = 90
@@ -76,7 +77,7 @@ class Timing:
 
 
 @dataclass(frozen=True)
-class Measurement:
+class PipelineMeasurement:
     """One row of the table, with its ratios to a baseline row: wall-clock speed (what a user waits
     for) and CPU time (what the work costs, which other processes on the machine hardly change)."""
 
@@ -178,7 +179,7 @@ def training_steps(model, batch, steps: int) -> Timing:
     return timed(train)
 
 
-def run(settings: BenchSettings) -> tuple[list[Measurement], dict]:
+def run(settings: BenchSettings) -> tuple[list[PipelineMeasurement], dict]:
     """Every measurement of the table, and facts about the run (JPEG size, cores, load)."""
     load_before = os.getloadavg()
     acceleration = apply_acceleration("full")  # before the models are built
@@ -226,7 +227,7 @@ def run(settings: BenchSettings) -> tuple[list[Measurement], dict]:
         baseline = REFERENCE if name.startswith(("reference", "course", "decode")) else FROZEN_STEP
         reference_timing = timings[baseline][1]
         measurements.append(
-            Measurement(
+            PipelineMeasurement(
                 name, description, timing.images / timing.seconds, 1000 * timing.cpu_seconds / timing.images, baseline,
                 ratio=(timing.images / timing.seconds) / (reference_timing.images / reference_timing.seconds),
                 cpu_ratio=(reference_timing.cpu_seconds / reference_timing.images) / (timing.cpu_seconds / timing.images),
@@ -245,7 +246,7 @@ def run(settings: BenchSettings) -> tuple[list[Measurement], dict]:
     return measurements, facts
 
 
-def format_table(measurements: list[Measurement], settings: BenchSettings, facts: dict) -> str:
+def format_measurements(measurements: list[PipelineMeasurement], settings: BenchSettings, facts: dict) -> str:
     """The measurements as a Markdown table, with the run's settings and load above and below it."""
     header = (
         f"{facts['jpegs']} JPEGs {JPEG_WIDTH}x{JPEG_HEIGHT} (mean {facts['jpeg_kb']:.0f} KB) -> {settings.image_size} px, "
@@ -274,7 +275,7 @@ def format_table(measurements: list[Measurement], settings: BenchSettings, facts
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m course.bench", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m course_tools.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--image-size", type=int, default=BenchSettings.image_size)
     parser.add_argument("--images", type=int, default=BenchSettings.images, help="number of JPEGs")
     parser.add_argument("--batch", type=int, default=BenchSettings.batch)
@@ -294,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(settings, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1; got {getattr(settings, name)}.")
     measurements, facts = run(settings)
-    print(format_table(measurements, settings, facts))
+    print(format_measurements(measurements, settings, facts))
     return 0
 
 

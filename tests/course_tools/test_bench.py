@@ -1,4 +1,4 @@
-"""course.bench: a quick run prints the full table with positive rates and consistent ratios."""
+"""course_tools.bench: a quick run prints the full table with positive rates and consistent ratios."""
 
 import re
 
@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from course import acceleration, bench
+from course import acceleration
+from course_tools import bench
 
 ROWS = [
     ("reference pipeline", "reference pipeline"),

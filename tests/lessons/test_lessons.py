@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-import lesson_testing as lt
+from tests import lesson_testing as lt
 import papermill
 import pytest
 

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from course.acceleration import distribution_strategy
 from course.config import NUM_CLASSES, get_profile
 from course.models import build_transfer_model
 from course.runtime import checkpoint_dir
-from course.train import _set_run_eagerly, distribution_strategy, fit
+from course.train import _set_run_eagerly, fit
 
 IMAGE_SIZE = 32
 BATCH = 4

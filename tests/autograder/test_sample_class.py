@@ -24,7 +24,7 @@ from autograder.cli import main as autograder_main
 from autograder.dataflow import DataFlow
 from autograder.student_work import is_test, student_answer, with_stub_body
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CANVAS_NAME = re.compile(r"(?P<name>[a-z]+)_(?P<late>LATE_)?(?P<id>\d+)_(?P<submission>\d+)_(?P<file>.+)")
 LESSONS = sorted(path.name for path in (ROOT / "lessons").iterdir() if path.is_dir())
 STUDENTS = 12

@@ -10,7 +10,7 @@ No GPU was reachable where the course is built, so the figures are derived, not 
 - Mixed precision: x1.5 on a T4 (half the bytes per activation). The same README measured x2.85 on
   an A100, and no gain on a V100 whose input pipeline was CPU-bound; the course feeds cached batches.
 - CPU side (Colab has 2 cores): decoding and resizing every image once, 370 images/s, the lower end
-  of ``python -m course.bench``'s "decode + resize only" on an idle 2-core AMD EPYC (369-406 images/s,
+  of ``python -m course_tools.bench``'s "decode + resize only" on an idle 2-core AMD EPYC (369-406 images/s,
   README, "Fast input pipeline"); after that the batches come from the in-memory cache.
 - Stanford Dogs through TFDS: a 757 MB download (at an assumed 10 MB/s) and its preparation (20,580
   JPEGs rewritten as TFRecords at the decode rate above), once when the data set is kept on Drive.
@@ -25,7 +25,7 @@ TRAIN_IMAGES, TEST_IMAGES = 12_000, 8_580
 V100_TRAIN_FP32, V100_INFER_FP16 = 752.0, 1_768.0  # images/s, NVIDIA DeepLearningExamples
 T4_PER_V100 = 320 / 900  # memory bandwidth, NVIDIA data sheets
 MIXED_PRECISION_GAIN = 1.5
-DECODE_RESIZE = 370.0  # images/s on 2 idle CPU cores, python -m course.bench
+DECODE_RESIZE = 370.0  # images/s on 2 idle CPU cores, python -m course_tools.bench
 DOWNLOAD_MB, DOWNLOAD_MB_PER_S = 757, 10.0
 
 TRAIN_ALL_LAYERS = V100_TRAIN_FP32 * T4_PER_V100 * MIXED_PRECISION_GAIN  # from scratch
@@ -69,7 +69,7 @@ def describe(lesson: str) -> str:
     return f"In the `full` profile on a Colab T4 GPU this lesson takes {duration} (an estimate: {SOURCE})."
 
 
-def format_table() -> str:
+def format_estimates() -> str:
     """Per-lesson estimates, with and without the course's reuse of work, as a Markdown table."""
     lessons = ("lesson1_data", "lesson2_augmentation", "lesson3_scratch", "lesson4_frozen", "lesson5_finetune")
     rows = ["| lesson | minutes on a T4 | without Drive and lesson 4's saved model |", "| --- | ---: | ---: |"]
@@ -85,5 +85,10 @@ def format_table() -> str:
     return "\n".join(rows)
 
 
+def main() -> None:
+    """Print the estimates table (the README holds a copy)."""
+    print(format_estimates())
+
+
 if __name__ == "__main__":
-    print(format_table())
+    main()

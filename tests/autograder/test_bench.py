@@ -9,11 +9,11 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from autograder_fixtures import students
+from tests.autograder_fixtures import students
 
 from autograder import bench
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ROW = re.compile(r"(?P<lesson>\S.*?)\s+(?P<notebooks>\d+)\s+(?P<one>[\d.]+)\s+(?P<two>[\d.]+)\s+(?P<ratio>[\d.]+)x")
 
 

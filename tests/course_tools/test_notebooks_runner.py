@@ -1,15 +1,15 @@
-"""python -m course.notebooks: lessons executed with papermill, failures named by lesson and cell."""
+"""python -m course_tools.notebooks: lessons executed with papermill, failures named by lesson and cell."""
 
 import subprocess
 import sys
 
 import nbformat
 import pytest
-from tiny_notebooks import write_lesson
+from tests.tiny_notebooks import write_lesson
 
 from course.config import PROFILES
 from course.metrics import read_metrics
-from course.notebooks import (
+from course_tools.notebooks import (
     DEFAULT_CONFIG,
     NotebookRunError,
     discover_lessons,
@@ -27,7 +27,7 @@ RECORDS_AND_SAVES_A_FIGURE = (
 
 def _run_cli(*args, cwd):
     return subprocess.run(
-        [sys.executable, "-m", "course.notebooks", *args], check=False, cwd=cwd, capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "course_tools.notebooks", *args], check=False, cwd=cwd, capture_output=True, text=True, timeout=300
     )
 
 

@@ -6,13 +6,13 @@ import re
 import subprocess
 import sys
 
-import lesson_testing as lt
+from tests import lesson_testing as lt
 import pytest
 from traitlets import TraitError
 
 from autograder.colab import ColabLink, colab_differences, write_colab_cells
 from autograder.courseroot import Course
-from course.estimates import describe
+from course_tools.estimates import describe
 
 
 def course_link(root=lt.REPO_ROOT) -> ColabLink:

@@ -1,6 +1,6 @@
 """Accuracy gates: do the executed lessons reach the reference's numbers?
 
-    python -m course.gates DIR [--config course/gates.toml]
+    python -m course_tools.gates DIR [--config course/gates.toml]
 
 Reads the metrics that the executed notebooks in DIR recorded with :func:`course.metrics.record`,
 checks each gate of the configuration (thresholds in ``course/gates.toml``), prints every gate as
@@ -57,7 +57,7 @@ class GatesConfig:
 
 
 @dataclass(frozen=True)
-class Measurement:
+class MetricReading:
     """A recorded metric and where it came from."""
 
     value: bool | int | float
@@ -133,11 +133,11 @@ class ExecutedLessons:
         if not notebooks:
             raise GateConfigError(
                 f"No executed notebooks in {self.directory}. Run the lessons first: "
-                f"python -m course.notebooks --profile full --out {self.directory}"
+                f"python -m course_tools.notebooks --profile full --out {self.directory}"
             )
         self.recorded = {notebook.stem: (read_metrics(notebook), notebook) for notebook in notebooks}
 
-    def measure(self, name: str, source: MetricSource, profile: str) -> Measurement:
+    def measure(self, name: str, source: MetricSource, profile: str) -> MetricReading:
         """The value of metric ``name``; :class:`MetricUnavailable` says why there is none."""
         should = f"{source.recorded_by} should call course.metrics.record({name!r}, value)"
         if source.lesson:
@@ -159,19 +159,19 @@ class ExecutedLessons:
                 f"lesson = \"<lesson>\" under [metrics.{name}] in the gates configuration"
             )
         metrics, notebook = self.recorded[candidates[0]]
-        measurement = Measurement(metrics[name], notebook, _run_profile(notebook))
-        if measurement.profile != profile:
+        reading = MetricReading(metrics[name], notebook, _run_profile(notebook))
+        if reading.profile != profile:
             raise MetricUnavailable(
-                f"{name} comes from {notebook.name}, run with profile {measurement.profile!r}; "
+                f"{name} comes from {notebook.name}, run with profile {reading.profile!r}; "
                 f"the thresholds hold for profile {profile!r} runs"
             )
-        return measurement
+        return reading
 
 
-def _number(name: str, measurement: Measurement) -> float:
-    value = measurement.value
+def _number(name: str, reading: MetricReading) -> float:
+    value = reading.value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise MetricUnavailable(f"{name} is {value!r} in {measurement.notebook.name}, not a number")
+        raise MetricUnavailable(f"{name} is {value!r} in {reading.notebook.name}, not a number")
     return float(value)
 
 
@@ -203,7 +203,7 @@ def check_gate(gate: Gate, lessons: ExecutedLessons, config: GatesConfig) -> Gat
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m course.gates", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m course_tools.gates", description=__doc__.splitlines()[0])
     parser.add_argument("directory", type=Path, metavar="DIR", help="folder of executed lesson notebooks")
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="gates configuration (TOML)")
     return parser

@@ -17,7 +17,7 @@ from course.models import (
     param_summary,
     unfreeze_top,
 )
-from course.standins import write_standin_weights
+from course_tools.standins import write_standin_weights
 
 IMAGE_SIZE = 32
 FEATURES = 1280  # channels of EfficientNetB0's last feature map

@@ -15,13 +15,13 @@ import time
 from pathlib import Path
 
 import pytest
-from autograder_fixtures import students
+from tests.autograder_fixtures import students
 from nbgrader.api import Grade, Gradebook
 
 from autograder.cli import main
 from autograder.feedback import visible_text
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # Small limits so the hostile cases finish quickly.
 TEST_LIMITS = """
 c.Execute.timeout = 5

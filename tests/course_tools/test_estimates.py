@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from course import estimates
+from course_tools import estimates
 
 
 def test_a_from_scratch_epoch_falls_in_the_references_published_range():
@@ -20,7 +20,7 @@ def test_reusing_work_keeps_the_course_under_an_hour_and_repeating_it_costs_what
     retraining = estimates.lesson_minutes("lesson5_finetune", kept_on_drive=False) - estimates.lesson_minutes(
         "lesson5_finetune")
     assert retraining == pytest.approx(estimates.data_minutes(False) - estimates.data_minutes(True))
-    assert f"| the course | {reused:.0f} |" in estimates.format_table()
+    assert f"| the course | {reused:.0f} |" in estimates.format_estimates()
     assert frozen_training > 5  # the frozen phase lesson 5 no longer repeats
 
 
@@ -29,5 +29,5 @@ def test_the_first_lesson_always_downloads_and_prepares_the_data():
 
 
 def test_the_readme_shows_the_table_the_module_prints():
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    assert estimates.format_table() in readme
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert estimates.format_estimates() in readme

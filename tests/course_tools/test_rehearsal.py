@@ -1,5 +1,5 @@
 """The full profile rehearsed offline: its own code path run end to end on generated stand-ins for
-its two downloads (course.standins), the official Stanford Dogs archive and Keras's ImageNet file.
+its two downloads (course_tools.standins), the official Stanford Dogs archive and Keras's ImageNet file.
 
 Only the step counts and epochs are cut; everything else is the ``full`` profile's (224 px, batch 64,
 graph mode, the ``archive`` source, weights from a file). ``pytest -m rehearsal`` runs the rehearsal
@@ -25,17 +25,15 @@ from course.approaches import RunResult, load_augmented_data, warn_if_not_meanin
 from course.breeds import STANFORD_DOGS_FOLDERS
 from course.config import NUM_CLASSES, PROFILES, Profile, get_profile
 from course.data import readable_breed
+from course.downloads import ARCHIVE_MARK, WEIGHTS_FILE_NAME, standin_reasons
 from course.models import IMAGENET_STDDEV_RGB, build_transfer_model
-from course.standins import (
-    ARCHIVE_MARK,
+from course_tools.standins import (
     IMAGENET_MEAN_RGB,
     MAT_HEADER,
-    WEIGHTS_FILE_NAME,
     StandInError,
     main,
     per_breed_counts,
     standin_image_shape,
-    standin_reasons,
     write_standin_archive,
     write_standin_weights,
 )

@@ -1,13 +1,13 @@
-"""python -m course.gates: thresholds checked against metrics recorded by executed notebooks."""
+"""python -m course_tools.gates: thresholds checked against metrics recorded by executed notebooks."""
 
 import re
 import shutil
 
-import lesson_testing as lt
+from tests import lesson_testing as lt
 import pytest
-from tiny_notebooks import execute, write_notebook
+from tests.tiny_notebooks import execute, write_notebook
 
-from course.gates import (
+from course_tools.gates import (
     DEFAULT_CONFIG,
     ExecutedLessons,
     GateConfigError,
@@ -130,7 +130,7 @@ def test_a_pinned_metric_is_read_from_its_lesson_only(tmp_path, executed, capsys
 
 def test_no_executed_notebooks_is_an_error_saying_how_to_make_them(tmp_path, capsys):
     assert main([str(tmp_path)]) == 2
-    assert f"python -m course.notebooks --profile full --out {tmp_path}" in capsys.readouterr().err
+    assert f"python -m course_tools.notebooks --profile full --out {tmp_path}" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

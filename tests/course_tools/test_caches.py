@@ -1,4 +1,4 @@
-"""python -m course.caches: caches prepared from published files, checked by hash, corruption named."""
+"""python -m course_tools.caches: caches prepared from published files, checked by hash, corruption named."""
 
 import hashlib
 import io
@@ -7,17 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from course.caches import (
-    DOGS_ARCHIVE,
-    EFFICIENTNETB0_NOTOP,
-    CacheError,
-    RemoteFile,
-    main,
-    prepare_archive,
-    prepare_tfds,
-    prepare_weights,
-)
 from course.config import get_profile
+from course.downloads import DOGS_ARCHIVE, EFFICIENTNETB0_NOTOP, RemoteFile
+from course_tools.caches import CacheError, main, prepare_archive, prepare_tfds, prepare_weights
 
 
 def test_weights_url_and_hash_are_the_ones_keras_uses():
@@ -179,7 +171,7 @@ def test_prepare_then_verify_passes_and_names_a_corrupt_or_missing_file(tmp_path
     assert f"corrupt {chihuahua}: expected sha256 {expected}, found {actual}" in error
     assert f"missing {data_dir / 'lists/test_list.mat'} (expected sha256 {hashlib.sha256(b'test').hexdigest()})" in error
     assert (
-        "Rebuild the caches with: python -m course.caches prepare --profile smoke --source archive "
+        "Rebuild the caches with: python -m course_tools.caches prepare --profile smoke --source archive "
         f"--data-dir {data_dir} --manifest {manifest} --force"
     ) in error
 

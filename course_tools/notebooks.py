@@ -1,6 +1,6 @@
 """Execute the lesson notebooks with papermill, the way CI does.
 
-    python -m course.notebooks [LESSON ...] --profile smoke --out executed
+    python -m course_tools.notebooks [LESSON ...] --profile smoke --out executed
 
 Lessons are the folders ``<source>/<lesson>/<lesson>.ipynb`` (``solutions/`` by default). Each runs
 on the Jupyter kernel ``python3`` with the papermill parameters ``profile`` and ``output_dir``
@@ -26,7 +26,7 @@ from course.metrics import read_metrics
 
 KERNEL = "python3"
 REQUIRED_PARAMETERS = ("profile", "output_dir")
-SOURCES = ("solutions", "lessons")
+NOTEBOOK_FOLDERS = ("solutions", "lessons")
 DEFAULT_CONFIG = Path(__file__).with_name("notebooks.toml")
 _PAPERMILL_CELL_TAGS = {"injected-parameters", "papermill-error-cell-tag"}
 
@@ -36,7 +36,7 @@ class NotebookRunError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class Lesson:
+class LessonPlan:
     """One lesson notebook and the settings it runs with."""
 
     name: str
@@ -101,7 +101,7 @@ def load_config(path: Path) -> dict:
 
 def plan_lessons(
     available: dict[str, Path], names: list[str], config: dict, profile: str, timeout: float | None
-) -> list[Lesson]:
+) -> list[LessonPlan]:
     """The lessons ``names`` (all when empty) with their timeouts and parameters for ``profile``."""
     unknown = sorted(set(names) - set(available))
     if unknown:
@@ -133,11 +133,11 @@ def plan_lessons(
                 f"No cell timeout for profile {profile!r}: add `{profile} = <seconds>` to [timeout] "
                 "in the runner settings or pass --timeout."
             )
-        lessons.append(Lesson(name, available[name], float(lesson_timeout), dict(parameters)))
+        lessons.append(LessonPlan(name, available[name], float(lesson_timeout), dict(parameters)))
     return lessons
 
 
-def missing_parameters(lesson: Lesson) -> list[str]:
+def missing_parameters(lesson: LessonPlan) -> list[str]:
     """Parameters the runner passes that the lesson's ``parameters`` cell does not declare."""
     import papermill
 
@@ -166,7 +166,7 @@ def failing_cell(executed: Path) -> str:
     return f"cell {number} of {len(lesson_cells)} (`{first_line.strip()}`)"
 
 
-def run_lesson(lesson: Lesson, profile: str, out: Path, kernel: str = KERNEL) -> LessonRun:
+def run_lesson(lesson: LessonPlan, profile: str, out: Path, kernel: str = KERNEL) -> LessonRun:
     """Execute ``lesson`` on the Jupyter kernel ``kernel`` into ``out/<lesson>.ipynb``, with its figures
     in ``out/<lesson>/``."""
     import papermill
@@ -213,7 +213,7 @@ def run_lesson(lesson: Lesson, profile: str, out: Path, kernel: str = KERNEL) ->
     return LessonRun(lesson.name, status, seconds, metrics, failure)
 
 
-def format_table(runs: list[LessonRun]) -> str:
+def format_runs(runs: list[LessonRun]) -> str:
     """One line per lesson: name, status, seconds and the metrics it recorded."""
     rows = [("lesson", "status", "seconds", "metrics")]
     for run in runs:
@@ -228,12 +228,12 @@ def format_table(runs: list[LessonRun]) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m course.notebooks", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m course_tools.notebooks", description=__doc__.splitlines()[0])
     parser.add_argument("lessons", nargs="*", metavar="LESSON", help="lessons to run (default: every lesson)")
     parser.add_argument("--profile", required=True, choices=list(PROFILES), help="run profile passed to every lesson")
     parser.add_argument("--out", type=Path, required=True, help="folder for executed notebooks and figures")
     parser.add_argument("--timeout", type=float, help="seconds any one cell may run (overrides the runner settings)")
-    parser.add_argument("--source", choices=SOURCES, default="solutions", help="instructor or student notebooks")
+    parser.add_argument("--source", choices=NOTEBOOK_FOLDERS, default="solutions", help="instructor or student notebooks")
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="repository root (default: this folder)")
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="runner settings (TOML)")
     parser.add_argument("--kernel", default=KERNEL, help=f"Jupyter kernel to run the lessons on (default: {KERNEL})")
@@ -254,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     except NotebookRunError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(format_table(runs))
+    print(format_runs(runs))
     failed = [run for run in runs if not run.passed]
     for run in failed:
         print(f"FAILED {run.lesson} ({args.source}/{run.lesson}/{run.lesson}.ipynb): {run.failure}", file=sys.stderr)

@@ -1,7 +1,7 @@
 """Download caches a GPU runner prepares once, so that later runs need no network.
 
-    python -m course.caches prepare [--profile full] [--source tfds|archive] [--data-dir D] [--force]
-    python -m course.caches verify
+    python -m course_tools.caches prepare [--profile full] [--source tfds|archive] [--data-dir D] [--force]
+    python -m course_tools.caches verify
 
 ``prepare`` fetches what the profile needs: the Stanford Dogs data (TFDS ``stanford_dogs`` built
 into the data folder, or the official archive unpacked there) and the EfficientNetB0 ImageNet
@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import shlex
 import shutil
 import sys
@@ -26,42 +25,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from course.config import PROFILES, SOURCES, Profile, ProfileError, get_profile
+from course.downloads import ARCHIVE_LISTS, DOGS_ARCHIVE, EFFICIENTNETB0_NOTOP, RemoteFile, keras_cache_dir
 
 DEFAULT_MANIFEST = Path.home() / ".cache" / "course" / "caches.json"
-
-
-@dataclass(frozen=True)
-class RemoteFile:
-    """A published file: where it lives, its hash (md5 or sha256) and where it is unpacked, if anywhere."""
-
-    name: str
-    url: str
-    file_hash: str
-    unpack_into: str | None = None  # folder under the data folder, for archives
-
-
-# keras/src/applications/efficientnet.py: BASE_WEIGHTS_PATH + "efficientnetb0_notop.h5", WEIGHTS_HASHES["b0"][1]
-EFFICIENTNETB0_NOTOP = RemoteFile(
-    "efficientnetb0_notop.h5",
-    "https://storage.googleapis.com/keras-applications/efficientnetb0_notop.h5",
-    "50bc09e76180e00e4465e1a485ddc09d",
-)
-# The official archive, with the sha256 sums TFDS publishes for it (stanford_dogs/checksums.tsv).
-DOGS_ARCHIVE = (
-    RemoteFile(
-        "images.tar",
-        "http://vision.stanford.edu/aditya86/ImageNetDogs/images.tar",
-        "a443fc2f9a851aa1a7b8e4fa4af94b8459fce2c9f5a2f4dd4669cf9673a4ec58",
-        unpack_into=".",
-    ),
-    RemoteFile(
-        "lists.tar",
-        "http://vision.stanford.edu/aditya86/ImageNetDogs/lists.tar",
-        "34b47cacd9a98b5d150e084f24d29391c084c55272295ec65c85651bc35f4d6c",
-        unpack_into="lists",
-    ),
-)
-ARCHIVE_LISTS = ("lists/train_list.mat", "lists/test_list.mat")
 
 
 class CacheError(RuntimeError):
@@ -90,11 +56,6 @@ def catalogue(name: str, root: Path, relative_paths) -> Cache:
     """A :class:`Cache` of the files ``relative_paths`` under ``root``, hashed now."""
     files = {str(path): file_digest(root / path) for path in sorted(relative_paths)}
     return Cache(name, str(root.resolve()), files)
-
-
-def keras_cache_dir() -> Path:
-    """Keras's cache folder, where ``keras.applications`` looks for weights: $KERAS_HOME, else ~/.keras."""
-    return Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras")
 
 
 def fetch(remote: RemoteFile, cache_dir: Path, cache_subdir: str, force: bool = False) -> Path:
@@ -214,14 +175,14 @@ def write_manifest(path: Path, caches: list[Cache], rebuild: str) -> None:
 def verify(path: Path) -> list[Cache]:
     """The caches in the manifest at ``path``; :class:`CacheError` names every missing or corrupt file."""
     if not path.is_file():
-        raise CacheError(f"No cache manifest at {path}. Prepare the caches first: python -m course.caches prepare")
+        raise CacheError(f"No cache manifest at {path}. Prepare the caches first: python -m course_tools.caches prepare")
     try:
         manifest = json.loads(path.read_text())
         caches = [Cache(**cache) for cache in manifest["caches"]]
         rebuild = manifest["rebuild"]
     except (ValueError, KeyError, TypeError) as error:
         raise CacheError(
-            f"The cache manifest {path} is unreadable ({error!r}). Prepare the caches again: python -m course.caches prepare"
+            f"The cache manifest {path} is unreadable ({error!r}). Prepare the caches again: python -m course_tools.caches prepare"
         ) from None
     problems = []
     for cache in caches:
@@ -241,7 +202,7 @@ def verify(path: Path) -> list[Cache]:
 
 
 def _rebuild_command(args: argparse.Namespace, profile: Profile) -> str:
-    command = ["python", "-m", "course.caches", "prepare", "--profile", profile.name, "--source", profile.source]
+    command = ["python", "-m", "course_tools.caches", "prepare", "--profile", profile.name, "--source", profile.source]
     if profile.data_dir:
         command += ["--data-dir", str(Path(profile.data_dir).resolve())]
     if args.manifest != DEFAULT_MANIFEST:
@@ -256,7 +217,7 @@ def _describe(caches: list[Cache]) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m course.caches", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m course_tools.caches", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     prepare_command = commands.add_parser("prepare", help="download what a profile needs and write the manifest")
     prepare_command.add_argument("--profile", choices=list(PROFILES), default="full", help="run profile (default: full)")

@@ -5,7 +5,7 @@ import math
 import nbformat
 import numpy as np
 import pytest
-from tiny_notebooks import execute, write_notebook
+from tests.tiny_notebooks import execute, write_notebook
 
 from course.metrics import METRIC_MIMETYPE, MetricError, read_metrics, record
 

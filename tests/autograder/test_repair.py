@@ -7,7 +7,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from autograder_fixtures import students
+from tests.autograder_fixtures import students
 from nbformat.v4 import new_code_cell, new_output
 
 from autograder.execution import SaveAutoGradesIgnoringStderr
@@ -15,7 +15,7 @@ from autograder.feedback import HideHiddenTests, leaked_lines
 from autograder.repair import SubmissionRepair
 from autograder.submission import UnreadableNotebook, read_notebook
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 RELEASE = students.released()
 EXERCISES = [(cell.cell_type, students.grade_id(cell)) for cell in RELEASE.cells
              if students.grade_id(cell)]

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from autograder_fixtures import students
+from tests.autograder_fixtures import students
 from nbgrader.api import Gradebook
 
 from autograder.cli import main
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_cli(*args):
