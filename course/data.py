@@ -111,6 +111,16 @@ def load_dogs(
     GPU: :mod:`course.acceleration`), a ``FastAugment`` does not run in the pipeline: the train set
     gives the cached uint8 batches unaugmented, and ``train_augmentation`` holds the ``FastAugment``
     for :func:`course.train.fit` to run inside the training step, on the accelerator.
+
+    Args:
+        profile: the run profile (a name, a :class:`course.config.Profile`, or ``None`` for the default).
+        source: ``"tfds"``, ``"archive"`` or ``"synthetic"``, instead of the profile's.
+        data_dir: the data folder, instead of the profile's.
+        augment: called as ``augment(images, training=True)`` on each training batch; ``None`` for none.
+        shuffle: shuffle the training set (the test set never is).
+
+    Returns:
+        A :class:`DogsData` with the train and test datasets, the class names and the set sizes.
     """
     profile = _resolve(profile, source, data_dir)
     train, class_names = load_raw("train", profile)

@@ -166,6 +166,20 @@ class FastAugment(keras.layers.Layer):
     so it can sit in a ``tf.data`` map (``augment(images, training=True)``) or as the first
     layer of a model, where it is silent during evaluation and prediction (and compiles with the
     model under ``jit_compile``).
+
+    Args:
+        rotation: ``f`` turns by up to ``f`` of a full turn either way, or a ``(lower, upper)`` range.
+        translation: ``(height_factor, width_factor)``, shifts by up to those fractions of the image.
+        flip: ``"horizontal"``, ``"vertical"``, ``"horizontal_and_vertical"`` or ``None``.
+        contrast: ``f`` scales contrast by a factor in ``[1 - f, 1 + f]``.
+        zoom: ``f`` zooms by a factor in ``[1 - f, 1 + f]``, both axes alike; ``None`` for none.
+        shear: ``(x_factor, y_factor)``, shear magnitudes along x and y; ``None`` for none.
+        flip_rate: the probability that each axis of ``flip`` is mirrored.
+        fill_mode: how points outside the image are filled: ``"reflect"``, ``"wrap"``, ``"constant"``
+            or ``"nearest"``.
+        interpolation: ``"bilinear"`` or ``"nearest"``.
+        value_range: the range of the pixel values, for clipping the contrast.
+        seed: seed of the random parameters; ``None`` draws them non-deterministically.
     """
 
     def __init__(

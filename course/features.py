@@ -158,7 +158,15 @@ def extract_features(
     extractor: keras.Model, examples: tf.data.Dataset, image_size: int, batch_size: int, run_eagerly: bool = False
 ) -> FeatureSet:
     """Run ``extractor`` once over (image, label) ``examples``, resized like the training pipelines
-    and never augmented or shuffled; as a graph unless ``run_eagerly`` (quicker for a few batches)."""
+    and never augmented or shuffled.
+
+    Args:
+        extractor: the backbone up to its pooled features (:func:`feature_extractor`).
+        examples: unbatched (uint8 image of any size, integer label) pairs, as ``load_raw`` gives them.
+        image_size: the side of the square the images are resized to.
+        batch_size: images per forward pass.
+        run_eagerly: run without compiling a graph (quicker for a few batches).
+    """
     batches = fast_pipeline(examples, image_size, batch_size, shuffle=False, cache=None)
 
     def forward(images):
@@ -196,10 +204,18 @@ def cached_features(
     split: str = "train",
     cache_dir: str | Path | None = DEFAULT_FEATURE_DIR,
 ) -> FeatureSet:
-    """The features of ``split`` for ``profile``'s data, computed once and then read from
-    ``cache_dir`` (``None``: not kept on disk). The file is named after the split, image size,
-    data source and a hash of everything the features depend on: the backbone's weights, the data
-    (source, folder, seed and sizes of synthetic data, number of examples) and the image size."""
+    """The features of ``split`` for ``profile``'s data, computed once and then read from disk.
+
+    The file is named after the split, image size, data source and a hash of everything the features
+    depend on: the backbone's weights, the data (source, folder, seed and sizes of synthetic data,
+    number of examples) and the image size.
+
+    Args:
+        extractor: the backbone up to its pooled features (:func:`feature_extractor`).
+        profile: the run profile (a name, a :class:`course.config.Profile`, or ``None`` for the default).
+        split: ``"train"`` or ``"test"``.
+        cache_dir: where the features are kept; ``None`` keeps nothing on disk.
+    """
     profile = get_profile(profile)
     examples = split_examples(profile, split)
     identity = "|".join(
@@ -234,7 +250,18 @@ def train_head(
     verbose: int | str = 0,
     callbacks: list | None = None,
 ) -> keras.callbacks.History:
-    """Fit ``head`` (from :func:`build_head`) on feature vectors, reshuffled every epoch."""
+    """Fit ``head`` on feature vectors, reshuffled every epoch.
+
+    Args:
+        head: the classifier head, from :func:`build_head`.
+        train: the training features (:func:`cached_features`).
+        test: the validation features, or ``None`` for no validation.
+        epochs: epochs to train.
+        batch_size: feature vectors per step.
+        seed: seed of the shuffle.
+        verbose: Keras's ``verbose`` for ``fit``.
+        callbacks: Keras callbacks for ``fit``.
+    """
     validation = None if test is None else test.dataset(batch_size)
     return head.fit(
         train.dataset(batch_size, shuffle=True, seed=seed), validation_data=validation, epochs=epochs,

@@ -100,6 +100,20 @@ def fast_pipeline(
     the bytes, for a model that augments inside its training step
     (:func:`course.acceleration.set_train_augmentation`). A file cache is complete only after one full
     pass; a run that stops earlier leaves it to be written again next time.
+
+    Args:
+        examples: unbatched (uint8 image of any size, integer label) pairs of known cardinality.
+        image_size: the side of the square the images are resized to.
+        batch_size: images per batch.
+        augment: called as ``augment(images, training=True)`` on each batch; ``None`` for none.
+        shuffle: shuffle the examples, in a new order each pass.
+        seed: seed of the shuffle.
+        repeat: repeat the examples forever.
+        keep_uint8: give uint8 batches (only without ``augment``).
+        cache: ``"auto"``, ``"memory"``, a file path, or ``None`` for no cache.
+        cache_name: the start of the cache file's name.
+        cache_dir: the folder of a file cache (default: the system's temporary folder).
+        memory_budget: bytes the cache and shuffle buffer may take (default: half the available memory).
     """
     if keep_uint8 and augment is not None:
         raise ValueError(

@@ -63,6 +63,19 @@ def fit(
     in float32 under mixed precision, XLA is on or off, and ``data.train_augmentation`` (set by
     ``load_dogs`` when the augmentation runs on the accelerator) augments each batch inside the
     training step.
+
+    Args:
+        model: a compiled Keras model.
+        data: a :class:`course.data.DogsData`, or anything with ``train`` and ``test`` datasets.
+        epochs: the last epoch (Keras's meaning), not a count when ``initial_epoch`` is set.
+        profile: the run profile (a name, a :class:`course.config.Profile`, or ``None`` for the default).
+        early_stopping_patience: epochs without a better ``val_loss`` before stopping; ``None`` never stops early.
+        callbacks: more Keras callbacks.
+        initial_epoch: the epoch to start from, for a second phase of training.
+        resume: the name of the training phase, to back it up in the work folder and resume it.
+
+    Returns:
+        Keras's ``History``, with ``epoch_time`` among its metrics.
     """
     profile = get_profile(profile)
     require_accelerator(profile)
