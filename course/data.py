@@ -263,7 +263,7 @@ def _check_archive_list(list_file: Path, images: Path, folders: list[str], paths
             f"{images} has {len(folders)} breed folders, Stanford Dogs has {NUM_CLASSES}. "
             f"Extract the complete images.tar ({ARCHIVE_URL}) there."
         )
-    for path, label in zip(paths, labels):
+    for path, label in zip(paths, labels, strict=True):
         if not (0 <= label < NUM_CLASSES and path.split("/")[0] == folders[label]):
             raise DataSourceError(
                 f"{list_file} gives label {label + 1} to {path}, which is not in breed folder {label + 1} "

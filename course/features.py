@@ -149,7 +149,7 @@ def plug_head(head: keras.Model, model: keras.Model) -> keras.Model:
             f"The head's layers {[type(layer).__name__ for layer in sources]} do not match the head of "
             f"{model.name!r} {[type(layer).__name__ for layer in targets]}; build the head with build_head(model)."
         )
-    for source, target in zip(sources, targets):
+    for source, target in zip(sources, targets, strict=True):
         target.set_weights(source.get_weights())
     return model
 

@@ -101,7 +101,7 @@ def _curve(values, key: str, where: str) -> np.ndarray:
 def _metric_figure(title: str | None) -> tuple[NotebookFigure, dict[str, object]]:
     """A 1x2 figure, accuracy on the left and loss on the right, with titles and axis labels."""
     figure = NotebookFigure(figsize=(12, 4.5), layout="constrained")
-    axes = dict(zip(METRIC_TITLES, figure.subplots(1, 2)))
+    axes = dict(zip(METRIC_TITLES, figure.subplots(1, 2), strict=True))
     for metric, ax in axes.items():
         ax.set_title(METRIC_TITLES[metric])
         ax.set_xlabel("epoch")
@@ -264,7 +264,7 @@ def show_batch(
     if len(titles) != len(array):
         raise ValueError(f"There are {len(array)} images but {len(titles)} labels; give one label per image.")
     shown = to_uint8(array[:count], value_range)
-    return _image_grid(list(zip(shown, titles)))
+    return _image_grid(list(zip(shown, titles, strict=False)))
 
 
 def _accepts_training(pipeline: Callable) -> bool:

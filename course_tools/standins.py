@@ -175,12 +175,12 @@ def _save_like_the_imagenet_file(model, path: Path, mark: str) -> None:
         stream.attrs["backend"] = b"tensorflow"
         stream.attrs["keras_version"] = keras.__version__.encode()
         stream.attrs[WEIGHTS_MARK] = mark
-        for layer, name in zip(model.layers, names):
+        for layer, name in zip(model.layers, names, strict=True):
             weights = layer.trainable_weights + layer.non_trainable_weights
             weight_names = [f"{name}/{weight.name}:0" for weight in weights]
             group = stream.create_group(name)
             save_attributes_to_hdf5_group(group, "weight_names", [weight_name.encode() for weight_name in weight_names])
-            for weight_name, weight in zip(weight_names, weights):
+            for weight_name, weight in zip(weight_names, weights, strict=True):
                 group.create_dataset(weight_name, data=keras.ops.convert_to_numpy(weight))
 
 

@@ -119,11 +119,11 @@ def test_synthetic_classes_are_balanced_and_named(synthetic_train):
 def test_synthetic_images_are_deterministic_per_seed(synthetic_train):
     same = raw_examples(load_raw("train", SMOKE)[0])
     assert len(same) == len(synthetic_train)
-    assert all(np.array_equal(a[0], b[0]) and a[1] == b[1] for a, b in zip(same, synthetic_train))
+    assert all(np.array_equal(a[0], b[0]) and a[1] == b[1] for a, b in zip(same, synthetic_train, strict=True))
     other_seed = raw_examples(load_raw("train", smoke(seed=SMOKE.seed + 1))[0].take(5))
-    assert all(not np.array_equal(a[0], b[0]) for a, b in zip(other_seed, synthetic_train))
+    assert all(not np.array_equal(a[0], b[0]) for a, b in zip(other_seed, synthetic_train, strict=False))
     test_split = raw_examples(load_raw("test", SMOKE)[0].take(5))
-    assert all(not np.array_equal(a[0], b[0]) for a, b in zip(test_split, synthetic_train))
+    assert all(not np.array_equal(a[0], b[0]) for a, b in zip(test_split, synthetic_train, strict=False))
 
 
 @pytest.mark.filterwarnings("ignore:`shuffle=True` was passed")
@@ -196,7 +196,7 @@ def test_steps_limits_repeat_train_and_take_test(smoke_data):
     assert smoke_data.test.cardinality() == SMOKE.validation_steps
     first, second = list(smoke_data.test), list(smoke_data.test)
     assert len(first) == SMOKE.validation_steps
-    for (images_a, labels_a), (images_b, labels_b) in zip(first, second):
+    for (images_a, labels_a), (images_b, labels_b) in zip(first, second, strict=True):
         np.testing.assert_array_equal(images_a, images_b)
         np.testing.assert_array_equal(labels_a, labels_b)
 

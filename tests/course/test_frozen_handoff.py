@@ -81,7 +81,7 @@ def test_lesson5_starts_from_the_model_lesson4_saved(saved, profile, data, capsy
     assert "Starting from the frozen model saved in" in capsys.readouterr().out
     assert history.epoch == saved.history.epoch == [0]
     assert history.history["val_accuracy"] == pytest.approx(saved.history.history["val_accuracy"])
-    for loaded, original in zip(model.get_weights(), saved.model.get_weights()):
+    for loaded, original in zip(model.get_weights(), saved.model.get_weights(), strict=True):
         np.testing.assert_array_equal(loaded, original)
     probe = next(iter(data.test))[0]
     np.testing.assert_allclose(model(probe, training=False), saved.model(probe, training=False), rtol=1e-5, atol=1e-6)
@@ -99,7 +99,7 @@ def test_the_loaded_model_fine_tunes_with_frozen_batchnorm(saved, profile, data)
     history = fit(model, data, 2, profile, initial_epoch=1)
     assert history.epoch == [1]
     assert not np.array_equal(model.get_layer("top_conv").kernel.numpy(), top_kernel)
-    for layer, before in zip(normalizations(model)[:-1], statistics):
+    for layer, before in zip(normalizations(model)[:-1], statistics, strict=True):
         np.testing.assert_array_equal(layer.moving_mean.numpy(), before)  # inference mode: never updated
 
 
@@ -113,7 +113,7 @@ def test_a_model_with_other_layers_is_not_loaded(profile, data, capsys):
     before = model.get_weights()
     assert load_frozen_model(model, profile) is None
     assert "has other layers than this model" in capsys.readouterr().out
-    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights(), strict=True))
 
 
 def test_other_profile_settings_do_not_share_a_saved_model(saved, profile, capsys):
@@ -142,5 +142,5 @@ def test_frozen_phase_trains_and_saves_once_then_reuses(profile, data, monkeypat
     monkeypatch.setattr(approaches, "fit", no_training)
     again, again_history = frozen_phase(profile, data)
     assert again_history.history["loss"] == pytest.approx(history.history["loss"])
-    for loaded, trained in zip(again.get_weights(), model.get_weights()):
+    for loaded, trained in zip(again.get_weights(), model.get_weights(), strict=True):
         np.testing.assert_array_equal(loaded, trained)

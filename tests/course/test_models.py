@@ -244,7 +244,7 @@ def test_weights_from_a_local_file_are_loaded_exactly(tmp_path):
     loaded = weights_of(backbone_layers(model))
     saved = weights_of(source.layers[1:])
     assert len(loaded) == len(saved) > 0
-    for loaded_weight, saved_weight in zip(loaded, saved):
+    for loaded_weight, saved_weight in zip(loaded, saved, strict=True):
         np.testing.assert_array_equal(loaded_weight, saved_weight)
 
 

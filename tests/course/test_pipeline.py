@@ -18,7 +18,7 @@ def raw_examples(count=10, seed=0):
               for _ in range(count)]
     labels = np.arange(count, dtype=np.int64) * 11 % NUM_CLASSES
     return tf.data.Dataset.from_generator(
-        lambda: zip(images, labels),
+        lambda: zip(images, labels, strict=True),
         output_signature=(tf.TensorSpec((None, None, 3), tf.uint8), tf.TensorSpec((), tf.int64)),
     ).apply(tf.data.experimental.assert_cardinality(count)), labels
 
@@ -33,7 +33,7 @@ def test_pipeline_gives_load_dogs_batches_and_augments_them():
     np.testing.assert_array_equal(images, np.round(images))  # cached as uint8
 
     augmented = list(fast_pipeline(examples, 16, 4, FastAugment(seed=SEED), shuffle=False).as_numpy_iterator())
-    assert all(np.abs(a[0] - p[0]).mean() > 1 for a, p in zip(augmented, plain))
+    assert all(np.abs(a[0] - p[0]).mean() > 1 for a, p in zip(augmented, plain, strict=True))
     np.testing.assert_array_equal(augmented[0][1], plain[0][1])
 
 
@@ -42,7 +42,7 @@ def test_pipeline_keeps_uint8_batches_for_augmentation_in_the_model():
     plain = list(fast_pipeline(examples, 16, 4, shuffle=False).as_numpy_iterator())
     raw = list(fast_pipeline(examples, 16, 4, shuffle=False, keep_uint8=True).as_numpy_iterator())
     assert [images.dtype for images, _ in raw] == [np.uint8] * 3
-    for (images, labels), (expected_images, expected_labels) in zip(raw, plain):
+    for (images, labels), (expected_images, expected_labels) in zip(raw, plain, strict=True):
         np.testing.assert_array_equal(images, expected_images)
         np.testing.assert_array_equal(labels, expected_labels)
     with pytest.raises(ValueError, match="keep_uint8=True gives the cached uint8 batches as they are"):
@@ -71,7 +71,7 @@ def test_file_cache_is_written_once_and_gives_the_same_images(tmp_path):
     on_disk = fast_pipeline(examples, 16, 4, shuffle=False, cache_name="tiny", cache_dir=tmp_path, memory_budget=0)
     for _ in range(2):
         read = list(on_disk.as_numpy_iterator())
-        for (images, labels), (expected_images, expected_labels) in zip(read, in_memory):
+        for (images, labels), (expected_images, expected_labels) in zip(read, in_memory, strict=True):
             np.testing.assert_array_equal(images, expected_images)
             np.testing.assert_array_equal(labels, expected_labels)
     assert min(path.name for path in tmp_path.iterdir()).startswith("tiny-16px-10.tfcache")

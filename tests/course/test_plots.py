@@ -120,7 +120,7 @@ def test_plot_hist_rejects_malformed_curves(change, message):
 def test_plot_runs_overlays_runs_validation_solid_train_dashed_one_colour_each():
     figure = plots.plot_runs({"scratch": HISTORY, "fine-tuned": FINETUNED}, title="three approaches")
     assert figure.get_suptitle() == "three approaches"
-    for ax, metric in zip(figure.axes, ("accuracy", "loss")):
+    for ax, metric in zip(figure.axes, ("accuracy", "loss"), strict=True):
         assert ax.get_title() == f"model {metric}"
         assert legend_texts(ax) == ["scratch validation", "scratch train", "fine-tuned validation", "fine-tuned train"]
         lines = lines_by_label(ax)
@@ -148,7 +148,7 @@ def test_plot_runs_needs_a_non_empty_dict(runs):
 
 def test_plot_finetune_joins_the_runs_with_a_line_at_the_boundary():
     figure = plots.plot_finetune(HISTORY, FINETUNED)
-    for ax, metric in zip(figure.axes, ("accuracy", "loss")):
+    for ax, metric in zip(figure.axes, ("accuracy", "loss"), strict=True):
         lines = lines_by_label(ax)
         np.testing.assert_array_equal(lines["train"].get_xdata(), [1, 2, 3, 4, 5])
         np.testing.assert_array_equal(lines["train"].get_ydata(), HISTORY[metric] + FINETUNED[metric])
@@ -176,7 +176,7 @@ def test_show_batch_shows_uint8_images_unchanged_with_integer_labels():
     figure = plots.show_batch(images, np.array([0, 1, 2, 3, 1]), CLASS_NAMES, n=4)
     assert len(figure.axes) == 4
     assert panel_titles(figure) == ["chihuahua", "beagle", "pug", "whippet"]
-    for shown, image in zip(shown_images(figure), images):
+    for shown, image in zip(shown_images(figure), images[:4], strict=True):
         assert shown.dtype == np.uint8
         np.testing.assert_array_equal(shown, image)
 
@@ -243,7 +243,7 @@ def test_show_augmented_with_a_keras_cv_layer_shows_the_original_then_flips():
     np.testing.assert_array_equal(shown[0], image)
     flipped = [np.array_equal(panel, image[:, ::-1]) for panel in shown[1:]]
     unchanged = [np.array_equal(panel, image) for panel in shown[1:]]
-    assert all(f or u for f, u in zip(flipped, unchanged))
+    assert all(f or u for f, u in zip(flipped, unchanged, strict=True))
     assert any(flipped) and any(unchanged)
 
 

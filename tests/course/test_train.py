@@ -185,7 +185,7 @@ def test_a_disconnected_fit_resumes_at_the_last_completed_epoch(work_profile, da
     model = build_transfer_model(NUM_CLASSES, IMAGE_SIZE, weights=None)
     history = fit(model, data, epochs=4, profile=work_profile, callbacks=[rerun], resume="phase")
     assert interrupted.epochs == [0, 1, 2] and rerun.epochs == [2, 3]
-    for restored, saved in zip(rerun.start_weights, interrupted.end_weights[1]):
+    for restored, saved in zip(rerun.start_weights, interrupted.end_weights[1], strict=True):
         np.testing.assert_array_equal(restored, saved)
     assert int(model.optimizer.iterations) == 4 * 2  # the optimizer state came back too
     assert history.epoch == [0, 1, 2, 3]

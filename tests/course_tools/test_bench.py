@@ -84,7 +84,7 @@ def test_reference_pipeline_augments_each_image_and_the_plain_one_does_not():
     augmented = next(iter(bench.reference_pipeline(examples, 32, 4, bench.reference_augmentation(seed=0))))[0].numpy()
     assert plain.shape == augmented.shape == (4, 32, 32, 3)
     np.testing.assert_array_equal(plain, again)
-    assert all(np.abs(a - p).mean() > 1 for a, p in zip(augmented, plain))
+    assert all(np.abs(a - p).mean() > 1 for a, p in zip(augmented, plain, strict=True))
 
 
 def test_invalid_settings_are_refused(capsys):

@@ -174,7 +174,7 @@ def test_tfds_stanford_dogs_builder_reads_the_standin_archive(standin_archive, t
     generators = builder._split_generators(downloads)
     label_feature = builder.info.features["label"]
     assert label_feature.names == [folder.lower() for folder in STANFORD_DOGS_FOLDERS]
-    for generator, count in zip(generators, (TRAIN_COUNT, TEST_COUNT)):
+    for generator, count in zip(generators, (TRAIN_COUNT, TEST_COUNT), strict=True):
         examples = 0
         for key, example in builder._generate_examples(**generator.gen_kwargs):
             encoded = builder.info.features.encode_example(example)  # reads the image as it is yielded
@@ -218,7 +218,7 @@ def test_build_transfer_model_loads_the_standin_weights(standin_weights):
     backbone = model.layers[1:len(plain.layers)]  # the image input, the backbone, then the head
     assert [type(layer) for layer in backbone] == [type(layer) for layer in plain.layers[1:]]
     compared = 0
-    for layer, loaded in zip(plain.layers[1:], backbone):
+    for layer, loaded in zip(plain.layers[1:], backbone, strict=True):
         if isinstance(layer, keras.layers.Normalization):
             mean, variance, count = layer.get_weights()
             expected = [mean, np.square(variance), count]
