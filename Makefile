@@ -1,5 +1,7 @@
 # Two commands from a fresh clone: `make demo` (the main job: every lesson executed offline in the
-# smoke profile, executed notebooks and figures in outputs/) and `make test`.
+# demo profile, where transfer learning works at small scale; executed notebooks and figures in outputs/,
+# the three approaches side by side, then the demo's accuracy gates) and `make test`.
+# The demo's backbone is pretrained offline on synthetic source images once (minutes), then cached.
 # Both create the local virtualenv .venv on first use; `make test` also builds .venv-colab, a stand-in
 # for Colab's runtime (its package versions, from .ci/colab/constraints.txt).
 PYTHON ?= python3
@@ -27,7 +29,9 @@ $(COLAB_INSTALLED): .ci/colab/constraints.txt
 colab-standin: $(COLAB_INSTALLED)
 
 demo: $(INSTALLED)
-	$(RUN) -m course_tools.notebooks --profile smoke --out outputs
+	$(RUN) -m course_tools.pretrain
+	$(RUN) -m course_tools.notebooks --profile demo --out outputs
+	$(RUN) -m course_tools.gates outputs --profile demo
 
 test: $(INSTALLED) $(COLAB_INSTALLED)
 	$(RUN) -m pytest

@@ -174,11 +174,17 @@ def source_weights(task: SourceTask = SOURCE_TASK, rebuild: bool = False) -> Pat
     backbone, accuracy = pretrain_backbone(task)
     seconds = time.perf_counter() - started
     path = source_weights_path(task)
-    path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f"partial-{os.getpid()}-{path.name}")
-    save_like_the_imagenet_file(
-        backbone, partial, {SOURCE_WEIGHTS_MARK: f"EfficientNetB0 {SOURCE_WEIGHTS_DESCRIPTION}"}
-    )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_like_the_imagenet_file(
+            backbone, partial, {SOURCE_WEIGHTS_MARK: f"EfficientNetB0 {SOURCE_WEIGHTS_DESCRIPTION}"}
+        )
+    except OSError as error:
+        raise SourceWeightsError(
+            f"Cannot write the pretrained weights to {path.parent} ({error}). Set KERAS_HOME to a writable folder "
+            "(the weights go to $KERAS_HOME/models)."
+        ) from None
     os.replace(partial, path)
     record = {
         "sha256": _sha256(path),
