@@ -49,6 +49,9 @@ SECRET_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END H
 # Lines shorter than this (``return x``, ``)``) may legitimately appear in both versions.
 DISTINCTIVE_LINE_LENGTH = 12
 CODE_STUB = "raise NotImplementedError()"
+# The lessons that train, executed in the demo profile (real transfer learning, checked by its gates:
+# tests/lessons/test_demo.py) rather than in smoke; the others run in smoke.
+DEMO_LESSONS = ("lesson3_scratch", "lesson4_frozen", "lesson5_finetune")
 TEXT_STUB = "YOUR ANSWER HERE"
 
 

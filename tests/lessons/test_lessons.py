@@ -1,8 +1,9 @@
 """The lessons: released correctly, runnable, and graded as intended by nbgrader.
 
 Every lesson under ``solutions/`` is checked; a new lesson is picked up by existing. The slow tests
-execute each lesson in the ``smoke`` profile with papermill and grade it with ``nbgrader autograde``
-in the ``grade`` profile; their times are listed at the end of the run.
+execute each lesson in the ``smoke`` profile with papermill (the lessons that train run in the ``demo``
+profile instead, in test_demo.py) and grade it with ``nbgrader autograde`` in the ``grade`` profile;
+their times are listed at the end of the run.
 """
 
 from __future__ import annotations
@@ -319,8 +320,9 @@ def test_leak_check_finds_solutions_hidden_tests_and_mark_schemes(tmp_path):
 
 
 @needs_lessons
-@pytest.mark.parametrize("lesson", LESSONS)
+@pytest.mark.parametrize("lesson", [lesson for lesson in LESSONS if lesson not in lt.DEMO_LESSONS])
 def test_solution_runs_in_the_smoke_profile(lesson, tmp_path, timings):
+    """The lessons that train run in the demo profile instead: tests/lessons/test_demo.py."""
     run, executed = lt.execute_lesson(lesson, "smoke", tmp_path)
     timings[(lesson, "papermill, smoke profile")] = run.seconds
     assert run.passed, f"{lesson}: {run.status}: {run.failure}"
