@@ -22,12 +22,12 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 
-from . import cli
-from .courseroot import CONFIG_FILE, Course, CourseError, default_course_dir, put_python_tools_on_path
-from .grading import read_record
-from .release import release
-from .sample_class import Lesson
-from .student_work import notebook_bytes, write_submission
+from autograder import cli
+from autograder.courseroot import CONFIG_FILE, Course, CourseError, default_course_dir, put_python_tools_on_path
+from autograder.grading import read_record
+from autograder.release import release
+from autograder.sample_class import Lesson
+from autograder.student_work import notebook_bytes, write_submission
 
 TARGET_SECONDS = 300    # one student's lessons, graded on 2 cores
 

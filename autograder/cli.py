@@ -7,7 +7,7 @@ import sys
 import time
 import warnings
 
-from .courseroot import Course, CourseError, default_course_dir, put_python_tools_on_path
+from autograder.courseroot import Course, CourseError, default_course_dir, put_python_tools_on_path
 
 EPILOG = """\
 a grading session:
@@ -21,13 +21,13 @@ a grading session:
 
 
 def command_release(course, args):
-    from .release import release
+    from autograder.release import release
     for lesson, paths in release(course, args.lessons, duedate=args.duedate).items():
         print(f"released {lesson}: {', '.join(str(p.relative_to(course.root)) for p in paths)}")
 
 
 def command_collect(course, args):
-    from .collect import collect
+    from autograder.collect import collect
     report = collect(course, args.source, lesson=args.lesson, roster=args.roster)
     print(report.as_text())
 
@@ -37,7 +37,7 @@ def interrupt(signum, frame):
 
 
 def command_grade(course, args):
-    from .grading import grade
+    from autograder.grading import grade
     started = time.monotonic()
     previous = signal.signal(signal.SIGTERM, interrupt)   # `kill` stops grading like Ctrl-C
     try:
@@ -51,19 +51,19 @@ def command_grade(course, args):
 
 
 def command_feedback(course, args):
-    from .feedback import generate_feedback
+    from autograder.feedback import generate_feedback
     for line in generate_feedback(course, students=args.students, lessons=args.lessons):
         print(line)
 
 
 def command_export(course, args):
-    from .export import export
+    from autograder.export import export
     for path in export(course, grades_csv=args.to, canvas_csv=args.canvas, roster=args.roster):
         print(f"wrote {path}")
 
 
 def command_report(course, args):
-    from .report import report
+    from autograder.report import report
     text, path = report(course, lessons=args.lessons, csv_path=args.csv)
     print(text)
     print(f"wrote {path}")

@@ -23,8 +23,9 @@ from nbgrader.api import Gradebook
 from traitlets import List, Unicode
 from traitlets.config import Configurable
 
-from .courseroot import LMS_FILE, CourseError
-from .roster import read_roster, update_gradebook_students
+from autograder.cells import grade_id
+from autograder.courseroot import LMS_FILE, CourseError
+from autograder.roster import read_roster, update_gradebook_students
 
 BUILTIN_PATTERNS = [
     # Canvas: <name>_[LATE_]<user id>_<submission id>_<original name>
@@ -125,7 +126,7 @@ class Catalogue:
         release = course.folder("release")
         for path in sorted(release.glob("*/*.ipynb")):
             cells = json.loads(path.read_text()).get("cells", [])
-            ids = {cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") for cell in cells}
+            ids = {grade_id(cell) for cell in cells}
             self.notebooks[(path.parent.name, path.stem)] = ids - {None}
         if not self.notebooks:
             raise CourseError(f"no released lessons in {release}: run `python -m autograder release`")
@@ -149,7 +150,7 @@ class Catalogue:
         """(lesson, notebook) sharing most exercise ids with the file's notebook, or None."""
         try:
             cells = json.loads(data).get("cells", [])
-            ids = {cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") for cell in cells}
+            ids = {grade_id(cell) for cell in cells}
         except (ValueError, AttributeError, RecursionError):
             return None
         overlap = [(len(ids & known), key) for key, known in self.notebooks.items()

@@ -21,9 +21,10 @@ from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import ensure_async, run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.v4 import new_output
-from nbgrader import utils
 from nbgrader.preprocessors import Execute, SaveAutoGrades
 from traitlets import Dict, Integer, List, Unicode
+
+from autograder.cells import grade_id, is_test
 
 EVENTS_KEY = "autograder"
 
@@ -53,13 +54,8 @@ del _autograder_snapshot
 RESTORE_CODE = f'__import__("sys").modules["{GUARD_MODULE}"].restore()'
 
 
-def is_test_cell(cell):
-    """True for an autograded test cell (a grade cell that is not an answer)."""
-    return utils.is_grade(cell) and not utils.is_solution(cell) and cell.cell_type == "code"
-
-
 def cell_label(cell, index):
-    return cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell {index + 1}"
+    return grade_id(cell) or f"cell {index + 1}"
 
 
 def error_output(ename, message):
@@ -195,7 +191,7 @@ class SafeExecute(Execute):
         self._output_chars = 0
         self._output_truncated = False
         try:
-            if is_test_cell(cell) and self.protected_modules:
+            if is_test(cell) and self.protected_modules:
                 await self._run_silently(RESTORE_CODE)
             return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
         except DeadKernelError:

@@ -8,7 +8,7 @@ from nbgrader.plugins import CsvExportPlugin
 from traitlets import Dict
 from traitlets.config import Configurable
 
-from .roster import read_roster
+from autograder.roster import read_roster
 
 CANVAS_FIXED_COLUMNS = ["Student", "ID", "SIS User ID", "Section"]
 

@@ -15,8 +15,8 @@ from nbgrader.converters import GenerateFeedback
 from nbgrader.converters.base import NbGraderException
 from nbgrader.preprocessors import ClearHiddenTests
 
-from .courseroot import CourseError
-from .submission import UnreadableNotebook, read_notebook
+from autograder.courseroot import CourseError
+from autograder.submission import UnreadableNotebook, read_notebook
 
 HIDDEN_TESTS_PREPROCESSOR = "autograder.feedback.HideHiddenTests"
 MIN_SECRET_LENGTH = 12   # shorter hidden-test lines ("else:", "pass") are not secrets

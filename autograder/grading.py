@@ -29,12 +29,12 @@ from nbgrader.utils import parse_utc
 from traitlets import Integer
 from traitlets.config import Configurable
 
-from .courseroot import LMS_FILE, RECORD_FILE, CourseError
-from .execution import EVENTS_KEY, SafeExecute
-from .flags import Flag, flag_from_event
-from .gradebook import backup_gradebook, make_lesson_template, merge_graded, record_ungradable, sqlite_path
-from .repair import SubmissionRepair
-from .submission import UnreadableNotebook, read_notebook
+from autograder.courseroot import LMS_FILE, RECORD_FILE, CourseError
+from autograder.execution import EVENTS_KEY, SafeExecute
+from autograder.flags import Flag, flag_from_event
+from autograder.gradebook import backup_gradebook, make_lesson_template, merge_graded, record_ungradable, sqlite_path
+from autograder.repair import SubmissionRepair
+from autograder.submission import UnreadableNotebook, read_notebook
 
 TIMESTAMP_FILE = "timestamp.txt"
 

@@ -7,9 +7,10 @@ from nbgrader.api import Gradebook
 from nbgrader.converters import GenerateAssignment
 from nbgrader.converters.base import NbGraderException
 
-from .colab import ColabLink, write_colab_cells
-from .courseroot import CourseError
-from .submission import VALID_CELL_ID
+from autograder.cells import grade_id
+from autograder.colab import ColabLink, write_colab_cells
+from autograder.courseroot import CourseError
+from autograder.submission import VALID_CELL_ID
 
 
 def stable_cell_ids(nb):
@@ -17,7 +18,7 @@ def stable_cell_ids(nb):
     its source id, else a hash of its position and content. Returns True if any id changed."""
     used, changed = set(), False
     for index, cell in enumerate(nb.cells):
-        wanted = [cell.metadata.get("nbgrader", {}).get("grade_id"), cell.get("id"),
+        wanted = [grade_id(cell), cell.get("id"),
                   hashlib.sha1(f"{index}:{cell.source}".encode()).hexdigest()[:12]]
         cell_id = next(value for value in wanted
                        if isinstance(value, str) and VALID_CELL_ID.match(value) and value not in used)

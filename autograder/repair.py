@@ -17,31 +17,13 @@ from dataclasses import dataclass, field
 
 import nbformat
 
-from .flags import Flag
-from .submission import UnreadableNotebook, host_cell_ids, normalise
+from autograder.cells import NBGRADER_CELL_KEYS, STUB_PLACEHOLDERS, grade_id, is_answer, is_read_only, nbgrader_metadata
+from autograder.flags import Flag
+from autograder.submission import UnreadableNotebook, host_cell_ids, normalise
 
 TEST_SIMILARITY = 0.8       # difflib ratio for a test cell to count as the released one
 PROMPT_COVERAGE = 0.8       # share of a stub's prompt lines an answer cell must keep
 OWN_CELLS_KEPT = 0.3        # share of the lesson's own cells a submission of it keeps, at least
-STUB_PLACEHOLDERS = ("YOUR CODE HERE", "YOUR ANSWER HERE", "raise NotImplementedError()")
-
-
-def nbgrader_meta(cell):
-    return cell.metadata.get("nbgrader") or {}
-
-
-def grade_id(cell):
-    return nbgrader_meta(cell).get("grade_id")
-
-
-def is_answer(cell):
-    return bool(nbgrader_meta(cell).get("solution"))
-
-
-def is_read_only(cell):
-    """Test cells and locked cells: students may not change them."""
-    meta = nbgrader_meta(cell)
-    return bool(meta) and not meta.get("solution") and bool(meta.get("grade") or meta.get("locked"))
 
 
 def prompt_lines(stub):
@@ -72,7 +54,7 @@ class SubmissionRepair:
     def __init__(self, release):
         self.release = release
         self.cells = release.cells
-        self.graded = [j for j, cell in enumerate(self.cells) if nbgrader_meta(cell)]
+        self.graded = [j for j, cell in enumerate(self.cells) if nbgrader_metadata(cell)]
         self.by_grade_id = {grade_id(self.cells[j]): j for j in self.graded}
         self.by_cell_id = {cell.get("id"): j for j, cell in enumerate(self.cells) if cell.get("id")}
 
@@ -210,15 +192,15 @@ class SubmissionRepair:
         restored, edited = [], []
         for i, j in matching.by_submitted.items():
             released = self.cells[j]
-            if not nbgrader_meta(released):
+            if not nbgrader_metadata(released):
                 continue
             cell = cells[i]
-            if nbgrader_meta(cell) != nbgrader_meta(released):
+            if nbgrader_metadata(cell) != nbgrader_metadata(released):
                 restored.append(grade_id(released))
             if cell.cell_type != released.cell_type:
                 cells[i] = cell = nbformat.from_dict({**copy.deepcopy(released), "source": cell.source,
                                                       "id": cell["id"]})
-            for key in ("nbgrader", "deletable", "editable"):
+            for key in NBGRADER_CELL_KEYS:
                 if key in released.metadata:
                     cell.metadata[key] = copy.deepcopy(released.metadata[key])
             if is_read_only(released) and cell.source.strip() != released.source.strip():

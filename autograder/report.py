@@ -6,9 +6,9 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 
-from .courseroot import LMS_FILE
-from .flags import Flag
-from .grading import read_record
+from autograder.courseroot import LMS_FILE
+from autograder.flags import Flag
+from autograder.grading import read_record
 
 
 def late_flags(course, submission):

@@ -4,7 +4,7 @@ sis_user_id and section for the Canvas export)."""
 import csv
 from pathlib import Path
 
-from .courseroot import CourseError
+from autograder.courseroot import CourseError
 
 REQUIRED_COLUMNS = ("id", "first_name", "last_name", "email")
 

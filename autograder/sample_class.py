@@ -33,9 +33,9 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
-from .courseroot import Course, CourseError, default_course_dir
-from .dataflow import DataFlow
-from .student_work import (
+from autograder.courseroot import Course, CourseError, default_course_dir
+from autograder.dataflow import DataFlow
+from autograder.student_work import (
     CODE_STUB_LINES,
     answered,
     colab_saved,

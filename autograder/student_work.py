@@ -14,30 +14,16 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell
 
-# nbgrader's solution delimiters (ClearSolutions' defaults) and the course's mark-scheme marker:
-# what a solution cell holds besides the answer a student writes.
-SOLUTION_DELIMITERS = ("BEGIN SOLUTION", "END SOLUTION")
-MARK_SCHEME_BEGIN = "BEGIN MARK SCHEME"
-CODE_STUB_LINES = ("# YOUR CODE HERE", "raise NotImplementedError()")
-
-
-def grade_id(cell):
-    """The nbgrader grade id of a cell (a notebook node or plain JSON), or None."""
-    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-
-
-def nbgrader_flags(cell):
-    return cell.get("metadata", {}).get("nbgrader", {})
-
-
-def is_answer(cell):
-    return bool(nbgrader_flags(cell).get("solution"))
-
-
-def is_test(cell):
-    """An autograded test cell: a graded code cell that is not an answer."""
-    flags = nbgrader_flags(cell)
-    return cell.get("cell_type") == "code" and bool(flags.get("grade")) and not flags.get("solution")
+from autograder.cells import (
+    CODE_STUB,
+    CODE_STUB_LINES,
+    MARK_SCHEME_BEGIN,
+    NBGRADER_CELL_KEYS,
+    SOLUTION_DELIMITERS,
+    grade_id,
+    is_answer,
+    is_test,
+)
 
 
 def index_of(nb, wanted):
@@ -87,7 +73,7 @@ def with_stub_body(stub, body):
         else:
             lines.append(line)
     if not replaced:
-        raise ValueError(f"not a released code stub (no {CODE_STUB_LINES[-1]!r} line):\n{stub}")
+        raise ValueError(f"not a released code stub (no {CODE_STUB!r} line):\n{stub}")
     return "\n".join(lines)
 
 
@@ -115,7 +101,7 @@ def shuffled(nb, seed=7):
 
 def strip_nbgrader_metadata(nb):
     for cell in nb.cells:
-        for key in ("nbgrader", "deletable", "editable"):
+        for key in NBGRADER_CELL_KEYS:
             cell.metadata.pop(key, None)
     return nb
 

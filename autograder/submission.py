@@ -7,7 +7,7 @@ import uuid
 
 import nbformat
 
-from .flags import Flag
+from autograder.flags import Flag
 
 VALID_CELL_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 # Notebook and cell metadata that Colab (and other hosts) add and nbgrader has no use for.
