@@ -24,9 +24,9 @@ from nbgrader.api import Gradebook, MissingEntry
 
 from autograder import cli
 from autograder.courseroot import CONFIG_FILE, Course, CourseError, default_course_dir, put_python_tools_on_path
-from autograder.grading import read_record
+from autograder.lesson_model import LessonModel
+from autograder.records import read_record
 from autograder.release import release
-from autograder.sample_class import Lesson
 from autograder.student_work import notebook_bytes, write_submission
 
 TARGET_SECONDS = 300    # one student's lessons, graded on 2 cores
@@ -53,7 +53,7 @@ def file_correct_work(course, lessons, students):
     """``students`` copies of every lesson's correct notebook in submitted/; returns the ids."""
     ids = [f"bench{number:02d}" for number in range(1, students + 1)]
     for name in lessons:
-        lesson = Lesson.load(course, name)
+        lesson = LessonModel.load(course, name)
         content = notebook_bytes(lesson.correct())
         for student in ids:
             write_submission(course.root, student, name, content, lesson.filename)
@@ -108,7 +108,7 @@ def invalid_run(course, problems, printed):
     return "\n".join(lines)
 
 
-def format_table(rows, jobs_list, students):
+def format_timing_table(rows, jobs_list, students):
     """rows: (lesson, notebooks, {jobs: seconds per notebook})."""
     jobs_headers = [f"s/nb {jobs} job{'s' if jobs > 1 else ''}" for jobs in jobs_list]
     header = f"{'lesson':<22} {'notebooks':>9} " + " ".join(f"{h:>12}" for h in jobs_headers)
@@ -165,7 +165,7 @@ def run(repository, students=2, lessons=(), jobs_list=(1, 2), keep=False, echo=p
                     return 1
                 per_notebook[lesson][jobs] = seconds / students
                 echo(f"  {lesson}, --jobs {jobs}: {seconds:.1f} s for {plural(students, 'notebook')}")
-        echo(format_table([(lesson, students, per_notebook[lesson]) for lesson in lessons],
+        echo(format_timing_table([(lesson, students, per_notebook[lesson]) for lesson in lessons],
                           list(jobs_list), students))
         echo(f"load average (1, 5, 15 min) after: {load_average()}  ({os.cpu_count()} cores)")
         if keep:

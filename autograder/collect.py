@@ -24,18 +24,10 @@ from traitlets import List, Unicode
 from traitlets.config import Configurable
 
 from autograder.cells import grade_id
-from autograder.courseroot import LMS_FILE, CourseError
+from autograder.courseroot import CourseError
+from autograder.lms import BUILTIN_PATTERNS, LMS_FILE, match_fields
 from autograder.roster import read_roster, update_gradebook_students
 
-BUILTIN_PATTERNS = [
-    # Canvas: <name>_[LATE_]<user id>_<submission id>_<original name>
-    (r"(?:.*/)?(?P<name>[^/_]+)_(?:(?P<late>LATE)_)?(?P<student_id>\d+)_(?P<submission_id>\d+)"
-     r"_(?P<file>[^/]+)"),
-    # Moodle: <Full Name>_<id>_assignsubmission_file_/<file>
-    r"(?:.*/)?(?P<name>[^/]+?)_(?P<student_id>\d+)_assignsubmission_file_/(?:.*/)?(?P<file>[^/]+)",
-    # a folder per student: <student>/<file>
-    r"(?:.*/)?(?P<student_id>[^/]+)/(?P<file>[^/]+)",
-]
 JUNK = re.compile(r"(^|/)(__MACOSX|\.ipynb_checkpoints)/|(^|/)\.DS_Store$|(^|/)\._")
 RENAMINGS = [
     re.compile(r"^(copy of )+", re.IGNORECASE),    # Google Drive / Colab "Copy of"
@@ -72,8 +64,8 @@ def name_variants(stem):
 
 
 @dataclass
-class Upload:
-    """One file in the download."""
+class DownloadEntry:
+    """One file in an LMS download."""
 
     path: str                      # inside the download, with / separators
     mtime: datetime
@@ -105,13 +97,13 @@ def uploads_in(source):
         archive = zipfile.ZipFile(source)
         for entry in archive.infolist():
             if not entry.is_dir() and not JUNK.search(entry.filename):
-                yield Upload(entry.filename, datetime(*entry.date_time).astimezone(),
+                yield DownloadEntry(entry.filename, datetime(*entry.date_time).astimezone(),
                              lambda entry=entry: archive.read(entry))
     elif source.is_dir():
         for path in sorted(source.rglob("*")):
             relative = path.relative_to(source).as_posix()
             if path.is_file() and not JUNK.search(relative):
-                yield Upload(relative, datetime.fromtimestamp(path.stat().st_mtime).astimezone(),
+                yield DownloadEntry(relative, datetime.fromtimestamp(path.stat().st_mtime).astimezone(),
                              path.read_bytes)
     else:
         raise CourseError(f"{source} is neither a zip file nor a folder: give the file the LMS "
@@ -178,14 +170,6 @@ class CollectReport:
             if entries:
                 lines += [f"{title} ({len(entries)}):"] + [f"  {line}" for line in entries]
         return "\n".join(lines)
-
-
-def match_fields(path, patterns):
-    for pattern in patterns:
-        match = re.fullmatch(pattern, path)
-        if match and match.groupdict().get("student_id"):
-            return {key: value for key, value in match.groupdict().items() if value}
-    return None
 
 
 def collect(course, source, lesson=None, roster=None):

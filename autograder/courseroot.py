@@ -9,8 +9,6 @@ from nbgrader.coursedir import CourseDirectory
 from traitlets.config import Config, PyFileConfigLoader
 
 CONFIG_FILE = "nbgrader_config.py"
-RECORD_FILE = "autograder.json"
-LMS_FILE = "lms_submission.json"
 
 
 class CourseError(Exception):
@@ -68,10 +66,6 @@ class Course:
 
     def submission_dir(self, student, lesson, step="submitted"):
         return self.folder(step) / student / lesson
-
-    def record_path(self, student, lesson):
-        """Where the autograder writes what it did to one submission."""
-        return self.submission_dir(student, lesson, "autograded") / RECORD_FILE
 
 
 def default_course_dir():

@@ -8,8 +8,6 @@ into the course gradebook in its own commit, then writes the submission's record
 already merged and a second run only regrades what changed.
 """
 
-import hashlib
-import json
 import os
 import shutil
 import signal
@@ -20,7 +18,6 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 import nbformat
@@ -29,12 +26,13 @@ from nbgrader.utils import parse_utc
 from traitlets import Integer
 from traitlets.config import Configurable
 
-from autograder.courseroot import LMS_FILE, RECORD_FILE, CourseError
+from autograder.courseroot import CourseError
 from autograder.execution import EVENTS_KEY, SafeExecute
 from autograder.flags import Flag, flag_from_event
 from autograder.gradebook import backup_gradebook, make_lesson_template, merge_graded, record_ungradable, sqlite_path
+from autograder.records import read_record, write_record
 from autograder.repair import SubmissionRepair
-from autograder.submission import UnreadableNotebook, read_notebook
+from autograder.submission import Submission, UnreadableNotebook, find_submissions, read_notebook
 
 TIMESTAMP_FILE = "timestamp.txt"
 
@@ -45,24 +43,6 @@ class GradingRun(Configurable):
     kill_grace_seconds = Integer(
         300, help="Seconds an nbgrader process may outlive its notebooks' time limits before it "
                   "is stopped and the submission scored 0.").tag(config=True)
-
-
-@dataclass
-class Submission:
-    """One student's folder for one lesson in submitted/."""
-
-    student: str
-    lesson: str
-    folder: Path
-
-    def fingerprint(self, release_paths):
-        """A hash of the submitted files and the release they are graded against."""
-        digest = hashlib.sha256()
-        for path in sorted(self.folder.iterdir()) + list(release_paths):
-            if path.is_file() and path.name not in (RECORD_FILE, LMS_FILE):
-                digest.update(path.name.encode())
-                digest.update(path.read_bytes())
-        return digest.hexdigest()
 
 
 @dataclass
@@ -79,30 +59,6 @@ class Outcome:
     @property
     def serious(self):
         return bool(self.failure) or any(flag.serious for flag in self.flags)
-
-
-def find_submissions(course, students=(), lessons=()):
-    """Submissions under submitted/, filtered by student and lesson names."""
-    found = []
-    submitted = course.folder("submitted")
-    if not submitted.is_dir():
-        return found
-    for student_dir in sorted(p for p in submitted.iterdir() if p.is_dir()):
-        if students and student_dir.name not in students:
-            continue
-        for lesson_dir in sorted(p for p in student_dir.iterdir() if p.is_dir()):
-            if lessons and lesson_dir.name not in lessons:
-                continue
-            found.append(Submission(student_dir.name, lesson_dir.name, lesson_dir))
-    return found
-
-
-def read_record(course, student, lesson):
-    path = course.record_path(student, lesson)
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
 
 
 def timestamp_of(folder):
@@ -307,16 +263,8 @@ class Grader:
                                   timestamp_of(submission.folder), outcome.failure)
         replace_folder(outcome.scratch / "autograded" / submission.student / submission.lesson,
                        course_dir)
-        record = {
-            "student": submission.student,
-            "lesson": submission.lesson,
-            "graded_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "seconds": round(outcome.seconds, 1),
-            "fingerprint": outcome.fingerprint,
-            "failure": outcome.failure,
-            "flags": [flag.as_dict() for flag in outcome.flags],
-        }
-        (course_dir / RECORD_FILE).write_text(json.dumps(record, indent=1))
+        write_record(self.course, submission.student, submission.lesson, seconds=outcome.seconds,
+                     fingerprint=outcome.fingerprint, failure=outcome.failure, flags=outcome.flags)
 
     def progress_line(self, done, total, outcome):
         submission = outcome.submission

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 
-from autograder.courseroot import LMS_FILE
 from autograder.flags import Flag
-from autograder.grading import read_record
+from autograder.lms import LMS_FILE
+from autograder.records import read_record
 
 
 def late_flags(course, submission):
@@ -46,7 +46,7 @@ def lesson_rows(course, gradebook, lesson):
     return rows
 
 
-def format_table(lesson, rows):
+def format_lesson_table(lesson, rows):
     width = max([len("student")] + [len(row[0]) for row in rows])
     lines = [f"== {lesson} ==", f"{'student':<{width}}  {'score':>7}  {'max':>5}  flags"]
     for student, score, maximum, manual, flags in rows:
@@ -72,7 +72,7 @@ def report(course, lessons=(), csv_path=None):
             if lessons and assignment.name not in lessons:
                 continue
             rows = lesson_rows(course, gradebook, assignment.name)
-            tables.append(format_table(assignment.name, rows))
+            tables.append(format_lesson_table(assignment.name, rows))
             for student, score, maximum, manual, flags in rows:
                 writer.writerow([assignment.name, student, "" if score is None else score,
                                  "" if maximum is None else maximum, manual,

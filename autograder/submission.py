@@ -1,13 +1,19 @@
-"""Reading a submitted notebook and undoing what Colab does to notebooks."""
+"""A submission (one student's folder for one lesson), reading its notebook, and undoing what
+Colab does to notebooks."""
 
 import copy
+import hashlib
 import json
 import re
 import uuid
+from dataclasses import dataclass
+from pathlib import Path
 
 import nbformat
 
 from autograder.flags import Flag
+from autograder.lms import LMS_FILE
+from autograder.records import RECORD_FILE
 
 VALID_CELL_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 # Notebook and cell metadata that Colab (and other hosts) add and nbgrader has no use for.
@@ -17,6 +23,40 @@ HOST_CELL_KEYS = ("id", "colab", "colab_type", "executionInfo", "outputId", "pyc
 
 class UnreadableNotebook(Exception):
     """A submitted file that cannot be graded; the message says why and what to do."""
+
+
+@dataclass
+class Submission:
+    """One student's folder for one lesson in submitted/."""
+
+    student: str
+    lesson: str
+    folder: Path
+
+    def fingerprint(self, release_paths):
+        """A hash of the submitted files and the release they are graded against."""
+        digest = hashlib.sha256()
+        for path in sorted(self.folder.iterdir()) + list(release_paths):
+            if path.is_file() and path.name not in (RECORD_FILE, LMS_FILE):
+                digest.update(path.name.encode())
+                digest.update(path.read_bytes())
+        return digest.hexdigest()
+
+
+def find_submissions(course, students=(), lessons=()):
+    """Submissions under submitted/, filtered by student and lesson names."""
+    found = []
+    submitted = course.folder("submitted")
+    if not submitted.is_dir():
+        return found
+    for student_dir in sorted(p for p in submitted.iterdir() if p.is_dir()):
+        if students and student_dir.name not in students:
+            continue
+        for lesson_dir in sorted(p for p in student_dir.iterdir() if p.is_dir()):
+            if lessons and lesson_dir.name not in lessons:
+                continue
+            found.append(Submission(student_dir.name, lesson_dir.name, lesson_dir))
+    return found
 
 
 def read_notebook(path):
