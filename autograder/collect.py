@@ -10,10 +10,13 @@ filed is reported with the reason. The original bytes are filed untouched, with 
 ``timestamp.txt`` and an ``lms_submission.json`` holding what the LMS said (late flag, name).
 """
 
+from __future__ import annotations
+
 import hashlib
 import json
 import re
 import zipfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +27,7 @@ from traitlets import List, Unicode
 from traitlets.config import Configurable
 
 from autograder.cells import grade_id
-from autograder.courseroot import CourseError
+from autograder.courseroot import Course, CourseError
 from autograder.lms import BUILTIN_PATTERNS, LMS_FILE, match_fields
 from autograder.roster import read_roster, update_gradebook_students
 
@@ -50,11 +53,11 @@ class SubmissionCollector(Configurable):
     ).tag(config=True)
 
 
-def normalised_name(name):
+def normalised_name(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
-def name_variants(stem):
+def name_variants(stem: str) -> list[str]:
     """The stem with the usual renamings undone, one more each time."""
     variants = [stem]
     for renaming in RENAMINGS:
@@ -69,12 +72,12 @@ class DownloadEntry:
 
     path: str                      # inside the download, with / separators
     mtime: datetime
-    read: object                   # () -> bytes
-    fields: dict = field(default_factory=dict)
-    target: tuple = ()             # (student, lesson, notebook)
+    read: Callable[[], bytes]
+    fields: dict[str, str] = field(default_factory=dict)
+    target: tuple[str, ...] = ()             # (student, lesson, notebook)
 
     @property
-    def recency(self):
+    def recency(self) -> tuple[int, float, int, float]:
         """Sort key: larger is newer."""
         submission = int(self.fields.get("submission_id") or -1)
         stated = self.fields.get("timestamp")
@@ -85,12 +88,12 @@ class DownloadEntry:
         return (submission, stated, number, self.mtime.timestamp())
 
 
-def parse_time(text):
+def parse_time(text: str) -> datetime:
     moment = dateutil.parser.parse(text.replace("_", " "))
     return moment if moment.tzinfo else moment.astimezone()
 
 
-def uploads_in(source):
+def uploads_in(source: Path | str) -> Iterator[DownloadEntry]:
     """Files of a zip or folder download, junk left out."""
     source = Path(source)
     if zipfile.is_zipfile(source):
@@ -113,7 +116,7 @@ def uploads_in(source):
 class Catalogue:
     """The released notebooks, to tell which lesson a file belongs to."""
 
-    def __init__(self, course):
+    def __init__(self, course: Course) -> None:
         self.notebooks = {}        # (lesson, notebook) -> set of exercise and cell ids
         release = course.folder("release")
         for path in sorted(release.glob("*/*.ipynb")):
@@ -123,10 +126,10 @@ class Catalogue:
         if not self.notebooks:
             raise CourseError(f"no released lessons in {release}: run `python -m autograder release`")
 
-    def lessons(self):
+    def lessons(self) -> list[str]:
         return sorted({lesson for lesson, _ in self.notebooks})
 
-    def by_name(self, filename, lesson=None):
+    def by_name(self, filename: str, lesson: str | None = None) -> tuple[str, str] | None:
         """(lesson, notebook) whose notebook or lesson name the file name matches, or None."""
         candidates = [key for key in self.notebooks if lesson in (None, key[0])]
         for variant in name_variants(Path(filename).stem):
@@ -138,7 +141,7 @@ class Catalogue:
             return candidates[0]
         return None
 
-    def by_content(self, data, lesson=None):
+    def by_content(self, data: bytes, lesson: str | None = None) -> tuple[str, str] | None:
         """(lesson, notebook) sharing most exercise ids with the file's notebook, or None."""
         try:
             cells = json.loads(data).get("cells", [])
@@ -155,13 +158,13 @@ class Catalogue:
 class CollectReport:
     """What happened to every file of a download."""
 
-    filed: list = field(default_factory=list)
-    superseded: list = field(default_factory=list)
-    unmatched: list = field(default_factory=list)
-    skipped: list = field(default_factory=list)
-    roster_notes: list = field(default_factory=list)
+    filed: list[str] = field(default_factory=list)
+    superseded: list[str] = field(default_factory=list)
+    unmatched: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    roster_notes: list[str] = field(default_factory=list)
 
-    def as_text(self):
+    def as_text(self) -> str:
         lines = [f"filed {len(self.filed)} notebooks:"] + [f"  {line}" for line in self.filed]
         for title, entries in [("older uploads not used", self.superseded),
                                ("NOT FILED, fix by hand", self.unmatched),
@@ -172,7 +175,8 @@ class CollectReport:
         return "\n".join(lines)
 
 
-def collect(course, source, lesson=None, roster=None):
+def collect(course: Course, source: Path | str, lesson: str | None = None, roster: Path | str | None = None
+            ) -> CollectReport:
     """File every notebook of an LMS download (zip or folder); return a CollectReport."""
     catalogue = Catalogue(course)
     if lesson is not None and lesson not in catalogue.lessons():
@@ -219,7 +223,7 @@ def collect(course, source, lesson=None, roster=None):
     return report
 
 
-def file_upload(course, upload):
+def file_upload(course: Course, upload: DownloadEntry) -> None:
     """Write one chosen upload, its timestamp.txt and its lms_submission.json."""
     student, lesson, notebook = upload.target
     folder = course.submission_dir(student, lesson)
@@ -239,7 +243,8 @@ def file_upload(course, upload):
     }, indent=1))
 
 
-def add_roster(course, roster, students, submitted_students, report):
+def add_roster(course: Course, roster: Path | str, students: list[dict[str, str]], submitted_students: set[str],
+               report: CollectReport) -> None:
     """Record the roster's students in the gradebook and note who is missing from it."""
     with Gradebook(course.db_url, course.coursedir().course_id) as gradebook:
         update_gradebook_students(gradebook, students)

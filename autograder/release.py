@@ -1,19 +1,23 @@
 """``release``: student notebooks in lessons/ from solutions/, with nbgrader generate_assignment."""
 
+from __future__ import annotations
+
 import hashlib
+from pathlib import Path
 
 import nbformat
+from nbformat import NotebookNode
 from nbgrader.api import Gradebook
 from nbgrader.converters import GenerateAssignment
 from nbgrader.converters.base import NbGraderException
 
 from autograder.cells import grade_id
 from autograder.colab import ColabLink, write_colab_cells
-from autograder.courseroot import CourseError
+from autograder.courseroot import Course, CourseError
 from autograder.submission import VALID_CELL_ID
 
 
-def stable_cell_ids(nb):
+def stable_cell_ids(nb: NotebookNode) -> bool:
     """Give cells ids that do not change between releases: an exercise cell's grade id, else
     its source id, else a hash of its position and content. Returns True if any id changed."""
     used, changed = set(), False
@@ -29,7 +33,8 @@ def stable_cell_ids(nb):
     return changed
 
 
-def release(course, lessons=(), duedate=None):
+def release(course: Course, lessons: tuple[str, ...] | list[str] = (), duedate: str | None = None
+            ) -> dict[str, list[Path]]:
     """Write the Colab badge and setup cell (c.ColabLink) into each lesson's source, regenerate
     lessons/<lesson>/ for each lesson (all of solutions/ by default) and record the lessons in the gradebook. Returns {lesson: [released notebook paths]}."""
     available = course.source_lessons()

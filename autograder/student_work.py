@@ -6,12 +6,15 @@ Used by ``autograder.sample_class`` and ``autograder.bench``, and by the tests' 
 The functions that change a notebook return it (changed in place, except ``colab_saved``).
 """
 
+from __future__ import annotations
+
 import copy
 import json
 import random
 from pathlib import Path
 
 import nbformat
+from nbformat import NotebookNode
 from nbformat.v4 import new_code_cell, new_markdown_cell
 
 from autograder.cells import (
@@ -26,7 +29,7 @@ from autograder.cells import (
 )
 
 
-def index_of(nb, wanted):
+def index_of(nb: NotebookNode, wanted: str) -> int:
     """Position of the cell whose grade id or cell id is ``wanted``."""
     for index, cell in enumerate(nb.cells):
         if wanted in (grade_id(cell), cell.get("id")):
@@ -34,7 +37,7 @@ def index_of(nb, wanted):
     raise KeyError(f"the notebook has no cell with grade id or cell id {wanted!r}")
 
 
-def student_answer(solution_cell):
+def student_answer(solution_cell: NotebookNode) -> str:
     """What a student who got it right writes in an answer cell: the solution cell without
     nbgrader's solution delimiters and without the mark scheme."""
     lines = []
@@ -46,12 +49,12 @@ def student_answer(solution_cell):
     return "\n".join(lines).strip("\n")
 
 
-def correct_answers(solution):
+def correct_answers(solution: NotebookNode) -> dict[str, str]:
     """{grade id: correct answer} for every answer cell of a solution (source) notebook."""
     return {grade_id(cell): student_answer(cell) for cell in solution.cells if is_answer(cell)}
 
 
-def answered(release, answers):
+def answered(release: NotebookNode, answers: dict[str, str]) -> NotebookNode:
     """A copy of the released notebook with the answer cells named in ``answers`` (by grade id
     or cell id) given those sources."""
     nb = copy.deepcopy(release)
@@ -60,7 +63,7 @@ def answered(release, answers):
     return nb
 
 
-def with_stub_body(stub, body):
+def with_stub_body(stub: str, body: str) -> str:
     """An answer written in place of a released code stub's placeholder lines, at the stub's
     indentation, so the signature and docstring the student was given are kept."""
     lines, replaced = [], False
@@ -77,43 +80,43 @@ def with_stub_body(stub, body):
     return "\n".join(lines)
 
 
-def replace_source(nb, wanted, source):
+def replace_source(nb: NotebookNode, wanted: str, source: str) -> NotebookNode:
     nb.cells[index_of(nb, wanted)].source = source
     return nb
 
 
-def delete(nb, wanted):
+def delete(nb: NotebookNode, wanted: str) -> NotebookNode:
     del nb.cells[index_of(nb, wanted)]
     return nb
 
 
-def move(nb, wanted, after):
+def move(nb: NotebookNode, wanted: str, after: str) -> NotebookNode:
     """Move cell ``wanted`` to just after cell ``after``."""
     cell = nb.cells.pop(index_of(nb, wanted))
     nb.cells.insert(index_of(nb, after) + 1, cell)
     return nb
 
 
-def shuffled(nb, seed=7):
+def shuffled(nb: NotebookNode, seed: int = 7) -> NotebookNode:
     random.Random(seed).shuffle(nb.cells)
     return nb
 
 
-def strip_nbgrader_metadata(nb):
+def strip_nbgrader_metadata(nb: NotebookNode) -> NotebookNode:
     for cell in nb.cells:
         for key in NBGRADER_CELL_KEYS:
             cell.metadata.pop(key, None)
     return nb
 
 
-def new_cell_ids(nb):
+def new_cell_ids(nb: NotebookNode) -> NotebookNode:
     """Fresh random cell ids, as a notebook rebuilt cell by cell would have."""
     for cell in nb.cells:
         cell["id"] = new_code_cell().id
     return nb
 
 
-def with_extra_cells(nb, scratch_code="print('trying things out')"):
+def with_extra_cells(nb: NotebookNode, scratch_code: str = "print('trying things out')") -> NotebookNode:
     """A student's own cells: notes at the top, scratch code after the first answer, a note
     before the first test, and a cell at the end."""
     first_answer = next(i for i, cell in enumerate(nb.cells) if is_answer(cell))
@@ -125,7 +128,7 @@ def with_extra_cells(nb, scratch_code="print('trying things out')"):
     return nb
 
 
-def colab_saved(nb):
+def colab_saved(nb: NotebookNode) -> NotebookNode:
     """What Colab's File > Download gives: nbformat 4.0, no cell ids, Colab metadata, outputs
     and widget state, a kernelspec without language."""
     data = json.loads(nbformat.writes(nb))
@@ -154,20 +157,21 @@ def colab_saved(nb):
     return nbformat.reads(json.dumps(data), as_version=4)
 
 
-def truncated(nb):
+def truncated(nb: NotebookNode) -> bytes:
     """The first half of the notebook's file, as an interrupted download leaves it."""
     text = nbformat.writes(nb)
     return text[: len(text) // 2].encode()
 
 
-def notebook_bytes(content):
+def notebook_bytes(content: NotebookNode | bytes) -> bytes:
     """A notebook node or the raw bytes of a broken file, as the bytes of a file."""
     if isinstance(content, bytes):
         return content
     return nbformat.writes(content).encode()
 
 
-def write_submission(course_root, student, lesson, content, filename=None):
+def write_submission(course_root: Path | str, student: str, lesson: str, content: NotebookNode | bytes,
+                     filename: str | None = None) -> Path:
     """Put ``content`` (a notebook or the bytes of a file) at
     submitted/<student>/<lesson>/<filename> (default ``<lesson>.ipynb``); return the path."""
     folder = Path(course_root) / "submitted" / student / lesson

@@ -1,16 +1,21 @@
 """A submission (one student's folder for one lesson), reading its notebook, and undoing what
 Colab does to notebooks."""
 
+from __future__ import annotations
+
 import copy
 import hashlib
 import json
 import re
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
+from nbformat import NotebookNode
 
+from autograder.courseroot import Course
 from autograder.flags import Flag
 from autograder.lms import LMS_FILE
 from autograder.records import RECORD_FILE
@@ -33,7 +38,7 @@ class Submission:
     lesson: str
     folder: Path
 
-    def fingerprint(self, release_paths):
+    def fingerprint(self, release_paths: Iterable[Path]) -> str:
         """A hash of the submitted files and the release they are graded against."""
         digest = hashlib.sha256()
         for path in sorted(self.folder.iterdir()) + list(release_paths):
@@ -43,7 +48,8 @@ class Submission:
         return digest.hexdigest()
 
 
-def find_submissions(course, students=(), lessons=()):
+def find_submissions(course: Course, students: Iterable[str] = (), lessons: Iterable[str] = ()
+                     ) -> list[Submission]:
     """Submissions under submitted/, filtered by student and lesson names."""
     found = []
     submitted = course.folder("submitted")
@@ -59,7 +65,7 @@ def find_submissions(course, students=(), lessons=()):
     return found
 
 
-def read_notebook(path):
+def read_notebook(path: Path) -> NotebookNode:
     """Read a submission as an nbformat 4 notebook or raise UnreadableNotebook."""
     data = path.read_bytes()
     if not data.strip():
@@ -87,13 +93,13 @@ def read_notebook(path):
         raise UnreadableNotebook(f"the notebook cannot be read by nbformat: {error}") from None
 
 
-def host_cell_ids(cell):
+def host_cell_ids(cell: NotebookNode) -> list[str]:
     """Ids a cell may carry: its nbformat id and the id Colab keeps in its metadata."""
     ids = [cell.get("id"), cell.get("metadata", {}).get("id")]
     return [value for value in ids if isinstance(value, str) and value]
 
 
-def normalise(nb, release):
+def normalise(nb: NotebookNode, release: NotebookNode) -> Flag | None:
     """Make a notebook saved by Colab or an older Jupyter a clean nbformat 4.5 notebook.
 
     Drops host metadata and widget state, clears outputs (nbgrader would), takes the
