@@ -7,8 +7,8 @@ name bound earlier keeps its value). A statement that runs cleanly un-taints the
 defines; a function whose body reads a tainted name is tainted itself (calling it will
 fail). A test cell that fails loses its points. This is an estimate made without running
 anything (a statement that only mentions a name without using it counts as failing);
-``sample_class`` uses it to say what a partly wrong notebook should score, and grading that
-notebook checks it.
+the sample class (``autograder.sample_work``) uses it to say what a partly wrong notebook should
+score, and grading that notebook checks it.
 """
 
 from __future__ import annotations

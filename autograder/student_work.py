@@ -2,7 +2,8 @@
 solutions' answers put in, and the ways notebooks get changed on their way back (Colab,
 deleted, edited, moved or extra cells, stripped metadata, broken files).
 
-Used by ``autograder.sample_class`` and ``autograder.bench``, and by the tests' fixtures.
+Used by the catalogue of kinds of work (``autograder.work_kinds``), ``autograder.lesson_model``,
+``autograder.bench`` and the tests' fixtures.
 The functions that change a notebook return it (changed in place, except ``colab_saved``).
 """
 
