@@ -150,7 +150,8 @@ def load_average() -> str:
 
 
 def run(repository: Path | str, students: int = 2, lessons: tuple[str, ...] | list[str] = (),
-        jobs_list: tuple[int, ...] | list[int] = (1, 2), keep: bool = False, echo: Callable[[str], None] = print) -> int:
+        jobs_list: tuple[int, ...] | list[int] = (1, 2), keep: bool = False,
+        echo: Callable[[str], None] = print) -> int:
     """Run the benchmark; return 0, or 1 when grading did not give full points."""
     echo(f"load average (1, 5, 15 min) before: {load_average()}")
     folder = Path(tempfile.mkdtemp(prefix="autograder-bench-"))

@@ -36,7 +36,8 @@ def stable_cell_ids(nb: NotebookNode) -> bool:
 def release(course: Course, lessons: tuple[str, ...] | list[str] = (), duedate: str | None = None
             ) -> dict[str, list[Path]]:
     """Write the Colab badge and setup cell (c.ColabLink) into each lesson's source, regenerate
-    lessons/<lesson>/ for each lesson (all of solutions/ by default) and record the lessons in the gradebook. Returns {lesson: [released notebook paths]}."""
+    lessons/<lesson>/ for each lesson (all of solutions/ by default) and record the lessons in the
+    gradebook. Returns {lesson: [released notebook paths]}."""
     available = course.source_lessons()
     unknown = sorted(set(lessons) - set(available))
     if unknown:

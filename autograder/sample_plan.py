@@ -66,7 +66,7 @@ def make_students(count: int, rng: random.Random) -> list[Student]:
     chosen = rng.sample(names, count)
     user_ids = rng.sample(range(10000, 100000), count)
     return [Student(str(user_id), first, last, f"Section {'AB'[index % 2]}")
-            for index, ((first, last), user_id) in enumerate(zip(chosen, user_ids))]
+            for index, ((first, last), user_id) in enumerate(zip(chosen, user_ids, strict=True))]
 
 
 def plan_kinds(students: list[Student], lessons: list[LessonModel], maker: WorkMaker,

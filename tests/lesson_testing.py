@@ -139,7 +139,7 @@ def release_differences(expected_path: Path, actual_path: Path) -> list[str]:
     actual_ids = [cell["id"] for cell in actual["cells"]]
     if expected_ids != actual_ids:
         return differences + [f"cells differ: expected {expected_ids}, found {actual_ids}"]
-    for fresh, committed in zip(expected["cells"], actual["cells"]):
+    for fresh, committed in zip(expected["cells"], actual["cells"], strict=True):
         for key in ("cell_type", "source", "metadata"):
             if fresh[key] != committed[key]:
                 differences.append(f"cell {fresh['id']}: {key} differs")
