@@ -1,13 +1,16 @@
 """``python -m autograder``: the instructors' commands."""
 
+from __future__ import annotations
+
 import argparse
 import logging
 import signal
 import sys
 import time
 import warnings
+from types import FrameType
 
-from .courseroot import Course, CourseError, default_course_dir, put_python_tools_on_path
+from autograder.courseroot import Course, CourseError, default_course_dir, put_python_tools_on_path
 
 EPILOG = """\
 a grading session:
@@ -20,24 +23,24 @@ a grading session:
 """
 
 
-def command_release(course, args):
-    from .release import release
+def command_release(course: Course, args: argparse.Namespace) -> None:
+    from autograder.release import release
     for lesson, paths in release(course, args.lessons, duedate=args.duedate).items():
         print(f"released {lesson}: {', '.join(str(p.relative_to(course.root)) for p in paths)}")
 
 
-def command_collect(course, args):
-    from .collect import collect
+def command_collect(course: Course, args: argparse.Namespace) -> None:
+    from autograder.collect import collect
     report = collect(course, args.source, lesson=args.lesson, roster=args.roster)
     print(report.as_text())
 
 
-def interrupt(signum, frame):
+def interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"stopped by signal {signum}")
 
 
-def command_grade(course, args):
-    from .grading import grade
+def command_grade(course: Course, args: argparse.Namespace) -> None:
+    from autograder.grading import grade
     started = time.monotonic()
     previous = signal.signal(signal.SIGTERM, interrupt)   # `kill` stops grading like Ctrl-C
     try:
@@ -50,26 +53,26 @@ def command_grade(course, args):
           f"{flagged} flagged (python -m autograder report shows why)")
 
 
-def command_feedback(course, args):
-    from .feedback import generate_feedback
+def command_feedback(course: Course, args: argparse.Namespace) -> None:
+    from autograder.feedback import generate_feedback
     for line in generate_feedback(course, students=args.students, lessons=args.lessons):
         print(line)
 
 
-def command_export(course, args):
-    from .export import export
+def command_export(course: Course, args: argparse.Namespace) -> None:
+    from autograder.export import export
     for path in export(course, grades_csv=args.to, canvas_csv=args.canvas, roster=args.roster):
         print(f"wrote {path}")
 
 
-def command_report(course, args):
-    from .report import report
+def command_report(course: Course, args: argparse.Namespace) -> None:
+    from autograder.report import report
     text, path = report(course, lessons=args.lessons, csv_path=args.csv)
     print(text)
     print(f"wrote {path}")
 
 
-def build_parser():
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m autograder",
         description="The instructors' autograder: nbgrader configured and made robust for this course.",
@@ -118,7 +121,7 @@ def build_parser():
     return parser
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR,
                         format="%(levelname)s %(message)s")

@@ -7,8 +7,11 @@ students halfway through. Under the badge, release also writes the lesson's time
 (:mod:`course_tools.estimates`) and how to work before spending it.
 """
 
+from __future__ import annotations
+
 import re
 
+from nbformat import NotebookNode
 from traitlets import TraitError, Unicode, validate
 from traitlets.config import Configurable
 
@@ -61,14 +64,14 @@ class ColabLink(Configurable):
     ref = Unicode("v0.2.0", help="release tag (or commit) students install; never a branch").tag(config=True)
 
     @validate("repository")
-    def _check_repository(self, proposal):
+    def _check_repository(self, proposal: dict) -> str:
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+", proposal["value"]):
             raise TraitError(f"c.ColabLink.repository = {proposal['value']!r}: give the GitHub repository as "
                              "owner/name, e.g. 'my-university/transfer-learning'.")
         return proposal["value"]
 
     @validate("ref")
-    def _check_ref(self, proposal):
+    def _check_ref(self, proposal: dict) -> str:
         if not re.fullmatch(r"v?\d+(\.\d+)+([.+-][0-9A-Za-z.]+)?|[0-9a-f]{40}", proposal["value"]):
             raise TraitError(f"c.ColabLink.ref = {proposal['value']!r}: give a release tag such as 'v0.2.0' "
                              "(or a full commit hash), not a branch: a branch moves, and a library change "
@@ -95,7 +98,7 @@ def time_line(lesson: str) -> str:
     )
 
 
-def _title_and_setup(nb, lesson: str):
+def _title_and_setup(nb: NotebookNode, lesson: str) -> tuple[NotebookNode, NotebookNode]:
     title = nb.cells[0] if nb.cells else None
     if title is None or title.cell_type != "markdown" or not BADGE.search(title.source):
         raise ValueError(f"{lesson}: the first cell must be the Markdown title holding the Open In Colab badge.")
@@ -105,7 +108,7 @@ def _title_and_setup(nb, lesson: str):
     return title, setup
 
 
-def colab_differences(nb, lesson: str, link: ColabLink) -> list[str]:
+def colab_differences(nb: NotebookNode, lesson: str, link: ColabLink) -> list[str]:
     """How ``nb``'s badge, time line and setup cell differ from what ``link`` says (empty when they agree)."""
     title, setup = _title_and_setup(nb, lesson)
     differences = []
@@ -119,7 +122,7 @@ def colab_differences(nb, lesson: str, link: ColabLink) -> list[str]:
     return differences
 
 
-def write_colab_cells(nb, lesson: str, link: ColabLink) -> bool:
+def write_colab_cells(nb: NotebookNode, lesson: str, link: ColabLink) -> bool:
     """Put ``link``'s badge, the time line under it and the setup cell into ``nb`` if it is a Colab
     lesson (its title holds the badge; other assignments are left alone); True if anything changed."""
     title = nb.cells[0] if nb.cells and nb.cells[0].cell_type == "markdown" else None

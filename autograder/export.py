@@ -1,5 +1,7 @@
 """``export``: nbgrader's grades CSV and a CSV that Canvas's gradebook imports."""
 
+from __future__ import annotations
+
 import csv
 from pathlib import Path
 
@@ -8,7 +10,8 @@ from nbgrader.plugins import CsvExportPlugin
 from traitlets import Dict
 from traitlets.config import Configurable
 
-from .roster import read_roster
+from autograder.courseroot import Course
+from autograder.roster import read_roster
 
 CANVAS_FIXED_COLUMNS = ["Student", "ID", "SIS User ID", "Section"]
 
@@ -21,7 +24,7 @@ class GradeExport(Configurable):
                  "lessons not listed use their name.").tag(config=True)
 
 
-def final_score(gradebook, lesson, student):
+def final_score(gradebook: Gradebook, lesson: str, student: str) -> float:
     """Points after the late penalty, as nbgrader's CSV export computes them (0 if missing)."""
     try:
         submission = gradebook.find_submission(lesson, student)
@@ -30,7 +33,8 @@ def final_score(gradebook, lesson, student):
     return max(0.0, submission.score - (submission.late_submission_penalty or 0.0))
 
 
-def write_canvas_csv(gradebook, path, headers, roster_rows):
+def write_canvas_csv(gradebook: Gradebook, path: Path, headers: dict[str, str],
+                     roster_rows: list[dict[str, str]]) -> None:
     """One row per student: Student, ID, SIS User ID, Section, then points per lesson."""
     extra = {row["id"]: row for row in roster_rows}
     lessons = [assignment.name for assignment in gradebook.assignments]
@@ -48,7 +52,8 @@ def write_canvas_csv(gradebook, path, headers, roster_rows):
                                for lesson in lessons])
 
 
-def export(course, grades_csv=None, canvas_csv=None, roster=None):
+def export(course: Course, grades_csv: Path | str | None = None, canvas_csv: Path | str | None = None,
+           roster: Path | str | None = None) -> list[Path]:
     """Write both CSV files (default: in autograded/, which git ignores); return their paths."""
     autograded = course.folder("autograded")
     autograded.mkdir(exist_ok=True)

@@ -1,17 +1,20 @@
 """``report``: one table per lesson of scores and flags with their reasons."""
 
+from __future__ import annotations
+
 import csv
 import json
 from pathlib import Path
 
-from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.api import Gradebook, MissingEntry, SubmittedAssignment
 
-from .courseroot import LMS_FILE
-from .flags import Flag
-from .grading import read_record
+from autograder.courseroot import Course
+from autograder.flags import Flag
+from autograder.lms import LMS_FILE
+from autograder.records import read_record
 
 
-def late_flags(course, submission):
+def late_flags(course: Course, submission: SubmittedAssignment) -> list[Flag]:
     """Late flags from nbgrader's timestamp and due date, and from the LMS."""
     flags = []
     if submission.total_seconds_late > 0:
@@ -26,7 +29,7 @@ def late_flags(course, submission):
     return flags
 
 
-def lesson_rows(course, gradebook, lesson):
+def lesson_rows(course: Course, gradebook: Gradebook, lesson: str) -> list[tuple]:
     """Rows (student, score, max, manual grading left, flags) of one lesson."""
     rows = []
     for student in sorted(gradebook.students, key=lambda s: s.id):
@@ -46,7 +49,7 @@ def lesson_rows(course, gradebook, lesson):
     return rows
 
 
-def format_table(lesson, rows):
+def format_lesson_table(lesson: str, rows: list[tuple]) -> str:
     width = max([len("student")] + [len(row[0]) for row in rows])
     lines = [f"== {lesson} ==", f"{'student':<{width}}  {'score':>7}  {'max':>5}  flags"]
     for student, score, maximum, manual, flags in rows:
@@ -58,7 +61,8 @@ def format_table(lesson, rows):
     return "\n".join(lines)
 
 
-def report(course, lessons=(), csv_path=None):
+def report(course: Course, lessons: tuple[str, ...] | list[str] = (), csv_path: Path | str | None = None
+           ) -> tuple[str, Path]:
     """The report as text, and the path of the CSV written (autograded/report.csv by default)."""
     csv_path = Path(csv_path or course.folder("autograded") / "report.csv")
     csv_path.parent.mkdir(parents=True, exist_ok=True)
@@ -72,7 +76,7 @@ def report(course, lessons=(), csv_path=None):
             if lessons and assignment.name not in lessons:
                 continue
             rows = lesson_rows(course, gradebook, assignment.name)
-            tables.append(format_table(assignment.name, rows))
+            tables.append(format_lesson_table(assignment.name, rows))
             for student, score, maximum, manual, flags in rows:
                 writer.writerow([assignment.name, student, "" if score is None else score,
                                  "" if maximum is None else maximum, manual,

@@ -1,15 +1,19 @@
 """The class list: a CSV with columns id, first_name, last_name, email (plus optional
 sis_user_id and section for the Canvas export)."""
 
+from __future__ import annotations
+
 import csv
 from pathlib import Path
 
-from .courseroot import CourseError
+from nbgrader.api import Gradebook
+
+from autograder.courseroot import CourseError
 
 REQUIRED_COLUMNS = ("id", "first_name", "last_name", "email")
 
 
-def read_roster(path):
+def read_roster(path: Path | str) -> list[dict[str, str]]:
     """Rows of the roster as dicts keyed by lower-case column name, in file order."""
     path = Path(path)
     try:
@@ -34,7 +38,7 @@ def read_roster(path):
     return students
 
 
-def update_gradebook_students(gradebook, students):
+def update_gradebook_students(gradebook: Gradebook, students: list[dict[str, str]]) -> None:
     """Create or update the gradebook's students with the roster's names and emails."""
     for row in students:
         gradebook.update_or_create_student(row["id"], first_name=row["first_name"],

@@ -23,6 +23,14 @@ from pathlib import Path
 
 import nbformat
 
+from autograder.cells import (
+    CODE_STUB,
+    SECRET_MARKERS,
+    SECRET_REGIONS,
+    TEXT_STUB,
+    is_answer,
+    is_test,
+)
 from course_tools.notebooks import (
     DEFAULT_CONFIG,
     LessonRun,
@@ -38,18 +46,8 @@ RELEASE_FOLDER = "lessons"
 CONFIG_FILE = "nbgrader_config.py"
 GRADE_PROFILE_ENVIRONMENT = {"COURSE_PROFILE": "grade", "NBGRADER_EXECUTION": "autograde"}
 
-# Text that only the instructors' version may hold.
-SECRET_REGIONS = (
-    ("### BEGIN SOLUTION", "### END SOLUTION"),
-    ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"),
-    ("=== BEGIN MARK SCHEME ===", "=== END MARK SCHEME ==="),
-)
-SECRET_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS",
-                  "BEGIN MARK SCHEME", "END MARK SCHEME")
 # Lines shorter than this (``return x``, ``)``) may legitimately appear in both versions.
 DISTINCTIVE_LINE_LENGTH = 12
-CODE_STUB = "raise NotImplementedError()"
-TEXT_STUB = "YOUR ANSWER HERE"
 
 
 # --- lessons and notebooks ---------------------------------------------------------------------
@@ -81,20 +79,6 @@ def committed_notebooks(root: Path = REPO_ROOT) -> list[Path]:
 
 def read(path: Path) -> nbformat.NotebookNode:
     return nbformat.read(str(path), as_version=nbformat.NO_CONVERT)
-
-
-def nbgrader_metadata(cell) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {})
-
-
-def is_test_cell(cell) -> bool:
-    """An autograded test cell: a graded code cell that is not an answer."""
-    metadata = nbgrader_metadata(cell)
-    return cell.cell_type == "code" and bool(metadata.get("grade")) and not metadata.get("solution")
-
-
-def is_answer_cell(cell) -> bool:
-    return bool(nbgrader_metadata(cell).get("solution"))
 
 
 def hygiene_problems(path: Path) -> list[str]:
@@ -155,7 +139,7 @@ def release_differences(expected_path: Path, actual_path: Path) -> list[str]:
     actual_ids = [cell["id"] for cell in actual["cells"]]
     if expected_ids != actual_ids:
         return differences + [f"cells differ: expected {expected_ids}, found {actual_ids}"]
-    for fresh, committed in zip(expected["cells"], actual["cells"]):
+    for fresh, committed in zip(expected["cells"], actual["cells"], strict=True):
         for key in ("cell_type", "source", "metadata"):
             if fresh[key] != committed[key]:
                 differences.append(f"cell {fresh['id']}: {key} differs")
@@ -168,7 +152,7 @@ def secret_lines(notebook) -> tuple[set[str], str]:
     secrets, public = set(), []
     for cell in notebook.cells:
         lines = cell.source.splitlines()
-        if cell.cell_type == "markdown" and is_answer_cell(cell):
+        if cell.cell_type == "markdown" and is_answer(cell):
             secrets.update(lines)
             continue
         inside = None
@@ -196,7 +180,7 @@ def leaks(source_path: Path, released_path: Path) -> list[str]:
     secrets, _ = secret_lines(read(source_path))
     found += [f"line {line!r}" for line in sorted(secrets) if line in text]
     for cell in released.cells:
-        if is_answer_cell(cell):
+        if is_answer(cell):
             stub = CODE_STUB if cell.cell_type == "code" else TEXT_STUB
             if stub not in cell.source:
                 found.append(f"answer cell {cell.get('id')} is not a stub")
@@ -219,7 +203,7 @@ def stderr_in_test_cells(executed_path: Path) -> dict[str, str]:
     """Test cells of an executed notebook that wrote to stderr, with what they wrote."""
     written = {}
     for cell in read(executed_path).cells:
-        if is_test_cell(cell):
+        if is_test(cell):
             text = "".join(output.get("text", "") for output in cell.get("outputs", [])
                            if output.get("output_type") == "stream" and output.get("name") == "stderr")
             if text:
@@ -317,7 +301,7 @@ def autograde(course_root: Path, lesson: str, student: str) -> Grading:
 def unexecuted_test_cells(autograded_path: Path) -> list[str]:
     """Test cells the grading run never reached (no execution count): the run broke off."""
     return [cell.get("id") for cell in read(autograded_path).cells
-            if is_test_cell(cell) and cell.get("execution_count") is None]
+            if is_test(cell) and cell.get("execution_count") is None]
 
 
 def autograder_events(autograded_path: Path) -> list[dict]:

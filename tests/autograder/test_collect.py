@@ -14,6 +14,7 @@ from tests.autograder_fixtures import students
 from nbgrader.api import Gradebook
 
 from autograder.cli import main
+from autograder.lms import BUILTIN_PATTERNS, canvas_file_name, canvas_login_name, match_fields
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -158,3 +159,14 @@ def test_bad_roster_and_bad_source_say_what_to_fix(course, tmp_path):
     assert code == 2 and "neither a zip file nor a folder" in text
     code, text = run_cli("--course-dir", str(tmp_path), "collect", str(tmp_path / "empty"))
     assert code == 2 and "nbgrader_config.py not found" in text
+
+
+@pytest.mark.parametrize("late", [False, True])
+@pytest.mark.parametrize("filename", ["basics.ipynb", "Copy of basics (1).ipynb", "basics-1.ipynb"])
+def test_canvas_file_names_read_back_as_written(filename, late):
+    login = canvas_login_name("Tim", "Berners-Lee")
+    entry = canvas_file_name(login, "40213", 700012, filename, late=late)
+    fields = match_fields(f"submissions/{entry}", BUILTIN_PATTERNS)
+    assert login == "bernersleetim"
+    assert fields == {"name": login, "student_id": "40213", "submission_id": "700012", "file": filename,
+                      **({"late": "LATE"} if late else {})}

@@ -14,12 +14,15 @@ from autograder.execution import SaveAutoGradesIgnoringStderr
 from autograder.feedback import HideHiddenTests, leaked_lines
 from autograder.repair import SubmissionRepair
 from autograder.submission import UnreadableNotebook, read_notebook
+from autograder.work_kinds import KINDS
 
 ROOT = Path(__file__).resolve().parents[2]
 RELEASE = students.released()
 EXERCISES = [(cell.cell_type, students.grade_id(cell)) for cell in RELEASE.cells
              if students.grade_id(cell)]
 RELEASED_BY_ID = {students.grade_id(cell): cell for cell in RELEASE.cells if students.grade_id(cell)}
+# What repairing a notebook reports (the other flags come from grading, collecting or the LMS).
+REPAIR_FLAGS = {"reinserted", "restored-cells", "reordered", "restored-metadata", "normalised"}
 
 
 def repaired(nb):
@@ -46,21 +49,10 @@ def test_repair_puts_every_exercise_cell_back_in_order_with_its_metadata(case):
     nbformat.validate(nb)
 
 
-@pytest.mark.parametrize("case, flag", [
-    ("correct", None),
-    ("test-deleted", "reinserted"),
-    ("test-edited", "restored-cells"),
-    ("test-moved", "reordered"),
-    ("answer-moved", "reordered"),
-    ("shuffled", "reordered"),
-    ("metadata-stripped", "restored-metadata"),
-    ("metadata-and-ids-stripped", "restored-metadata"),
-    ("colab", "normalised"),
-    ("test-pass", "restored-cells"),
-])
-def test_repair_says_what_it_did(case, flag):
+@pytest.mark.parametrize("case", sorted({**students.full_score_cases(), **students.half_score_cases()}))
+def test_repair_says_what_it_did_as_the_catalogue_expects(case):
     _, flags = repaired(mangled(case))
-    assert (flag in flags) if flag else not flags
+    assert set(flags) == set(KINDS[case].flags) & REPAIR_FLAGS
     assert not any(found.serious for found in flags.values())
 
 
@@ -73,7 +65,7 @@ def test_answers_are_the_students_after_repair():
 
 
 def test_colab_notebook_becomes_clean_nbformat_4_5():
-    nb, _ = repaired(students.full_score_cases()["colab"])
+    nb, _ = repaired(students.full_score_cases()["colab-saved"])
     assert (nb.nbformat, nb.nbformat_minor) == (4, 5)
     assert nb.metadata.kernelspec == RELEASE.metadata.kernelspec
     assert not {"colab", "widgets", "accelerator"} & set(nb.metadata)
@@ -88,7 +80,7 @@ def test_extra_cells_are_kept_where_the_student_put_them():
     sources = [cell.source for cell in nb.cells]
     assert sources[0] == "My notes on this lesson."
     assert sources[-1] == "print('the end')"
-    scratch = sources.index("scratch = add(2, 2)\nprint(scratch)")
+    scratch = sources.index("print('trying things out')")
     assert sources[scratch - 1] == students.CORRECT_ANSWERS["add-answer"]
     assert len(nb.cells) == len(RELEASE.cells) + 4
 
@@ -106,7 +98,7 @@ def test_another_lesson_sharing_the_grade_ids_is_still_the_wrong_notebook():
     make another lesson's notebook this one."""
     other = students.answered("vectors")
     for cell, shared_id in zip([cell for cell in other.cells if students.grade_id(cell)],
-                               ["add-answer", "add-tests"]):
+                               ["add-answer", "add-tests"], strict=False):
         cell.metadata.nbgrader["grade_id"] = shared_id
     _, flags = repaired(other)
     assert flags["wrong-notebook"].serious and "0% of the lesson's own" in flags["wrong-notebook"].message

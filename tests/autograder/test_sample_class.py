@@ -20,18 +20,21 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from nbgrader.api import Gradebook
 
 from autograder import sample_class
+from autograder.cells import is_test
 from autograder.cli import main as autograder_main
 from autograder.dataflow import DataFlow
-from autograder.student_work import is_test, student_answer, with_stub_body
+from autograder.sample_files import write_csv
+from autograder.sample_plan import SAMPLE_KINDS
+from autograder.student_work import student_answer, with_stub_body
+from autograder.work_kinds import FULL, KINDS, PARTIAL, ZERO
 
 ROOT = Path(__file__).resolve().parents[2]
 CANVAS_NAME = re.compile(r"(?P<name>[a-z]+)_(?P<late>LATE_)?(?P<id>\d+)_(?P<submission>\d+)_(?P<file>.+)")
 LESSONS = sorted(path.name for path in (ROOT / "lessons").iterdir() if path.is_dir())
 STUDENTS = 12
-FULL_KINDS = {"correct", "late", "uploaded-twice", "test-deleted", "metadata-stripped", "colab-saved",
-              "copy-of", "browser-copy", "extra-cells", "cells-moved", "keep-alive-loop"}
-PARTIAL_KINDS = {"partial", "sys-exit", "always-equal", "test-pass"}
-ZERO_KINDS = {"truncated", "empty", "other-lesson"}
+FULL_KINDS = {kind for kind in SAMPLE_KINDS if KINDS[kind].outcome == FULL}
+PARTIAL_KINDS = {kind for kind in SAMPLE_KINDS if KINDS[kind].outcome == PARTIAL}
+ZERO_KINDS = {kind for kind in SAMPLE_KINDS if KINDS[kind].outcome == ZERO}
 
 
 def run(main, *args):
@@ -75,7 +78,7 @@ def test_every_student_and_lesson_has_one_expected_row_and_every_kind_appears(sa
     assert len(roster) == STUDENTS and {"id", "first_name", "last_name", "email"} <= set(roster[0])
     ids = sorted(row["id"] for row in roster)
     assert sorted(kinds_of(expected)) == sorted((lesson, student) for lesson in LESSONS for student in ids)
-    assert {row["kind"] for row in expected} == set(sample_class.KINDS)
+    assert {row["kind"] for row in expected} == set(SAMPLE_KINDS)
     assert {row["lesson"] for row in expected if row["kind"] == "partial"} == set(LESSONS)
     first = roster[0]["id"]
     assert {row["kind"] for row in expected if row["student"] == first} == {"correct"}
@@ -156,7 +159,7 @@ def test_zip_names_follow_canvas_and_hold_each_kind_of_file(sample):
         assert "language" not in colab["metadata"]["kernelspec"]
         assert all("id" in cell["metadata"] and "id" not in cell for cell in colab["cells"])
         assert any(cell.get("outputs") for cell in colab["cells"])
-    for data in by_kind["metadata-stripped"]:
+    for data in by_kind["metadata-and-ids-stripped"]:
         assert '"nbgrader"' not in data.decode()
     assert b"sys.exit(" in by_kind["sys-exit"][0] and b"__eq__" in by_kind["always-equal"][0]
     assert b"while True:" in by_kind["keep-alive-loop"][0]
@@ -203,7 +206,7 @@ def test_check_lists_every_disagreement_with_the_report(sample, tmp_path):
     out, _, _, expected, _ = sample
     report = tmp_path / "report.csv"
     rows = report_rows(expected)
-    sample_class.write_csv(report, list(rows[0]), [list(row.values()) for row in rows])
+    write_csv(report, list(rows[0]), [list(row.values()) for row in rows])
     code, text = run(sample_class.main, out, "--check", report)
     assert (code, text.strip()) == (0, f"0 disagreements with {out / 'expected.csv'}")
 
@@ -214,7 +217,7 @@ def test_check_lists_every_disagreement_with_the_report(sample, tmp_path):
     empty = next(row for row in rows if row["flags"] == "ungradable unreadable")
     empty["serious"] = "False"
     rows.remove(next(row for row in rows if row["flags"] == "missing"))
-    sample_class.write_csv(report, list(rows[0]), [list(row.values()) for row in rows])
+    write_csv(report, list(rows[0]), [list(row.values()) for row in rows])
     code, text = run(sample_class.main, out, "--check", report)
     assert code == 1 and "4 disagreements" in text, text
     assert f"{full['lesson']} {full['student']} (" in text and "score 0.0, expected" in text
@@ -225,7 +228,7 @@ def test_check_lists_every_disagreement_with_the_report(sample, tmp_path):
 def test_too_small_a_class_says_how_many_students_it_needs(course, tmp_path):
     code, text = run(sample_class.main, tmp_path, "--course-dir", course, "--students", 3,
                      "--lessons", "lesson1_data")
-    assert code == 2 and "cannot hold every kind of work: use --students 19 or more" in text
+    assert code == 2 and "cannot hold every kind of work: use --students 20 or more" in text
     code, text = run(sample_class.main, tmp_path, "--course-dir", course, "--lessons", "lesson9")
     assert code == 2 and "lesson9 not released" in text
 

@@ -13,6 +13,8 @@ from tests import lesson_testing as lt
 import papermill
 import pytest
 
+from autograder.cells import TEXT_STUB, nbgrader_metadata
+
 LESSONS = lt.lesson_names()
 
 # Answers that pass a lesson's visible tests but are wrong; the hidden tests named must catch them.
@@ -247,7 +249,7 @@ def test_lesson_follows_the_course_conventions(lesson):
     title, setup, parameters, profile = notebook.cells[:4]
     assert title.cell_type == "markdown" and title.source.startswith("# ")
     assert setup.get("id") == "setup"
-    assert lt.nbgrader_metadata(setup).get("locked") is True
+    assert nbgrader_metadata(setup).get("locked") is True
     assert parameters.get("id") == "parameters" and "parameters" in parameters.metadata.get("tags", [])
     declared = papermill.inspect_notebook(str(lt.source_notebook(lesson)))
     assert {name: declared[name]["default"] for name in ("profile", "output_dir")} == {
@@ -270,7 +272,7 @@ def test_lesson_follows_the_course_conventions(lesson):
 def test_cell_ids_match_grade_ids(lesson):
     """nbgrader identifies exercises by grade id and the release keeps cell ids: keep them equal."""
     for cell in lt.read(lt.source_notebook(lesson)).cells:
-        grade_id = lt.nbgrader_metadata(cell).get("grade_id")
+        grade_id = nbgrader_metadata(cell).get("grade_id")
         if grade_id is not None:
             assert cell.get("id") == grade_id
 
@@ -309,7 +311,7 @@ def test_leak_check_finds_solutions_hidden_tests_and_mark_schemes(tmp_path):
                             ("ex7-1-answer", "3 points in total.")):
         assert secret in source_cells[cell_id].source
         original = released_cells[cell_id].source
-        released_cells[cell_id].source = original.replace(lt.TEXT_STUB, "") + "\n" + secret
+        released_cells[cell_id].source = original.replace(TEXT_STUB, "") + "\n" + secret
         lt.nbformat.write(released, str(released_path))
         assert any(secret in leak for leak in lt.leaks(source_path, released_path)), cell_id
         released_cells[cell_id].source = original
