@@ -37,19 +37,18 @@ c.ClearHiddenTests.enforce_metadata = True
 # Grading: locked and test cells always come from the source, deleted ones are put back.
 c.OverwriteCells.add_missing_cells = True
 c.OverwriteCells.missing_cell_notification = (
-    "This cell (id:{cell_id}) was missing from the submission; the autograder put it back.\n\n")
+    "This cell (id:{cell_id}) was missing from the submission; the autograder put it back.\n\n"
+)
 
 # Execution limits. A first Keras fit takes ~45 s on 2 CPU cores, so cells get 10 minutes.
 c.Execute.timeout = 600
 c.Execute.interrupt_on_timeout = True
 c.Execute.startup_timeout = 120
-c.SafeExecute.notebook_time_limit = 3600      # seconds for a whole notebook
-c.SafeExecute.memory_limit_mb = 8192          # address space of one kernel
-c.SafeExecute.max_output_chars = 200_000      # per cell; the rest of an output flood is dropped
-c.SafeExecute.kernel_env = {"COURSE_PROFILE": "grade", "TF_CPP_MIN_LOG_LEVEL": "2",
-                            "PYTHONWARNINGS": "ignore"}
-c.SafeExecute.protected_modules = ["builtins", "math", "numpy", "numpy.linalg",
-                                   "numpy.random", "numpy.testing"]
+c.SafeExecute.notebook_time_limit = 3600  # seconds for a whole notebook
+c.SafeExecute.memory_limit_mb = 8192  # address space of one kernel
+c.SafeExecute.max_output_chars = 200_000  # per cell; the rest of an output flood is dropped
+c.SafeExecute.kernel_env = {"COURSE_PROFILE": "grade", "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONWARNINGS": "ignore"}
+c.SafeExecute.protected_modules = ["builtins", "math", "numpy", "numpy.linalg", "numpy.random", "numpy.testing"]
 c.LimitOutput.max_lines = 1000
 
 c.Autograde.autograde_preprocessors = [

@@ -23,8 +23,14 @@ SECRET_REGIONS = (
     (f"### {HIDDEN_TESTS_BEGIN}", f"### {HIDDEN_TESTS_END}"),
     (f"=== {MARK_SCHEME_BEGIN} ===", f"=== {MARK_SCHEME_END} ==="),
 )
-SECRET_MARKERS = (SOLUTION_BEGIN, SOLUTION_END, HIDDEN_TESTS_BEGIN, HIDDEN_TESTS_END,
-                  MARK_SCHEME_BEGIN, MARK_SCHEME_END)
+SECRET_MARKERS = (
+    SOLUTION_BEGIN,
+    SOLUTION_END,
+    HIDDEN_TESTS_BEGIN,
+    HIDDEN_TESTS_END,
+    MARK_SCHEME_BEGIN,
+    MARK_SCHEME_END,
+)
 
 # What a released answer cell holds in place of the solution.
 CODE_STUB_COMMENT = "# YOUR CODE HERE"
@@ -33,7 +39,7 @@ TEXT_STUB = "YOUR ANSWER HERE"
 CODE_STUB_LINES = (CODE_STUB_COMMENT, CODE_STUB)
 STUB_PLACEHOLDERS = ("YOUR CODE HERE", TEXT_STUB, CODE_STUB)
 
-NBGRADER_CELL_KEYS = ("nbgrader", "deletable", "editable")   # cell metadata nbgrader sets
+NBGRADER_CELL_KEYS = ("nbgrader", "deletable", "editable")  # cell metadata nbgrader sets
 
 
 def nbgrader_metadata(cell: Mapping[str, Any]) -> dict:

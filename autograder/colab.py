@@ -22,7 +22,7 @@ BADGE = re.compile(r"\[!\[Open In Colab\]\(" + re.escape(BADGE_IMAGE) + r"\)\]\(
 TIME_LINE = re.compile(r"^\*\*Time\.\*\* .*$", re.MULTILINE)
 SETUP_CELL_ID = "setup"
 
-SETUP_TEMPLATE = '''\
+SETUP_TEMPLATE = """\
 # Set-up. On Colab: installs this course ({ref}) and what the runtime lacks, then checks the runtime.
 import sys
 
@@ -37,22 +37,28 @@ if "google.colab" in sys.modules:
     try:
         pins = [f"{{name}}=={{importlib.metadata.version(name)}}" for name in kept]
     except importlib.metadata.PackageNotFoundError:
-        raise RuntimeError("This runtime has no TensorFlow (Colab's TPU runtimes have none). Choose "
-                           "Runtime > Change runtime type > T4 GPU, then run this cell again.") from None
+        raise RuntimeError(
+            "This runtime has no TensorFlow (Colab's TPU runtimes have none). Choose "
+            "Runtime > Change runtime type > T4 GPU, then run this cell again."
+        ) from None
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as constraints:
         constraints.write("\\n".join(pins))
     command = [sys.executable, "-m", "pip", "install", "--quiet", f"course[colab] @ {{COURSE}}", "-c", constraints.name]
     pip = subprocess.run(command, check=False, capture_output=True, text=True)
     if pip.returncode:
-        raise RuntimeError(f"Installing the course failed:\\n{{pip.stderr[-3000:]}}\\nCheck the connection and "
-                           "run this cell again; if it fails again, use Runtime > Disconnect and delete runtime.")
+        raise RuntimeError(
+            f"Installing the course failed:\\n{{pip.stderr[-3000:]}}\\nCheck the connection and "
+            "run this cell again; if it fails again, use Runtime > Disconnect and delete runtime."
+        )
     importlib.invalidate_caches()
 try:
     from course.environment import check_environment
 except ModuleNotFoundError as error:
-    raise RuntimeError(f"The course library is missing ({{error}}): on Colab run this cell again; "
-                       "elsewhere run `pip install -e .` in the course folder.") from None
-print(check_environment())'''
+    raise RuntimeError(
+        f"The course library is missing ({{error}}): on Colab run this cell again; "
+        "elsewhere run `pip install -e .` in the course folder."
+    ) from None
+print(check_environment())"""
 
 
 class ColabLink(Configurable):
@@ -66,22 +72,28 @@ class ColabLink(Configurable):
     @validate("repository")
     def _check_repository(self, proposal: dict) -> str:
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+", proposal["value"]):
-            raise TraitError(f"c.ColabLink.repository = {proposal['value']!r}: give the GitHub repository as "
-                             "owner/name, e.g. 'my-university/transfer-learning'.")
+            raise TraitError(
+                f"c.ColabLink.repository = {proposal['value']!r}: give the GitHub repository as "
+                "owner/name, e.g. 'my-university/transfer-learning'."
+            )
         return proposal["value"]
 
     @validate("ref")
     def _check_ref(self, proposal: dict) -> str:
         if not re.fullmatch(r"v?\d+(\.\d+)+([.+-][0-9A-Za-z.]+)?|[0-9a-f]{40}", proposal["value"]):
-            raise TraitError(f"c.ColabLink.ref = {proposal['value']!r}: give a release tag such as 'v0.2.0' "
-                             "(or a full commit hash), not a branch: a branch moves, and a library change "
-                             "would break lessons students are halfway through.")
+            raise TraitError(
+                f"c.ColabLink.ref = {proposal['value']!r}: give a release tag such as 'v0.2.0' "
+                "(or a full commit hash), not a branch: a branch moves, and a library change "
+                "would break lessons students are halfway through."
+            )
         return proposal["value"]
 
     def badge(self, lesson: str) -> str:
         """The Markdown "Open In Colab" badge of the released ``lesson``."""
-        url = (f"https://colab.research.google.com/github/{self.repository}/blob/{self.ref}/"
-               f"lessons/{lesson}/{lesson}.ipynb")
+        url = (
+            f"https://colab.research.google.com/github/{self.repository}/blob/{self.ref}/"
+            f"lessons/{lesson}/{lesson}.ipynb"
+        )
         return f"[![Open In Colab]({BADGE_IMAGE})]({url})"
 
     def setup_source(self) -> str:
@@ -113,8 +125,9 @@ def colab_differences(nb: NotebookNode, lesson: str, link: ColabLink) -> list[st
     title, setup = _title_and_setup(nb, lesson)
     differences = []
     if BADGE.search(title.source).group(0) != link.badge(lesson):
-        differences.append(f"{lesson}: the Colab badge is {BADGE.search(title.source).group(0)}, "
-                           f"expected {link.badge(lesson)}")
+        differences.append(
+            f"{lesson}: the Colab badge is {BADGE.search(title.source).group(0)}, expected {link.badge(lesson)}"
+        )
     if f"{link.badge(lesson)}\n\n{time_line(lesson)}" not in title.source:
         differences.append(f"{lesson}: the line under the badge is not {time_line(lesson)!r}")
     if setup.source != link.setup_source():

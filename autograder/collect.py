@@ -33,9 +33,9 @@ from autograder.roster import read_roster, update_gradebook_students
 
 JUNK = re.compile(r"(^|/)(__MACOSX|\.ipynb_checkpoints)/|(^|/)\.DS_Store$|(^|/)\._")
 RENAMINGS = [
-    re.compile(r"^(copy of )+", re.IGNORECASE),    # Google Drive / Colab "Copy of"
-    re.compile(r"\s*\(\d+\)$"),                    # browser duplicate " (1)"
-    re.compile(r"-\d+$"),                          # Canvas re-upload "-1"
+    re.compile(r"^(copy of )+", re.IGNORECASE),  # Google Drive / Colab "Copy of"
+    re.compile(r"\s*\(\d+\)$"),  # browser duplicate " (1)"
+    re.compile(r"-\d+$"),  # Canvas re-upload "-1"
 ]
 UPLOAD_NUMBER = re.compile(r"(?:\((\d+)\)|-(\d+))$")
 # A student id becomes a folder name: no path separators, no "." or "..".
@@ -46,10 +46,11 @@ class SubmissionCollector(Configurable):
     """Settings of ``python -m autograder collect``."""
 
     filename_patterns = List(
-        Unicode(), [],
+        Unicode(),
+        [],
         help="Regular expressions with named groups, tried before the built-in ones on each "
-             "file's path inside the download (with / separators). student_id is required; "
-             "name, late, submission_id, timestamp and file are optional.",
+        "file's path inside the download (with / separators). student_id is required; "
+        "name, late, submission_id, timestamp and file are optional.",
     ).tag(config=True)
 
 
@@ -70,11 +71,11 @@ def name_variants(stem: str) -> list[str]:
 class DownloadEntry:
     """One file in an LMS download."""
 
-    path: str                      # inside the download, with / separators
+    path: str  # inside the download, with / separators
     mtime: datetime
     read: Callable[[], bytes]
     fields: dict[str, str] = field(default_factory=dict)
-    target: tuple[str, ...] = ()             # (student, lesson, notebook)
+    target: tuple[str, ...] = ()  # (student, lesson, notebook)
 
     @property
     def recency(self) -> tuple[int, float, int, float]:
@@ -100,24 +101,28 @@ def uploads_in(source: Path | str) -> Iterator[DownloadEntry]:
         archive = zipfile.ZipFile(source)
         for entry in archive.infolist():
             if not entry.is_dir() and not JUNK.search(entry.filename):
-                yield DownloadEntry(entry.filename, datetime(*entry.date_time).astimezone(),
-                             lambda entry=entry: archive.read(entry))
+                yield DownloadEntry(
+                    entry.filename, datetime(*entry.date_time).astimezone(), lambda entry=entry: archive.read(entry)
+                )
     elif source.is_dir():
         for path in sorted(source.rglob("*")):
             relative = path.relative_to(source).as_posix()
             if path.is_file() and not JUNK.search(relative):
-                yield DownloadEntry(relative, datetime.fromtimestamp(path.stat().st_mtime).astimezone(),
-                             path.read_bytes)
+                yield DownloadEntry(
+                    relative, datetime.fromtimestamp(path.stat().st_mtime).astimezone(), path.read_bytes
+                )
     else:
-        raise CourseError(f"{source} is neither a zip file nor a folder: give the file the LMS "
-                          "downloaded (or the folder it unzipped to)")
+        raise CourseError(
+            f"{source} is neither a zip file nor a folder: give the file the LMS "
+            "downloaded (or the folder it unzipped to)"
+        )
 
 
 class Catalogue:
     """The released notebooks, to tell which lesson a file belongs to."""
 
     def __init__(self, course: Course) -> None:
-        self.notebooks = {}        # (lesson, notebook) -> set of exercise and cell ids
+        self.notebooks = {}  # (lesson, notebook) -> set of exercise and cell ids
         release = course.folder("release")
         for path in sorted(release.glob("*/*.ipynb")):
             cells = json.loads(path.read_text()).get("cells", [])
@@ -148,8 +153,7 @@ class Catalogue:
             ids = {grade_id(cell) for cell in cells}
         except (ValueError, AttributeError, RecursionError):
             return None
-        overlap = [(len(ids & known), key) for key, known in self.notebooks.items()
-                   if lesson in (None, key[0])]
+        overlap = [(len(ids & known), key) for key, known in self.notebooks.items() if lesson in (None, key[0])]
         best = max(overlap, default=(0, None))
         return best[1] if best[0] else None
 
@@ -166,22 +170,24 @@ class CollectReport:
 
     def as_text(self) -> str:
         lines = [f"filed {len(self.filed)} notebooks:"] + [f"  {line}" for line in self.filed]
-        for title, entries in [("older uploads not used", self.superseded),
-                               ("NOT FILED, fix by hand", self.unmatched),
-                               ("skipped (not notebooks)", self.skipped),
-                               ("roster", self.roster_notes)]:
+        for title, entries in [
+            ("older uploads not used", self.superseded),
+            ("NOT FILED, fix by hand", self.unmatched),
+            ("skipped (not notebooks)", self.skipped),
+            ("roster", self.roster_notes),
+        ]:
             if entries:
                 lines += [f"{title} ({len(entries)}):"] + [f"  {line}" for line in entries]
         return "\n".join(lines)
 
 
-def collect(course: Course, source: Path | str, lesson: str | None = None, roster: Path | str | None = None
-            ) -> CollectReport:
+def collect(
+    course: Course, source: Path | str, lesson: str | None = None, roster: Path | str | None = None
+) -> CollectReport:
     """File every notebook of an LMS download (zip or folder); return a CollectReport."""
     catalogue = Catalogue(course)
     if lesson is not None and lesson not in catalogue.lessons():
-        raise CourseError(f"--lesson {lesson}: no such released lesson; released: "
-                          f"{', '.join(catalogue.lessons())}")
+        raise CourseError(f"--lesson {lesson}: no such released lesson; released: {', '.join(catalogue.lessons())}")
     roster_rows = read_roster(roster) if roster else None
     patterns = list(SubmissionCollector(config=course.config).filename_patterns) + BUILTIN_PATTERNS
     report = CollectReport()
@@ -192,19 +198,23 @@ def collect(course: Course, source: Path | str, lesson: str | None = None, roste
             continue
         upload.fields = match_fields(upload.path, patterns)
         if upload.fields is None:
-            report.unmatched.append(f"{upload.path}: no file-name pattern gives the student; "
-                                    "add one to c.SubmissionCollector.filename_patterns")
+            report.unmatched.append(
+                f"{upload.path}: no file-name pattern gives the student; "
+                "add one to c.SubmissionCollector.filename_patterns"
+            )
             continue
         student = upload.fields["student_id"].strip()
         if not SAFE_STUDENT_ID.fullmatch(student):
-            report.unmatched.append(f"{upload.path}: {student!r} cannot be a student id (letters, "
-                                    "digits, spaces and _ @ + . - only)")
+            report.unmatched.append(
+                f"{upload.path}: {student!r} cannot be a student id (letters, digits, spaces and _ @ + . - only)"
+            )
             continue
         filename = upload.fields.get("file") or Path(upload.path).name
         target = catalogue.by_name(filename, lesson) or catalogue.by_content(upload.read(), lesson)
         if target is None:
-            report.unmatched.append(f"{upload.path}: cannot tell which lesson it is (name or "
-                                    "content); rerun with --lesson")
+            report.unmatched.append(
+                f"{upload.path}: cannot tell which lesson it is (name or content); rerun with --lesson"
+            )
             continue
         upload.target = (student, *target)
         current = chosen.get(upload.target)
@@ -232,19 +242,28 @@ def file_upload(course: Course, upload: DownloadEntry) -> None:
     (folder / f"{notebook}.ipynb").write_bytes(data)
     stated = upload.fields.get("timestamp")
     moment = parse_time(stated) if stated else upload.mtime
-    (folder / "timestamp.txt").write_text(
-        moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f UTC"))
-    (folder / LMS_FILE).write_text(json.dumps({
-        "source": upload.path,
-        "name": upload.fields.get("name", ""),
-        "late": bool(upload.fields.get("late")),
-        "submission_id": upload.fields.get("submission_id", ""),
-        "sha256": hashlib.sha256(data).hexdigest(),
-    }, indent=1))
+    (folder / "timestamp.txt").write_text(moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f UTC"))
+    (folder / LMS_FILE).write_text(
+        json.dumps(
+            {
+                "source": upload.path,
+                "name": upload.fields.get("name", ""),
+                "late": bool(upload.fields.get("late")),
+                "submission_id": upload.fields.get("submission_id", ""),
+                "sha256": hashlib.sha256(data).hexdigest(),
+            },
+            indent=1,
+        )
+    )
 
 
-def add_roster(course: Course, roster: Path | str, students: list[dict[str, str]], submitted_students: set[str],
-               report: CollectReport) -> None:
+def add_roster(
+    course: Course,
+    roster: Path | str,
+    students: list[dict[str, str]],
+    submitted_students: set[str],
+    report: CollectReport,
+) -> None:
     """Record the roster's students in the gradebook and note who is missing from it."""
     with Gradebook(course.db_url, course.coursedir().course_id) as gradebook:
         update_gradebook_students(gradebook, students)

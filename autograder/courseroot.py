@@ -32,7 +32,8 @@ class Course:
         if not config_path.is_file():
             raise CourseError(
                 f"{config_path} not found: --course-dir must point at the course root "
-                f"(the folder holding {CONFIG_FILE}, solutions/ and lessons/).")
+                f"(the folder holding {CONFIG_FILE}, solutions/ and lessons/)."
+            )
         config = PyFileConfigLoader(CONFIG_FILE, path=str(root)).load_config()
         config.CourseDirectory.root = str(root)
         return cls(root=root, config=config)
@@ -59,8 +60,9 @@ class Course:
         source = self.folder("source")
         if not source.is_dir():
             return []
-        return sorted(p.name for p in source.iterdir()
-                      if p.is_dir() and not p.name.startswith(".") and any(p.glob("*.ipynb")))
+        return sorted(
+            p.name for p in source.iterdir() if p.is_dir() and not p.name.startswith(".") and any(p.glob("*.ipynb"))
+        )
 
     def release_notebooks(self, lesson: str) -> list[Path]:
         """Paths of the released student notebooks of a lesson."""

@@ -32,7 +32,7 @@ class Statement:
 
     defines: set = field(default_factory=set)
     reads: set = field(default_factory=set)
-    deferred_reads: set = field(default_factory=set)   # read by a function's body when called
+    deferred_reads: set = field(default_factory=set)  # read by a function's body when called
 
 
 @dataclass
@@ -52,8 +52,7 @@ class Cell:
 
 def bound_in(node: ast.AST) -> set[str]:
     """Names local to a function, lambda or comprehension: parameters and assigned names."""
-    names = {child.id for child in ast.walk(node)
-             if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Store)}
+    names = {child.id for child in ast.walk(node) if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Store)}
     arguments = getattr(node, "args", None)
     if isinstance(arguments, ast.arguments):
         for argument in arguments.posonlyargs + arguments.args + arguments.kwonlyargs:
@@ -91,7 +90,7 @@ def analyse_statement(node: ast.stmt) -> Statement:
         statement.defines.add(node.name)
         run_now = node.decorator_list + getattr(node, "bases", [])
         if isinstance(node, ast.ClassDef):
-            run_now += node.body          # a class body runs when the class is defined
+            run_now += node.body  # a class body runs when the class is defined
         else:
             run_now += node.args.defaults + [default for default in node.args.kw_defaults if default]
         statement.reads = set().union(*(free_reads(part) for part in run_now))
@@ -106,7 +105,7 @@ def analyse_statement(node: ast.stmt) -> Statement:
         elif isinstance(child, DEFINITIONS):
             statement.defines.add(child.name)
     if not isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Expr)):
-        statement.reads -= statement.defines    # a loop or block reading what it assigned itself
+        statement.reads -= statement.defines  # a loop or block reading what it assigned itself
     return statement
 
 

@@ -82,25 +82,33 @@ class LimitedKernelManager(AsyncKernelManager):
         command = super().format_kernel_cmd(extra_arguments)
         if not self.memory_limit_mb:
             return command
-        return [sys.executable, "-m", "autograder.kernel_launcher",
-                "--memory-mb", str(self.memory_limit_mb), "--", *command]
+        return [
+            sys.executable,
+            "-m",
+            "autograder.kernel_launcher",
+            "--memory-mb",
+            str(self.memory_limit_mb),
+            "--",
+            *command,
+        ]
 
 
 class SafeExecute(Execute):
     """nbgrader's Execute with memory, time and output limits and kernel recovery."""
 
-    memory_limit_mb = Integer(
-        8192, help="Address-space limit of each kernel in MiB (0: none).").tag(config=True)
+    memory_limit_mb = Integer(8192, help="Address-space limit of each kernel in MiB (0: none).").tag(config=True)
     notebook_time_limit = Integer(
-        3600, help="Seconds for a whole notebook; cells after it get an error (0: none).",
+        3600,
+        help="Seconds for a whole notebook; cells after it get an error (0: none).",
     ).tag(config=True)
     max_output_chars = Integer(
-        200_000, help="Characters of stream/display output kept per cell (0: no limit).",
+        200_000,
+        help="Characters of stream/display output kept per cell (0: no limit).",
     ).tag(config=True)
-    kernel_env = Dict(
-        {}, help="Environment variables added to the kernel's environment.").tag(config=True)
+    kernel_env = Dict({}, help="Environment variables added to the kernel's environment.").tag(config=True)
     protected_modules = List(
-        Unicode(), ["builtins", "math", "numpy"],
+        Unicode(),
+        ["builtins", "math", "numpy"],
         help="Modules whose attributes are restored before every test cell.",
     ).tag(config=True)
 
@@ -113,8 +121,7 @@ class SafeExecute(Execute):
         self._output_chars = 0
         self._output_truncated = False
 
-    def preprocess(self, nb: NotebookNode, resources: dict | None = None, km: Any = None
-                   ) -> tuple[NotebookNode, dict]:
+    def preprocess(self, nb: NotebookNode, resources: dict | None = None, km: Any = None) -> tuple[NotebookNode, dict]:
         self.events = []
         self._clean_cells = []
         self._deadline = monotonic() + self.notebook_time_limit if self.notebook_time_limit else None
@@ -184,13 +191,13 @@ class SafeExecute(Execute):
         remaining = max(1, int(self._deadline - monotonic()))
         return remaining if timeout is None else min(timeout, remaining)
 
-    async def async_execute_cell(self, cell: NotebookNode, cell_index: int, execution_count: int | None = None,
-                                 store_history: bool = True) -> NotebookNode:
+    async def async_execute_cell(
+        self, cell: NotebookNode, cell_index: int, execution_count: int | None = None, store_history: bool = True
+    ) -> NotebookNode:
         if cell.cell_type != "code" or not cell.source.strip():
             return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
         if self._deadline is not None and monotonic() >= self._deadline:
-            message = (f"not run: the notebook's time limit ({self.notebook_time_limit} s) "
-                       "was used up by earlier cells")
+            message = f"not run: the notebook's time limit ({self.notebook_time_limit} s) was used up by earlier cells"
             cell.outputs = [error_output("NotebookTimeLimit", message)]
             self.record(cell, cell_index, "time-limit", message)
             return cell
@@ -201,13 +208,14 @@ class SafeExecute(Execute):
                 await self._run_silently(RESTORE_CODE)
             return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
         except DeadKernelError:
-            message = ("the kernel died while running this cell (it exited, crashed or ran out "
-                       "of memory); later cells ran in a fresh kernel")
+            message = (
+                "the kernel died while running this cell (it exited, crashed or ran out "
+                "of memory); later cells ran in a fresh kernel"
+            )
             self.record(cell, cell_index, "kernel-died", message)
             cell.outputs.append(error_output("KernelDied", message))
         except CellTimeoutError:
-            message = ("the cell ran past its time limit and ignored the interrupt; "
-                       "later cells ran in a fresh kernel")
+            message = "the cell ran past its time limit and ignored the interrupt; later cells ran in a fresh kernel"
             self.record(cell, cell_index, "timeout", message)
             cell.outputs.append(error_output("CellTimeoutError", message))
         await self._restart_kernel()
@@ -223,25 +231,36 @@ class SafeExecute(Execute):
             self._clean_cells.append(kwargs["cell"].source)
             return
         if ename == self.error_on_timeout.get("ename"):
-            self.record(kwargs["cell"], kwargs["cell_index"], "timeout",
-                        f"the cell ran past its time limit ({self._get_timeout(kwargs['cell'])} s) "
-                        "and was interrupted")
+            self.record(
+                kwargs["cell"],
+                kwargs["cell_index"],
+                "timeout",
+                f"the cell ran past its time limit ({self._get_timeout(kwargs['cell'])} s) and was interrupted",
+            )
         elif ename == "MemoryError":
-            self.record(kwargs["cell"], kwargs["cell_index"], "memory",
-                        f"the cell ran out of memory (limit {self.memory_limit_mb} MiB)")
+            self.record(
+                kwargs["cell"],
+                kwargs["cell_index"],
+                "memory",
+                f"the cell ran out of memory (limit {self.memory_limit_mb} MiB)",
+            )
 
-    def output(self, outs: list[NotebookNode], msg: dict, display_id: str | None, cell_index: int
-               ) -> NotebookNode | None:
+    def output(
+        self, outs: list[NotebookNode], msg: dict, display_id: str | None, cell_index: int
+    ) -> NotebookNode | None:
         if self.max_output_chars and msg["msg_type"] in ("stream", "display_data"):
             self._output_chars += output_size(msg["content"])
             if self._output_chars > self.max_output_chars:
                 if not self._output_truncated:
                     self._output_truncated = True
-                    note = (f"\n[output truncated by the autograder: more than "
-                            f"{self.max_output_chars} characters]\n")
+                    note = f"\n[output truncated by the autograder: more than {self.max_output_chars} characters]\n"
                     outs.append(new_output("stream", name="stdout", text=note))
-                    self.record(self.nb.cells[cell_index], cell_index, "output-truncated",
-                                f"output flood: more than {self.max_output_chars} characters")
+                    self.record(
+                        self.nb.cells[cell_index],
+                        cell_index,
+                        "output-truncated",
+                        f"output flood: more than {self.max_output_chars} characters",
+                    )
                 return None
         return super().output(outs, msg, display_id, cell_index)
 
@@ -269,8 +288,8 @@ class SaveAutoGradesIgnoringStderr(SaveAutoGrades):
         failure = re.compile(self.failure_pattern, re.MULTILINE)
         scored = copy.deepcopy(cell)
         scored.outputs = [
-            output for output in cell.outputs
-            if not (output.output_type == "stream" and output.name == "stderr"
-                    and not failure.search(output.text))
+            output
+            for output in cell.outputs
+            if not (output.output_type == "stream" and output.name == "stderr" and not failure.search(output.text))
         ]
         return scored

@@ -25,7 +25,7 @@ from autograder.courseroot import Course, CourseError
 from autograder.submission import UnreadableNotebook, read_notebook
 
 HIDDEN_TESTS_PREPROCESSOR = "autograder.feedback.HideHiddenTests"
-MIN_SECRET_LENGTH = 12   # shorter hidden-test lines ("else:", "pass") are not secrets
+MIN_SECRET_LENGTH = 12  # shorter hidden-test lines ("else:", "pass") are not secrets
 
 
 class HideHiddenTests(ClearHiddenTests):
@@ -86,16 +86,19 @@ def leaked_lines(html_path: Path, secrets: set[str], seen: Iterable[Path] = ()) 
     return sorted(line for line in secrets - notebook_lines(seen) if line in text)
 
 
-def generate_feedback(course: Course, students: list[str] | tuple[str, ...] = (),
-                      lessons: list[str] | tuple[str, ...] = ()) -> Iterator[str]:
+def generate_feedback(
+    course: Course, students: list[str] | tuple[str, ...] = (), lessons: list[str] | tuple[str, ...] = ()
+) -> Iterator[str]:
     """Write feedback/<student>/<lesson>/<notebook>.html for autograded submissions; yield one
     line per lesson describing what was written, withheld or failed."""
     config = course.config.copy()
     preprocessors = list(config.GenerateFeedback.get("preprocessors", []))
     if HIDDEN_TESTS_PREPROCESSOR not in preprocessors:
         config.GenerateFeedback.preprocessors = [
-            HIDDEN_TESTS_PREPROCESSOR, "nbgrader.preprocessors.GetGrades",
-            "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor"]
+            HIDDEN_TESTS_PREPROCESSOR,
+            "nbgrader.preprocessors.GetGrades",
+            "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+        ]
     delimiters = ClearHiddenTests(config=config)
     autograded = course.folder("autograded")
     all_lessons = sorted({p.name for p in autograded.glob("*/*") if p.is_dir()})
@@ -114,15 +117,15 @@ def generate_feedback(course: Course, students: list[str] | tuple[str, ...] = ()
         except NbGraderException as error:
             problem = f"; nbgrader reported errors ({error})"
         with Gradebook(course.db_url, course_id) as gradebook:
-            secrets = hidden_test_lines(gradebook, lesson, delimiters.begin_test_delimeter,
-                                        delimiters.end_test_delimeter)
+            secrets = hidden_test_lines(
+                gradebook, lesson, delimiters.begin_test_delimeter, delimiters.end_test_delimeter
+            )
         written, withheld = 0, []
         for page in sorted(course.folder("feedback").glob(f"*/{lesson}/*.html")):
             student = page.parent.parent.name
             if students and student not in students:
                 continue
-            seen = course.release_notebooks(lesson) + sorted(
-                course.submission_dir(student, lesson).glob("*.ipynb"))
+            seen = course.release_notebooks(lesson) + sorted(course.submission_dir(student, lesson).glob("*.ipynb"))
             leaks = leaked_lines(page, secrets, seen)
             if leaks:
                 page.unlink()

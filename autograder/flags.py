@@ -30,5 +30,6 @@ SERIOUS_EVENTS = {"kernel-died", "timeout", "time-limit", "memory"}
 
 def flag_from_event(event: dict) -> Flag:
     """A Flag for an execution event recorded by SafeExecute."""
-    return Flag(code=event["code"], message=f"{event['cell']}: {event['message']}",
-                serious=event["code"] in SERIOUS_EVENTS)
+    return Flag(
+        code=event["code"], message=f"{event['cell']}: {event['message']}", serious=event["code"] in SERIOUS_EVENTS
+    )

@@ -41,23 +41,30 @@ def copy_lesson(source: Gradebook, target: Gradebook, lesson: str) -> None:
     for notebook in assignment.notebooks:
         target.update_or_create_notebook(notebook.name, lesson, kernelspec=notebook.kernelspec)
         for cell in notebook.grade_cells:
-            target.update_or_create_grade_cell(cell.name, notebook.name, lesson,
-                                               max_score=cell.max_score, cell_type=cell.cell_type)
+            target.update_or_create_grade_cell(
+                cell.name, notebook.name, lesson, max_score=cell.max_score, cell_type=cell.cell_type
+            )
         for cell in notebook.solution_cells:
             target.update_or_create_solution_cell(cell.name, notebook.name, lesson)
         for cell in notebook.task_cells:
-            target.update_or_create_task_cell(cell.name, notebook.name, lesson,
-                                              max_score=cell.max_score, cell_type=cell.cell_type)
+            target.update_or_create_task_cell(
+                cell.name, notebook.name, lesson, max_score=cell.max_score, cell_type=cell.cell_type
+            )
         for cell in notebook.source_cells:
-            target.update_or_create_source_cell(cell.name, notebook.name, lesson,
-                                                cell_type=cell.cell_type, locked=cell.locked,
-                                                source=cell.source, checksum=cell.checksum)
+            target.update_or_create_source_cell(
+                cell.name,
+                notebook.name,
+                lesson,
+                cell_type=cell.cell_type,
+                locked=cell.locked,
+                source=cell.source,
+                checksum=cell.checksum,
+            )
 
 
 def make_lesson_template(db_url: str, course_id: str, lesson: str, path: Path) -> Path:
     """A fresh SQLite gradebook at ``path`` holding only ``lesson``, copied from the course's."""
-    with Gradebook(db_url, course_id) as source, \
-            Gradebook(f"sqlite:///{path}", course_id) as target:
+    with Gradebook(db_url, course_id) as source, Gradebook(f"sqlite:///{path}", course_id) as target:
         copy_lesson(source, target, lesson)
     return path
 
@@ -77,13 +84,11 @@ def merge_graded(target: Gradebook, graded: Gradebook, lesson: str, student: str
             kept.auto_score = grade.auto_score
             kept.needs_manual_grade = kept.manual_score is not None or grade.auto_score is None
         for comment in notebook.comments:
-            target.find_comment(comment.name, notebook.name, lesson, student).auto_comment = \
-                comment.auto_comment
+            target.find_comment(comment.name, notebook.name, lesson, student).auto_comment = comment.auto_comment
     target.db.commit()
 
 
-def record_ungradable(target: Gradebook, lesson: str, student: str, timestamp: datetime | None,
-                      reason: str) -> None:
+def record_ungradable(target: Gradebook, lesson: str, student: str, timestamp: datetime | None, reason: str) -> None:
     """Score a submission that could not be graded 0 on every cell, flagged, and commit."""
     target.update_or_create_student(student)
     submission = target.update_or_create_submission(lesson, student, timestamp=timestamp)

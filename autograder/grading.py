@@ -45,8 +45,10 @@ class GradingRun(Configurable):
     """Settings of ``python -m autograder grade``."""
 
     kill_grace_seconds = Integer(
-        300, help="Seconds an nbgrader process may outlive its notebooks' time limits before it "
-                  "is stopped and the submission scored 0.").tag(config=True)
+        300,
+        help="Seconds an nbgrader process may outlive its notebooks' time limits before it "
+        "is stopped and the submission scored 0.",
+    ).tag(config=True)
 
 
 @dataclass
@@ -57,7 +59,7 @@ class Outcome:
     fingerprint: str
     flags: list[Flag] = field(default_factory=list)
     scratch: Path | None = None
-    failure: str = ""          # why nothing could be graded; empty when nbgrader graded it
+    failure: str = ""  # why nothing could be graded; empty when nbgrader graded it
     seconds: float = 0.0
 
     @property
@@ -77,8 +79,7 @@ def timestamp_of(folder: Path) -> datetime | None:
 class Grader:
     """Grades submissions of one course; see the module docstring."""
 
-    def __init__(self, course: Course, jobs: int = 1, force: bool = False,
-                 echo: Callable[[str], None] = print) -> None:
+    def __init__(self, course: Course, jobs: int = 1, force: bool = False, echo: Callable[[str], None] = print) -> None:
         self.course = course
         self.jobs = max(1, jobs)
         self.force = force
@@ -101,14 +102,17 @@ class Grader:
         if backup:
             self.echo(f"gradebook backed up to {backup}")
         elif not sqlite_path(self.course.db_url):
-            self.echo("the gradebook is on a database server: back it up with its own tools "
-                      "(e.g. pg_dump) before grading")
+            self.echo(
+                "the gradebook is on a database server: back it up with its own tools (e.g. pg_dump) before grading"
+            )
         released = self.released_lessons()
         todo, unchanged = [], 0
         for submission in find_submissions(self.course, students, lessons):
             if submission.lesson not in released or not self.course.release_notebooks(submission.lesson):
-                self.echo(f"skipped {submission.folder}: lesson {submission.lesson!r} is not released "
-                          "(run: python -m autograder release)")
+                self.echo(
+                    f"skipped {submission.folder}: lesson {submission.lesson!r} is not released "
+                    "(run: python -m autograder release)"
+                )
                 continue
             fingerprint = submission.fingerprint(self.course.release_notebooks(submission.lesson))
             if not self.force and self.is_current(submission, fingerprint):
@@ -123,13 +127,23 @@ class Grader:
         outcomes = []
         with tempfile.TemporaryDirectory(prefix="autograder-") as scratch_root:
             scratch_root = Path(scratch_root)
-            templates = {lesson: make_lesson_template(self.course.db_url, self.course_id, lesson,
-                                                      scratch_root / f"{lesson}.template.db")
-                         for lesson in sorted({s.lesson for s, _ in todo})}
+            templates = {
+                lesson: make_lesson_template(
+                    self.course.db_url, self.course_id, lesson, scratch_root / f"{lesson}.template.db"
+                )
+                for lesson in sorted({s.lesson for s, _ in todo})
+            }
             with ThreadPoolExecutor(max_workers=self.jobs) as pool:
-                futures = [pool.submit(self.grade_one, submission, fingerprint,
-                                       templates[submission.lesson], scratch_root / f"job{index}")
-                           for index, (submission, fingerprint) in enumerate(todo)]
+                futures = [
+                    pool.submit(
+                        self.grade_one,
+                        submission,
+                        fingerprint,
+                        templates[submission.lesson],
+                        scratch_root / f"job{index}",
+                    )
+                    for index, (submission, fingerprint) in enumerate(todo)
+                ]
                 try:
                     for done, future in enumerate(as_completed(futures), start=1):
                         outcome = future.result()
@@ -215,25 +229,35 @@ class Grader:
         """Run ``nbgrader autograde`` on the scratch folder, with a hard time limit."""
         submission = outcome.submission
         notebooks = len(self.course.release_notebooks(submission.lesson))
-        hard_limit = (self.notebook_time_limit * notebooks + self.kill_grace
-                      if self.notebook_time_limit else None)
-        command = [sys.executable, "-m", "nbgrader", "autograde", submission.lesson,
-                   "--student", submission.student, "--force",
-                   f"--course-dir={outcome.scratch}",
-                   f"--CourseDirectory.db_url=sqlite:///{outcome.scratch / 'gradebook.db'}"]
+        hard_limit = self.notebook_time_limit * notebooks + self.kill_grace if self.notebook_time_limit else None
+        command = [
+            sys.executable,
+            "-m",
+            "nbgrader",
+            "autograde",
+            submission.lesson,
+            "--student",
+            submission.student,
+            "--force",
+            f"--course-dir={outcome.scratch}",
+            f"--CourseDirectory.db_url=sqlite:///{outcome.scratch / 'gradebook.db'}",
+        ]
         log_path = outcome.scratch / "nbgrader.log"
         with open(log_path, "wb") as log:
             with self.running_lock:
-                process = subprocess.Popen(command, cwd=self.course.root, stdout=log,
-                                           stderr=subprocess.STDOUT, start_new_session=True)
+                process = subprocess.Popen(
+                    command, cwd=self.course.root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                )
                 self.running.add(process)
             try:
                 process.wait(timeout=hard_limit)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
-                outcome.failure = (f"nbgrader was stopped after {hard_limit} s (the kernel hung "
-                                   "beyond the per-cell and per-notebook limits)")
+                outcome.failure = (
+                    f"nbgrader was stopped after {hard_limit} s (the kernel hung "
+                    "beyond the per-cell and per-notebook limits)"
+                )
                 return
             finally:
                 with self.running_lock:
@@ -244,8 +268,9 @@ class Grader:
             outcome.flags += [flag_from_event(event) for event in events]
         if process.returncode != 0:
             tail = log_path.read_text(errors="replace").strip().splitlines()[-3:]
-            outcome.flags.append(Flag("nbgrader-error", "nbgrader autograde reported an error: "
-                                      + " / ".join(tail), serious=True))
+            outcome.flags.append(
+                Flag("nbgrader-error", "nbgrader autograde reported an error: " + " / ".join(tail), serious=True)
+            )
             if not any(graded.glob("*.ipynb")):
                 outcome.failure = "nbgrader autograde failed on every notebook"
 
@@ -258,18 +283,24 @@ class Grader:
                 scratch_db = f"sqlite:///{outcome.scratch / 'gradebook.db'}"
                 with Gradebook(scratch_db, self.course_id) as graded:
                     try:
-                        merge_graded(target, graded, submission.lesson, submission.student,
-                                     flagged=outcome.serious)
+                        merge_graded(target, graded, submission.lesson, submission.student, flagged=outcome.serious)
                     except MissingEntry as error:
                         target.db.rollback()
                         outcome.failure = f"nbgrader recorded no grades ({error})"
             if outcome.failure:
-                record_ungradable(target, submission.lesson, submission.student,
-                                  timestamp_of(submission.folder), outcome.failure)
-        replace_folder(outcome.scratch / "autograded" / submission.student / submission.lesson,
-                       course_dir)
-        write_record(self.course, submission.student, submission.lesson, seconds=outcome.seconds,
-                     fingerprint=outcome.fingerprint, failure=outcome.failure, flags=outcome.flags)
+                record_ungradable(
+                    target, submission.lesson, submission.student, timestamp_of(submission.folder), outcome.failure
+                )
+        replace_folder(outcome.scratch / "autograded" / submission.student / submission.lesson, course_dir)
+        write_record(
+            self.course,
+            submission.student,
+            submission.lesson,
+            seconds=outcome.seconds,
+            fingerprint=outcome.fingerprint,
+            failure=outcome.failure,
+            flags=outcome.flags,
+        )
 
     def progress_line(self, done: int, total: int, outcome: Outcome) -> str:
         submission = outcome.submission
@@ -279,8 +310,7 @@ class Grader:
         problems = [outcome.failure] if outcome.failure else []
         problems += [flag.code for flag in outcome.flags if flag.serious]
         note = f"  FLAGGED: {'; '.join(problems)}" if problems else ""
-        return (f"[{done}/{total}] {submission.student} {submission.lesson}: {score} "
-                f"({outcome.seconds:.0f} s){note}")
+        return f"[{done}/{total}] {submission.student} {submission.lesson}: {score} ({outcome.seconds:.0f} s){note}"
 
 
 def replace_folder(new: Path, destination: Path) -> None:
@@ -297,8 +327,14 @@ def replace_folder(new: Path, destination: Path) -> None:
     staging.rename(destination)
 
 
-def grade(course: Course, students: Iterable[str] = (), lessons: Iterable[str] = (), jobs: int = 1,
-          force: bool = False, echo: Callable[[str], None] = print) -> list[Outcome]:
+def grade(
+    course: Course,
+    students: Iterable[str] = (),
+    lessons: Iterable[str] = (),
+    jobs: int = 1,
+    force: bool = False,
+    echo: Callable[[str], None] = print,
+) -> list[Outcome]:
     """Grade submissions (see Grader); raise CourseError when nothing is released."""
     grader = Grader(course, jobs=jobs, force=force, echo=echo)
     if not grader.released_lessons():

@@ -31,24 +31,27 @@ class LessonModel:
         """The lesson ``name`` of a released course; the answers are its solution's."""
         notebooks = course.release_notebooks(name)
         if len(notebooks) != 1:
-            raise CourseError(f"lesson {name} has {len(notebooks)} released notebooks; the sample "
-                              "class handles lessons of exactly one (run `python -m autograder "
-                              "release` if it has none)")
+            raise CourseError(
+                f"lesson {name} has {len(notebooks)} released notebooks; the sample "
+                "class handles lessons of exactly one (run `python -m autograder "
+                "release` if it has none)"
+            )
         return cls.from_notebooks(name, notebooks[0], course.folder("source") / name / notebooks[0].name)
 
     @classmethod
-    def from_notebooks(cls, name: str, release_path: Path, solution_path: Path,
-                       answers: dict[str, str] | None = None) -> LessonModel:
+    def from_notebooks(
+        cls, name: str, release_path: Path, solution_path: Path, answers: dict[str, str] | None = None
+    ) -> LessonModel:
         """A lesson from its released and solution notebooks; ``answers`` (by grade id) replace the
         solution's answers where given."""
         if not solution_path.is_file():
-            raise CourseError(f"{solution_path} not found: the lesson's correct answers come from its "
-                              "solution notebook")
+            raise CourseError(
+                f"{solution_path} not found: the lesson's correct answers come from its solution notebook"
+            )
         solution = nbformat.read(solution_path, as_version=4)
         release = nbformat.read(release_path, as_version=4)
         own = {grade_id(cell) for cell in release.cells}
-        chosen = {**correct_answers(solution), **{key: value for key, value in (answers or {}).items()
-                                                  if key in own}}
+        chosen = {**correct_answers(solution), **{key: value for key, value in (answers or {}).items() if key in own}}
         return cls(name, release_path.name, release, chosen, DataFlow(solution))
 
     @property
@@ -62,9 +65,11 @@ class LessonModel:
     @property
     def function_answers(self) -> list[str]:
         """Code answers whose stub is the body of a function the student completes."""
-        return [answer for answer in self.code_answers
-                if any(line.strip() in CODE_STUB_LINES and line[:1].isspace()
-                       for line in self.stub(answer).splitlines())]
+        return [
+            answer
+            for answer in self.code_answers
+            if any(line.strip() in CODE_STUB_LINES and line[:1].isspace() for line in self.stub(answer).splitlines())
+        ]
 
     @property
     def test_points(self) -> dict[str, float]:
@@ -91,8 +96,11 @@ class LessonModel:
     def correct_body(self, answer: str) -> str:
         """The body of a function answer's correct version: the correct answer without the
         stub's signature and docstring, dedented."""
-        prompts = [line.strip() for line in self.stub(answer).splitlines()
-                   if line.strip() and not any(marker in line for marker in STUB_PLACEHOLDERS)]
+        prompts = [
+            line.strip()
+            for line in self.stub(answer).splitlines()
+            if line.strip() and not any(marker in line for marker in STUB_PLACEHOLDERS)
+        ]
         lines = self.answers[answer].splitlines()
         while lines and prompts and lines[0].strip() == prompts[0]:
             lines.pop(0)
@@ -101,8 +109,10 @@ class LessonModel:
 
     def first_parameter(self, answer: str) -> str:
         """The first parameter of the function a function answer defines."""
-        stub = ast.parse("\n".join(line for line in self.stub(answer).splitlines()
-                                   if line.strip() not in CODE_STUB_LINES) + "\n    pass")
+        stub = ast.parse(
+            "\n".join(line for line in self.stub(answer).splitlines() if line.strip() not in CODE_STUB_LINES)
+            + "\n    pass"
+        )
         function = next(node for node in ast.walk(stub) if isinstance(node, ast.FunctionDef))
         return function.args.args[0].arg
 

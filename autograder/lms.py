@@ -9,8 +9,10 @@ import re
 
 LMS_FILE = "lms_submission.json"
 
-CANVAS_PATTERN = (r"(?:.*/)?(?P<name>[^/_]+)_(?:(?P<late>LATE)_)?(?P<student_id>\d+)_(?P<submission_id>\d+)"
-                  r"_(?P<file>[^/]+)")
+CANVAS_PATTERN = (
+    r"(?:.*/)?(?P<name>[^/_]+)_(?:(?P<late>LATE)_)?(?P<student_id>\d+)_(?P<submission_id>\d+)"
+    r"_(?P<file>[^/]+)"
+)
 MOODLE_PATTERN = r"(?:.*/)?(?P<name>[^/]+?)_(?P<student_id>\d+)_assignsubmission_file_/(?:.*/)?(?P<file>[^/]+)"
 FOLDER_PATTERN = r"(?:.*/)?(?P<student_id>[^/]+)/(?P<file>[^/]+)"
 BUILTIN_PATTERNS = [CANVAS_PATTERN, MOODLE_PATTERN, FOLDER_PATTERN]
@@ -21,8 +23,7 @@ def canvas_login_name(first_name: str, last_name: str) -> str:
     return re.sub(r"[^a-z]", "", (last_name + first_name).lower())
 
 
-def canvas_file_name(login_name: str, user_id: str, submission_id: int, filename: str,
-                     late: bool = False) -> str:
+def canvas_file_name(login_name: str, user_id: str, submission_id: int, filename: str, late: bool = False) -> str:
     """The name Canvas gives an uploaded file in its submissions download."""
     return f"{login_name}_{'LATE_' if late else ''}{user_id}_{submission_id}_{filename}"
 

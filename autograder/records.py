@@ -26,8 +26,9 @@ def read_record(course: Course, student: str, lesson: str) -> dict | None:
         return None
 
 
-def write_record(course: Course, student: str, lesson: str, *, seconds: float, fingerprint: str,
-                 failure: str, flags: list[Flag]) -> Path:
+def write_record(
+    course: Course, student: str, lesson: str, *, seconds: float, fingerprint: str, failure: str, flags: list[Flag]
+) -> Path:
     """Write the record of one submission just graded; returns its path."""
     path = record_path(course, student, lesson)
     record = {

@@ -24,15 +24,18 @@ from autograder.cells import NBGRADER_CELL_KEYS, STUB_PLACEHOLDERS, grade_id, is
 from autograder.flags import Flag
 from autograder.submission import UnreadableNotebook, host_cell_ids, normalise
 
-TEST_SIMILARITY = 0.8       # difflib ratio for a test cell to count as the released one
-PROMPT_COVERAGE = 0.8       # share of a stub's prompt lines an answer cell must keep
-OWN_CELLS_KEPT = 0.3        # share of the lesson's own cells a submission of it keeps, at least
+TEST_SIMILARITY = 0.8  # difflib ratio for a test cell to count as the released one
+PROMPT_COVERAGE = 0.8  # share of a stub's prompt lines an answer cell must keep
+OWN_CELLS_KEPT = 0.3  # share of the lesson's own cells a submission of it keeps, at least
 
 
 def prompt_lines(stub: NotebookNode) -> list[str]:
     """The lines of a released answer stub that a student's answer keeps (signature, docstring)."""
-    return [line.strip() for line in stub.source.splitlines()
-            if line.strip() and not any(marker in line for marker in STUB_PLACEHOLDERS)]
+    return [
+        line.strip()
+        for line in stub.source.splitlines()
+        if line.strip() and not any(marker in line for marker in STUB_PLACEHOLDERS)
+    ]
 
 
 @dataclass
@@ -73,15 +76,26 @@ class SubmissionRepair:
         self.match_answer_prompts(nb.cells, matching)
         kept = self.own_cells_kept(nb.cells)
         if kept < OWN_CELLS_KEPT:
-            flags.append(Flag("wrong-notebook", f"only {kept:.0%} of the lesson's own text, set-up "
-                              "and test cells are in it: this looks like another notebook (wrong "
-                              "lesson or an old copy)", serious=True))
+            flags.append(
+                Flag(
+                    "wrong-notebook",
+                    f"only {kept:.0%} of the lesson's own text, set-up "
+                    "and test cells are in it: this looks like another notebook (wrong "
+                    "lesson or an old copy)",
+                    serious=True,
+                )
+            )
         elif any(j in matching.by_released for j in self.graded) or not self.graded:
             self.match_answers_by_position(nb.cells, matching)
         else:
-            flags.append(Flag("wrong-notebook", "none of the lesson's exercise cells were found: "
-                              "this looks like another notebook (wrong lesson or an old copy)",
-                              serious=True))
+            flags.append(
+                Flag(
+                    "wrong-notebook",
+                    "none of the lesson's exercise cells were found: "
+                    "this looks like another notebook (wrong lesson or an old copy)",
+                    serious=True,
+                )
+            )
         flags += matching.flags
         flags += self.restore_metadata(nb.cells, matching)
         cells, order_flags = self.reassemble(nb.cells, matching)
@@ -118,11 +132,18 @@ class SubmissionRepair:
             else:
                 matching.pair(i, j)
         if foreign:
-            matching.flags.append(Flag("foreign-cells", "cells with grade ids unknown to this lesson "
-                                       f"were kept as ordinary cells: {', '.join(foreign)}"))
+            matching.flags.append(
+                Flag(
+                    "foreign-cells",
+                    f"cells with grade ids unknown to this lesson were kept as ordinary cells: {', '.join(foreign)}",
+                )
+            )
         if duplicates:
-            matching.flags.append(Flag("duplicate-cells", "copies of exercise cells were kept as "
-                                       f"ordinary cells: {', '.join(duplicates)}"))
+            matching.flags.append(
+                Flag(
+                    "duplicate-cells", f"copies of exercise cells were kept as ordinary cells: {', '.join(duplicates)}"
+                )
+            )
 
     def match_cell_ids(self, cells: list[NotebookNode], ids: list[list[str]], matching: Matching) -> None:
         for i in matching.free_submitted(cells):
@@ -139,8 +160,7 @@ class SubmissionRepair:
             if j in matching.by_released or not released.source.strip():
                 continue
             for i in matching.free_submitted(cells):
-                if (cells[i].cell_type == released.cell_type
-                        and cells[i].source.strip() == released.source.strip()):
+                if cells[i].cell_type == released.cell_type and cells[i].source.strip() == released.source.strip():
                     matching.pair(i, j)
                     break
 
@@ -149,9 +169,11 @@ class SubmissionRepair:
             released = self.cells[j]
             if j in matching.by_released or not is_read_only(released):
                 continue
-            scored = [(difflib.SequenceMatcher(None, cells[i].source, released.source).ratio(), i)
-                      for i in matching.free_submitted(cells)
-                      if cells[i].cell_type == released.cell_type and cells[i].source.strip()]
+            scored = [
+                (difflib.SequenceMatcher(None, cells[i].source, released.source).ratio(), i)
+                for i in matching.free_submitted(cells)
+                if cells[i].cell_type == released.cell_type and cells[i].source.strip()
+            ]
             best = max(scored, default=(0, None))
             if best[0] >= TEST_SIMILARITY:
                 matching.pair(best[1], j)
@@ -181,12 +203,12 @@ class SubmissionRepair:
             if j in matching.by_released or not is_answer(released):
                 continue
             before = [matching.by_released[k] for k in range(j) if k in matching.by_released]
-            after = [matching.by_released[k] for k in range(j + 1, len(self.cells))
-                     if k in matching.by_released]
+            after = [matching.by_released[k] for k in range(j + 1, len(self.cells)) if k in matching.by_released]
             low = before[-1] if before else -1
             high = after[0] if after else len(cells)
-            candidates = [i for i in matching.free_submitted(cells)
-                          if low < i < high and cells[i].cell_type == released.cell_type]
+            candidates = [
+                i for i in matching.free_submitted(cells) if low < i < high and cells[i].cell_type == released.cell_type
+            ]
             if candidates:
                 matching.pair(candidates[0], j)
 
@@ -201,8 +223,9 @@ class SubmissionRepair:
             if nbgrader_metadata(cell) != nbgrader_metadata(released):
                 restored.append(grade_id(released))
             if cell.cell_type != released.cell_type:
-                cells[i] = cell = nbformat.from_dict({**copy.deepcopy(released), "source": cell.source,
-                                                      "id": cell["id"]})
+                cells[i] = cell = nbformat.from_dict(
+                    {**copy.deepcopy(released), "source": cell.source, "id": cell["id"]}
+                )
             for key in NBGRADER_CELL_KEYS:
                 if key in released.metadata:
                     cell.metadata[key] = copy.deepcopy(released.metadata[key])
@@ -211,15 +234,14 @@ class SubmissionRepair:
                 cell.source = released.source
         flags = []
         if restored:
-            flags.append(Flag("restored-metadata", "nbgrader metadata restored on "
-                              f"{', '.join(sorted(restored))}"))
+            flags.append(Flag("restored-metadata", f"nbgrader metadata restored on {', '.join(sorted(restored))}"))
         if edited:
-            flags.append(Flag("restored-cells", "edited read-only cells restored from the lesson: "
-                              f"{', '.join(sorted(edited))}"))
+            flags.append(
+                Flag("restored-cells", f"edited read-only cells restored from the lesson: {', '.join(sorted(edited))}")
+            )
         return flags
 
-    def reassemble(self, cells: list[NotebookNode], matching: Matching
-                   ) -> tuple[list[NotebookNode], list[Flag]]:
+    def reassemble(self, cells: list[NotebookNode], matching: Matching) -> tuple[list[NotebookNode], list[Flag]]:
         """Cells in the release's order, missing exercise cells put back, extras kept."""
         groups, pending = [], []
         for i, cell in enumerate(cells):
@@ -231,8 +253,7 @@ class SubmissionRepair:
         flags = []
         order = [j for j, _ in groups]
         if order != sorted(order):
-            flags.append(Flag("reordered", "cells that were out of the lesson's order were put back "
-                              "in order"))
+            flags.append(Flag("reordered", "cells that were out of the lesson's order were put back in order"))
         used_ids = {cell["id"] for cell in cells}
         missing_tests, missing_answers = [], []
         for j in self.graded:
@@ -244,11 +265,16 @@ class SubmissionRepair:
             groups.append((j, [cell]))
             (missing_answers if is_answer(cell) else missing_tests).append(grade_id(cell))
         if missing_tests:
-            flags.append(Flag("reinserted", "deleted read-only cells put back: "
-                              f"{', '.join(missing_tests)}"))
+            flags.append(Flag("reinserted", f"deleted read-only cells put back: {', '.join(missing_tests)}"))
         if missing_answers:
-            flags.append(Flag("unmatched-answers", "answer cells not found, their empty stubs were "
-                              f"put back (the answer may be in an unmarked cell): "
-                              f"{', '.join(missing_answers)}", serious=True))
+            flags.append(
+                Flag(
+                    "unmatched-answers",
+                    "answer cells not found, their empty stubs were "
+                    f"put back (the answer may be in an unmarked cell): "
+                    f"{', '.join(missing_answers)}",
+                    serious=True,
+                )
+            )
         groups.sort(key=lambda group: group[0])
         return [cell for _, group in groups for cell in group] + pending, flags

@@ -44,8 +44,7 @@ def lesson_rows(course: Course, gradebook: Gradebook, lesson: str) -> list[tuple
             flags.insert(0, Flag("ungradable", record["failure"], serious=True))
         flags += late_flags(course, submission)
         flags.sort(key=lambda flag: not flag.serious)
-        rows.append((student.id, submission.score, submission.max_score,
-                     submission.needs_manual_grade, flags))
+        rows.append((student.id, submission.score, submission.max_score, submission.needs_manual_grade, flags))
     return rows
 
 
@@ -56,31 +55,41 @@ def format_lesson_table(lesson: str, rows: list[tuple]) -> str:
         shown = "-" if score is None else f"{score:g}"
         top = "-" if maximum is None else f"{maximum:g}"
         notes = ([Flag("to-grade", "answers to grade by hand")] if manual else []) + flags
-        lines.append(f"{student:<{width}}  {shown:>7}  {top:>5}  "
-                     + "; ".join(str(flag) for flag in notes))
+        lines.append(f"{student:<{width}}  {shown:>7}  {top:>5}  " + "; ".join(str(flag) for flag in notes))
     return "\n".join(lines)
 
 
-def report(course: Course, lessons: tuple[str, ...] | list[str] = (), csv_path: Path | str | None = None
-           ) -> tuple[str, Path]:
+def report(
+    course: Course, lessons: tuple[str, ...] | list[str] = (), csv_path: Path | str | None = None
+) -> tuple[str, Path]:
     """The report as text, and the path of the CSV written (autograded/report.csv by default)."""
     csv_path = Path(csv_path or course.folder("autograded") / "report.csv")
     csv_path.parent.mkdir(parents=True, exist_ok=True)
     tables = []
-    with Gradebook(course.db_url, course.coursedir().course_id) as gradebook, \
-            open(csv_path, "w", newline="", encoding="utf-8") as handle:
+    with (
+        Gradebook(course.db_url, course.coursedir().course_id) as gradebook,
+        open(csv_path, "w", newline="", encoding="utf-8") as handle,
+    ):
         writer = csv.writer(handle)
-        writer.writerow(["lesson", "student", "score", "max_score", "needs_manual_grade",
-                         "serious", "flags", "reasons"])
+        writer.writerow(
+            ["lesson", "student", "score", "max_score", "needs_manual_grade", "serious", "flags", "reasons"]
+        )
         for assignment in gradebook.assignments:
             if lessons and assignment.name not in lessons:
                 continue
             rows = lesson_rows(course, gradebook, assignment.name)
             tables.append(format_lesson_table(assignment.name, rows))
             for student, score, maximum, manual, flags in rows:
-                writer.writerow([assignment.name, student, "" if score is None else score,
-                                 "" if maximum is None else maximum, manual,
-                                 any(flag.serious for flag in flags),
-                                 " ".join(flag.code for flag in flags),
-                                 " | ".join(flag.message for flag in flags)])
+                writer.writerow(
+                    [
+                        assignment.name,
+                        student,
+                        "" if score is None else score,
+                        "" if maximum is None else maximum,
+                        manual,
+                        any(flag.serious for flag in flags),
+                        " ".join(flag.code for flag in flags),
+                        " | ".join(flag.message for flag in flags),
+                    ]
+                )
     return "\n\n".join(tables) or "no lessons in the gradebook", csv_path

@@ -25,20 +25,22 @@ def disagreements(expected_csv: Path | str, report_csv: Path | str) -> list[str]
             continue
         for column in ("score", "max_score"):
             if not same_number(want[column], got[column]):
-                found.append(f"{where}: {column} {got[column] or '-'}, expected {want[column] or '-'} "
-                             f"({want['grade']})")
+                found.append(
+                    f"{where}: {column} {got[column] or '-'}, expected {want[column] or '-'} ({want['grade']})"
+                )
         missing_flags = set(want["flags"].split()) - set(got["flags"].split())
         if missing_flags:
             found.append(f"{where}: flags {got['flags'] or '(none)'} lack {' '.join(sorted(missing_flags))}")
         if want["serious"] != got["serious"]:
-            found.append(f"{where}: serious {got['serious']}, expected {want['serious']} "
-                         f"(flags: {got['reasons']})")
+            found.append(f"{where}: serious {got['serious']}, expected {want['serious']} (flags: {got['reasons']})")
         if want["to_grade"] != got["needs_manual_grade"]:
-            found.append(f"{where}: needs manual grade {got['needs_manual_grade']}, expected "
-                         f"{want['to_grade']}")
+            found.append(f"{where}: needs manual grade {got['needs_manual_grade']}, expected {want['to_grade']}")
     lessons = {row["lesson"] for row in read_csv(expected_csv)}
-    found += [f"{lesson} {student}: in the report, not in expected.csv"
-              for lesson, student in sorted(report) if lesson in lessons]
+    found += [
+        f"{lesson} {student}: in the report, not in expected.csv"
+        for lesson, student in sorted(report)
+        if lesson in lessons
+    ]
     return found
 
 

@@ -49,18 +49,24 @@ def summary(sample: SampleClass, paths: list[Path]) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m autograder.sample_class", description=__doc__.splitlines()[0].strip("`"),
-        epilog="See the module docstring for the kinds of work and the steps that follow.")
+        prog="python -m autograder.sample_class",
+        description=__doc__.splitlines()[0].strip("`"),
+        epilog="See the module docstring for the kinds of work and the steps that follow.",
+    )
     parser.add_argument("out_dir", metavar="OUT_DIR")
-    parser.add_argument("--course-dir", default=default_course_dir(),
-                        help="the course root with solutions/ and lessons/ (default: %(default)s)")
+    parser.add_argument(
+        "--course-dir",
+        default=default_course_dir(),
+        help="the course root with solutions/ and lessons/ (default: %(default)s)",
+    )
     parser.add_argument("--students", type=int, default=12)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--lessons", nargs="+", default=[], metavar="LESSON",
-                        help="default: every released lesson")
-    parser.add_argument("--check", metavar="REPORT_CSV",
-                        help="instead of writing a class, compare the report CSV of a graded class "
-                             "with OUT_DIR/expected.csv")
+    parser.add_argument("--lessons", nargs="+", default=[], metavar="LESSON", help="default: every released lesson")
+    parser.add_argument(
+        "--check",
+        metavar="REPORT_CSV",
+        help="instead of writing a class, compare the report CSV of a graded class with OUT_DIR/expected.csv",
+    )
     return parser
 
 
@@ -71,8 +77,9 @@ def main(argv: list[str] | None = None) -> int:
             expected = Path(args.out_dir) / EXPECTED_CSV
             for path in (expected, Path(args.check)):
                 if not path.is_file():
-                    raise CourseError(f"{path} not found: write the class first, then grade it and "
-                                      "run `python -m autograder report`")
+                    raise CourseError(
+                        f"{path} not found: write the class first, then grade it and run `python -m autograder report`"
+                    )
             found = disagreements(expected, args.check)
             for line in found:
                 print(line)

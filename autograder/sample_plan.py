@@ -19,19 +19,91 @@ from autograder.sample_work import DUE, Work, WorkMaker
 from autograder.work_kinds import KINDS
 
 # The kinds of work (autograder.work_kinds) a sample class holds.
-SAMPLE_KINDS = ("correct", "partial", "late", "uploaded-twice", "test-deleted", "metadata-and-ids-stripped",
-                "colab-saved", "copy-of", "browser-copy", "extra-cells", "test-moved", "answer-moved",
-                "keep-alive-loop", "sys-exit", "always-equal", "test-pass", "truncated", "empty", "other-lesson",
-                "unmatched")
+SAMPLE_KINDS = (
+    "correct",
+    "partial",
+    "late",
+    "uploaded-twice",
+    "test-deleted",
+    "metadata-and-ids-stripped",
+    "colab-saved",
+    "copy-of",
+    "browser-copy",
+    "extra-cells",
+    "test-moved",
+    "answer-moved",
+    "keep-alive-loop",
+    "sys-exit",
+    "always-equal",
+    "test-pass",
+    "truncated",
+    "empty",
+    "other-lesson",
+    "unmatched",
+)
 EVERY_LESSON = ("partial",)
-FILLERS = ("correct", "correct", "partial", "sys-exit", "always-equal", "colab-saved",
-           "metadata-and-ids-stripped", "late")
-FIRST_NAMES = ["Ada", "Alan", "Grace", "Edsger", "Barbara", "Donald", "Frances", "John", "Katherine",
-               "Claude", "Radia", "Tim", "Shafi", "Leslie", "Margaret", "Dennis", "Sophie", "Ken",
-               "Hedy", "Niklaus", "Annie", "Tony", "Joan", "Robin"]
-LAST_NAMES = ["Lovelace", "Turing", "Hopper", "Dijkstra", "Liskov", "Knuth", "Allen", "Backus",
-              "Johnson", "Shannon", "Perlman", "Berners-Lee", "Goldwasser", "Lamport", "Hamilton",
-              "Ritchie", "Wilson", "Thompson", "Lamarr", "Wirth", "Easley", "Hoare", "Clarke", "Milner"]
+FILLERS = (
+    "correct",
+    "correct",
+    "partial",
+    "sys-exit",
+    "always-equal",
+    "colab-saved",
+    "metadata-and-ids-stripped",
+    "late",
+)
+FIRST_NAMES = [
+    "Ada",
+    "Alan",
+    "Grace",
+    "Edsger",
+    "Barbara",
+    "Donald",
+    "Frances",
+    "John",
+    "Katherine",
+    "Claude",
+    "Radia",
+    "Tim",
+    "Shafi",
+    "Leslie",
+    "Margaret",
+    "Dennis",
+    "Sophie",
+    "Ken",
+    "Hedy",
+    "Niklaus",
+    "Annie",
+    "Tony",
+    "Joan",
+    "Robin",
+]
+LAST_NAMES = [
+    "Lovelace",
+    "Turing",
+    "Hopper",
+    "Dijkstra",
+    "Liskov",
+    "Knuth",
+    "Allen",
+    "Backus",
+    "Johnson",
+    "Shannon",
+    "Perlman",
+    "Berners-Lee",
+    "Goldwasser",
+    "Lamport",
+    "Hamilton",
+    "Ritchie",
+    "Wilson",
+    "Thompson",
+    "Lamarr",
+    "Wirth",
+    "Easley",
+    "Hoare",
+    "Clarke",
+    "Milner",
+]
 
 
 @dataclass
@@ -40,7 +112,7 @@ class Student:
     first_name: str
     last_name: str
     section: str
-    work: dict[str, Work] = field(default_factory=dict)      # lesson name -> Work
+    work: dict[str, Work] = field(default_factory=dict)  # lesson name -> Work
 
     @property
     def login_name(self) -> str:
@@ -56,7 +128,7 @@ class Student:
 class SampleClass:
     students: list[Student]
     lessons: list[LessonModel]
-    skipped: list[str]        # kinds no lesson could make
+    skipped: list[str]  # kinds no lesson could make
 
 
 def make_students(count: int, rng: random.Random) -> list[Student]:
@@ -65,12 +137,15 @@ def make_students(count: int, rng: random.Random) -> list[Student]:
         raise CourseError(f"--students {count}: at most {len(names)} distinct names")
     chosen = rng.sample(names, count)
     user_ids = rng.sample(range(10000, 100000), count)
-    return [Student(str(user_id), first, last, f"Section {'AB'[index % 2]}")
-            for index, ((first, last), user_id) in enumerate(zip(chosen, user_ids, strict=True))]
+    return [
+        Student(str(user_id), first, last, f"Section {'AB'[index % 2]}")
+        for index, ((first, last), user_id) in enumerate(zip(chosen, user_ids, strict=True))
+    ]
 
 
-def plan_kinds(students: list[Student], lessons: list[LessonModel], maker: WorkMaker,
-               rng: random.Random) -> tuple[dict[tuple[int, str], str], list[str]]:
+def plan_kinds(
+    students: list[Student], lessons: list[LessonModel], maker: WorkMaker, rng: random.Random
+) -> tuple[dict[tuple[int, str], str], list[str]]:
     """{(student index, lesson name): kind} (see the module docstring), and the kinds that no
     lesson can make. Kinds that cost a per-cell timeout go to the first lesson (lessons are named
     in teaching order, and the first is the lightest to grade)."""
@@ -84,14 +159,15 @@ def plan_kinds(students: list[Student], lessons: list[LessonModel], maker: WorkM
         if KINDS[kind].costs_timeout:
             only = lessons[0].name
         fits = [slot for slot in free if only in (None, slot[1].name) and maker.applies(kind, slot[1])]
-        if not fits and not any(only in (None, lesson.name) and maker.applies(kind, lesson)
-                                for lesson in lessons):
+        if not fits and not any(only in (None, lesson.name) and maker.applies(kind, lesson) for lesson in lessons):
             skipped.append(kind)
             continue
         if not fits:
             needed = 1 + -(-len(wanted) // len(lessons))
-            raise CourseError(f"{len(students)} students x {len(lessons)} lessons cannot hold every "
-                              f"kind of work: use --students {needed} or more")
+            raise CourseError(
+                f"{len(students)} students x {len(lessons)} lessons cannot hold every "
+                f"kind of work: use --students {needed} or more"
+            )
         free.remove(fits[0])
         plan[(fits[0][0], fits[0][1].name)] = kind
     for index, lesson in free:
@@ -110,8 +186,9 @@ def set_upload_times(students: list[Student], lessons: list[LessonModel], rng: r
                 upload.time = DUE + timedelta(hours=hours - back)
 
 
-def make_class(course: Course, students: int = 12, seed: int = 0, lessons: tuple[str, ...] | list[str] = ()
-               ) -> SampleClass:
+def make_class(
+    course: Course, students: int = 12, seed: int = 0, lessons: tuple[str, ...] | list[str] = ()
+) -> SampleClass:
     """A SampleClass of ``students`` over ``lessons`` (default: every released lesson)."""
     release = course.folder("release")
     released = sorted(path.name for path in release.glob("*") if any(path.glob("*.ipynb")))

@@ -35,7 +35,7 @@ class StudentUpload:
     content: bytes
     late: bool = False
     time: datetime = DUE
-    entry: str = ""          # its name in the LMS zip, set when the zip is written
+    entry: str = ""  # its name in the LMS zip, set when the zip is written
 
 
 @dataclass
@@ -44,7 +44,7 @@ class Work:
 
     kind: str
     uploads: list[StudentUpload]
-    score: float | None      # None: nothing should be filed for this lesson
+    score: float | None  # None: nothing should be filed for this lesson
     grade: str
     flags: tuple[str, ...] = ()
     serious: bool = False
@@ -55,7 +55,7 @@ class WorkMaker:
     """Makes each kind of work for a lesson, choosing the answers it gets wrong at random."""
 
     def __init__(self, lessons: dict[str, LessonModel], rng: random.Random) -> None:
-        self.lessons = lessons       # every released lesson, by name
+        self.lessons = lessons  # every released lesson, by name
         self.rng = rng
 
     def candidates(self, kind: WorkKind, lesson: LessonModel) -> list[str]:
@@ -91,13 +91,22 @@ class WorkMaker:
             uploads.insert(0, StudentUpload(lesson.filename, b""))
         how = kind.how.format(s="s" if len(answers) > 1 else "", other=other.name if other else "")
         if kind.outcome == FULL:
-            return Work(kind.name, uploads, lesson.full_points, f"full: {how}" if how else "full", kind.flags,
-                        kind.serious, lesson.graded_by_hand)
+            return Work(
+                kind.name,
+                uploads,
+                lesson.full_points,
+                f"full: {how}" if how else "full",
+                kind.flags,
+                kind.serious,
+                lesson.graded_by_hand,
+            )
         if kind.outcome == PARTIAL:
             failing = lesson.flow.failing_tests(set(answers))
             score = lesson.full_points - sum(lesson.test_points[test] for test in failing)
-            grade = (f"partial: {', '.join(answers)} {how}, so {', '.join(failing) or 'no test'} "
-                     f"fail{'s' if len(failing) == 1 else ''}")
+            grade = (
+                f"partial: {', '.join(answers)} {how}, so {', '.join(failing) or 'no test'} "
+                f"fail{'s' if len(failing) == 1 else ''}"
+            )
             return Work(kind.name, uploads, score, grade, kind.flags, kind.serious, lesson.graded_by_hand)
         if kind.outcome == MISSING:
             return Work(kind.name, uploads, None, f"missing: {how}", kind.flags)

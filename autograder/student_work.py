@@ -150,10 +150,18 @@ def colab_saved(nb: NotebookNode) -> NotebookNode:
             cell["metadata"]["outputId"] = f"out-{number}"
             cell["outputs"] = [
                 {"output_type": "stream", "name": "stdout", "text": ["ran\n"]},
-                {"output_type": "display_data", "metadata": {},
-                 "data": {"application/vnd.jupyter.widget-view+json":
-                          {"model_id": "abc", "version_major": 2, "version_minor": 0},
-                          "text/plain": ["HBox()"]}},
+                {
+                    "output_type": "display_data",
+                    "metadata": {},
+                    "data": {
+                        "application/vnd.jupyter.widget-view+json": {
+                            "model_id": "abc",
+                            "version_major": 2,
+                            "version_minor": 0,
+                        },
+                        "text/plain": ["HBox()"],
+                    },
+                },
             ]
     return nbformat.reads(json.dumps(data), as_version=4)
 
@@ -171,8 +179,9 @@ def notebook_bytes(content: NotebookNode | bytes) -> bytes:
     return nbformat.writes(content).encode()
 
 
-def write_submission(course_root: Path | str, student: str, lesson: str, content: NotebookNode | bytes,
-                     filename: str | None = None) -> Path:
+def write_submission(
+    course_root: Path | str, student: str, lesson: str, content: NotebookNode | bytes, filename: str | None = None
+) -> Path:
     """Put ``content`` (a notebook or the bytes of a file) at
     submitted/<student>/<lesson>/<filename> (default ``<lesson>.ipynb``); return the path."""
     folder = Path(course_root) / "submitted" / student / lesson

@@ -48,8 +48,7 @@ class Submission:
         return digest.hexdigest()
 
 
-def find_submissions(course: Course, students: Iterable[str] = (), lessons: Iterable[str] = ()
-                     ) -> list[Submission]:
+def find_submissions(course: Course, students: Iterable[str] = (), lessons: Iterable[str] = ()) -> list[Submission]:
     """Submissions under submitted/, filtered by student and lesson names."""
     found = []
     submitted = course.folder("submitted")
@@ -71,20 +70,23 @@ def read_notebook(path: Path) -> NotebookNode:
     if not data.strip():
         raise UnreadableNotebook(
             "the file is empty: ask the student to download the notebook again "
-            "(File > Download > Download .ipynb) and re-upload it")
+            "(File > Download > Download .ipynb) and re-upload it"
+        )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise UnreadableNotebook(
             "the file is not text, so not a notebook (a PDF, zip or image renamed .ipynb?): "
-            "ask the student for the .ipynb file") from None
+            "ask the student for the .ipynb file"
+        ) from None
     try:
         raw = json.loads(text)
     except (json.JSONDecodeError, RecursionError) as error:
         where = f" ({error.msg}, line {error.lineno})" if isinstance(error, json.JSONDecodeError) else ""
         raise UnreadableNotebook(
             f"the file is not valid JSON{where}: it is truncated or not a notebook; ask the "
-            "student to download the notebook again and re-upload it") from None
+            "student to download the notebook again and re-upload it"
+        ) from None
     if not isinstance(raw, dict) or not ("cells" in raw or "worksheets" in raw):
         raise UnreadableNotebook("the file is JSON but not a Jupyter notebook (it has no cells)")
     try:

@@ -95,11 +95,15 @@ def load_gates(path: Path = DEFAULT_CONFIG) -> GatesConfig:
     try:
         raw = tomllib.loads(Path(path).read_text())
     except FileNotFoundError:
-        raise GateConfigError(f"No gates configuration at {path}. Run from a checkout (pip install -e .) or pass --config.") from None
+        raise GateConfigError(
+            f"No gates configuration at {path}. Run from a checkout (pip install -e .) or pass --config."
+        ) from None
     except tomllib.TOMLDecodeError as error:
         raise GateConfigError(f"{path} is not valid TOML: {error}") from None
     gates = [_build(Gate, table, f"{path}, gate {index + 1}") for index, table in enumerate(raw.get("gates", []))]
-    metrics = {name: _build(MetricSource, table, f"{path}, [metrics.{name}]") for name, table in raw.get("metrics", {}).items()}
+    metrics = {
+        name: _build(MetricSource, table, f"{path}, [metrics.{name}]") for name, table in raw.get("metrics", {}).items()
+    }
     if not gates:
         raise GateConfigError(f"{path} defines no [[gates]].")
     for gate in gates:
@@ -112,7 +116,7 @@ def load_gates(path: Path = DEFAULT_CONFIG) -> GatesConfig:
         if undescribed:
             raise GateConfigError(
                 f"{path}, gate {gate.name!r}: add [metrics.{undescribed[0]}] with recorded_by = "
-                "\"<the lesson that records it>\"."
+                '"<the lesson that records it>".'
             )
     return GatesConfig(raw.get("profile", "full"), gates, metrics)
 
@@ -156,7 +160,7 @@ class ExecutedLessons:
         if len(candidates) > 1:
             raise MetricUnavailable(
                 f"{name} recorded by several notebooks ({', '.join(candidates)}); pin it to one with "
-                f"lesson = \"<lesson>\" under [metrics.{name}] in the gates configuration"
+                f'lesson = "<lesson>" under [metrics.{name}] in the gates configuration'
             )
         metrics, notebook = self.recorded[candidates[0]]
         reading = MetricReading(metrics[name], notebook, _run_profile(notebook))
@@ -194,7 +198,8 @@ def check_gate(gate: Gate, lessons: ExecutedLessons, config: GatesConfig) -> Gat
         passed = value >= bound
         sign = ">=" if passed else "<"
         return GateResult(
-            gate, passed,
+            gate,
+            passed,
             f"{gate.metric} {value:.4f} {sign} {gate.at_least_metric} {reference.value:.4f} - {gate.tolerance:g} "
             f"= {bound:.4f} {where}",
         )

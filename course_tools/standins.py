@@ -76,7 +76,9 @@ def per_breed_counts(total: int) -> list[int]:
 
 
 def write_standin_archive(
-    root: str | os.PathLike, train_count: int = ARCHIVE_TRAIN_COUNT, test_count: int = ARCHIVE_TEST_COUNT,
+    root: str | os.PathLike,
+    train_count: int = ARCHIVE_TRAIN_COUNT,
+    test_count: int = ARCHIVE_TEST_COUNT,
     seed: int = 0,
 ) -> Path:
     """Write the stand-in archive (see the module docstring) into ``root`` and return it.
@@ -146,11 +148,13 @@ def write_standin_weights(folder: str | os.PathLike, seed: int = 0) -> Path:
     backbone = keras.applications.EfficientNetB0(include_top=False, weights=None)
     normalization = next(layer for layer in backbone.layers if isinstance(layer, keras.layers.Normalization))
     mean, _, count = normalization.get_weights()
-    normalization.set_weights([
-        np.reshape(IMAGENET_MEAN_RGB, mean.shape).astype(mean.dtype),
-        np.reshape(IMAGENET_STDDEV_RGB, mean.shape).astype(mean.dtype),
-        count,
-    ])
+    normalization.set_weights(
+        [
+            np.reshape(IMAGENET_MEAN_RGB, mean.shape).astype(mean.dtype),
+            np.reshape(IMAGENET_STDDEV_RGB, mean.shape).astype(mean.dtype),
+            count,
+        ]
+    )
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / WEIGHTS_FILE_NAME
     _save_like_the_imagenet_file(backbone, path, f"random EfficientNetB0 weights (seed {seed}), not ImageNet's")
@@ -166,8 +170,10 @@ def _save_like_the_imagenet_file(model, path: Path, mark: str) -> None:
     import keras
     from keras.src.legacy.saving.legacy_h5_format import save_attributes_to_hdf5_group
 
-    names = ["input_1" if isinstance(layer, keras.layers.InputLayer) else re.sub(r"_\d+$", "", layer.name)
-             for layer in model.layers]
+    names = [
+        "input_1" if isinstance(layer, keras.layers.InputLayer) else re.sub(r"_\d+$", "", layer.name)
+        for layer in model.layers
+    ]
     if len(set(names)) != len(names):
         raise StandInError(f"Layer names clash once their numbers are removed: {sorted(names)}.")
     with h5py.File(path, "w") as stream:

@@ -10,8 +10,14 @@ import pytest
 
 @pytest.fixture(autouse=True)
 def _clean_profile_environment(monkeypatch):
-    for variable in ("COURSE_PROFILE", "NBGRADER_EXECUTION", "COURSE_SOURCE", "COURSE_DATA_DIR",
-                     "COURSE_WORK_DIR", "COURSE_ALLOW_CPU"):
+    for variable in (
+        "COURSE_PROFILE",
+        "NBGRADER_EXECUTION",
+        "COURSE_SOURCE",
+        "COURSE_DATA_DIR",
+        "COURSE_WORK_DIR",
+        "COURSE_ALLOW_CPU",
+    ):
         monkeypatch.delenv(variable, raising=False)
 
 

@@ -72,8 +72,9 @@ def committed_notebooks(root: Path = REPO_ROOT) -> list[Path]:
     """The notebooks under ``solutions/`` and ``lessons/`` (checkpoints excluded)."""
     notebooks = []
     for folder in (SOURCE_FOLDER, RELEASE_FOLDER):
-        notebooks += [path for path in sorted((root / folder).rglob("*.ipynb"))
-                      if ".ipynb_checkpoints" not in path.parts]
+        notebooks += [
+            path for path in sorted((root / folder).rglob("*.ipynb")) if ".ipynb_checkpoints" not in path.parts
+        ]
     return notebooks
 
 
@@ -105,8 +106,11 @@ def make_course_root(destination: Path, root: Path = REPO_ROOT) -> Path:
     """A copy of the course (its nbgrader configuration and ``solutions/``) to release and grade in."""
     destination.mkdir(parents=True, exist_ok=True)
     shutil.copy2(root / CONFIG_FILE, destination / CONFIG_FILE)
-    shutil.copytree(root / SOURCE_FOLDER, destination / SOURCE_FOLDER,
-                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    shutil.copytree(
+        root / SOURCE_FOLDER,
+        destination / SOURCE_FOLDER,
+        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"),
+    )
     return destination
 
 
@@ -125,8 +129,11 @@ def _comparable(notebook) -> dict:
         if "nbgrader" in metadata:
             metadata["nbgrader"] = {key: value for key, value in metadata["nbgrader"].items() if key != "checksum"}
         cells.append({"id": cell.get("id"), "cell_type": cell.cell_type, "source": cell.source, "metadata": metadata})
-    return {"nbformat": (notebook.nbformat, notebook.nbformat_minor), "metadata": dict(notebook.metadata),
-            "cells": cells}
+    return {
+        "nbformat": (notebook.nbformat, notebook.nbformat_minor),
+        "metadata": dict(notebook.metadata),
+        "cells": cells,
+    }
 
 
 def release_differences(expected_path: Path, actual_path: Path) -> list[str]:
@@ -166,8 +173,11 @@ def secret_lines(notebook) -> tuple[set[str], str]:
             else:
                 secrets.add(line)
     public_text = "\n".join(public)
-    distinctive = {line.strip() for line in secrets
-                   if len(line.strip()) >= DISTINCTIVE_LINE_LENGTH and line.strip() not in public_text}
+    distinctive = {
+        line.strip()
+        for line in secrets
+        if len(line.strip()) >= DISTINCTIVE_LINE_LENGTH and line.strip() not in public_text
+    }
     return distinctive, public_text
 
 
@@ -204,8 +214,11 @@ def stderr_in_test_cells(executed_path: Path) -> dict[str, str]:
     written = {}
     for cell in read(executed_path).cells:
         if is_test(cell):
-            text = "".join(output.get("text", "") for output in cell.get("outputs", [])
-                           if output.get("output_type") == "stream" and output.get("name") == "stderr")
+            text = "".join(
+                output.get("text", "")
+                for output in cell.get("outputs", [])
+                if output.get("output_type") == "stream" and output.get("name") == "stderr"
+            )
             if text:
                 written[cell.get("id")] = text
     return written
@@ -222,15 +235,21 @@ def errors_in_cells(executed_path: Path, cell_ids) -> dict[str, str]:
     return errors
 
 
-def execute_with_errors(notebook_path: Path, executed_path: Path, environment: dict[str, str],
-                        timeout: int = 600) -> Path:
+def execute_with_errors(
+    notebook_path: Path, executed_path: Path, environment: dict[str, str], timeout: int = 600
+) -> Path:
     """Run every cell of a notebook, carrying on after errors (as nbgrader does), in a kernel whose
     environment is updated with ``environment``; the executed notebook goes to ``executed_path``."""
     from nbclient import NotebookClient
 
     notebook = read(notebook_path)
-    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", allow_errors=True,
-                            resources={"metadata": {"path": str(notebook_path.parent)}})
+    client = NotebookClient(
+        notebook,
+        timeout=timeout,
+        kernel_name="python3",
+        allow_errors=True,
+        resources={"metadata": {"path": str(notebook_path.parent)}},
+    )
     client.execute(env={**os.environ, **environment})
     nbformat.write(notebook, str(executed_path))
     return executed_path
@@ -278,13 +297,22 @@ def autograde(course_root: Path, lesson: str, student: str) -> Grading:
     from nbgrader.api import Gradebook
 
     nbgrader = Path(sys.executable).with_name("nbgrader")
-    command = [str(nbgrader), "autograde", lesson, "--student", student, "--force",
-               f"--CourseDirectory.root={course_root}"]
-    environment = {**os.environ, **GRADE_PROFILE_ENVIRONMENT,
-                   "PATH": os.pathsep.join([str(nbgrader.parent), os.environ.get("PATH", "")])}
+    command = [
+        str(nbgrader),
+        "autograde",
+        lesson,
+        "--student",
+        student,
+        "--force",
+        f"--CourseDirectory.root={course_root}",
+    ]
+    environment = {
+        **os.environ,
+        **GRADE_PROFILE_ENVIRONMENT,
+        "PATH": os.pathsep.join([str(nbgrader.parent), os.environ.get("PATH", "")]),
+    }
     started = time.perf_counter()
-    completed = subprocess.run(command, capture_output=True, text=True, cwd=course_root, env=environment,
-                               check=False)
+    completed = subprocess.run(command, capture_output=True, text=True, cwd=course_root, env=environment, check=False)
     seconds = time.perf_counter() - started
     log = f"{completed.stdout}\n{completed.stderr}"
     if completed.returncode != 0:
@@ -300,8 +328,9 @@ def autograde(course_root: Path, lesson: str, student: str) -> Grading:
 
 def unexecuted_test_cells(autograded_path: Path) -> list[str]:
     """Test cells the grading run never reached (no execution count): the run broke off."""
-    return [cell.get("id") for cell in read(autograded_path).cells
-            if is_test(cell) and cell.get("execution_count") is None]
+    return [
+        cell.get("id") for cell in read(autograded_path).cells if is_test(cell) and cell.get("execution_count") is None
+    ]
 
 
 def autograder_events(autograded_path: Path) -> list[dict]:
@@ -320,4 +349,3 @@ def with_answers(notebook_path: Path, answers: dict[str, str]) -> nbformat.Noteb
     for cell_id, source in answers.items():
         cells[cell_id].source = source
     return notebook
-

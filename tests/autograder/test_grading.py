@@ -15,11 +15,11 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.autograder_fixtures import students
 from nbgrader.api import Grade, Gradebook
 
 from autograder.cli import main
 from autograder.feedback import visible_text
+from tests.autograder_fixtures import students
 
 ROOT = Path(__file__).resolve().parents[2]
 # Small limits so the hostile cases finish quickly.
@@ -48,8 +48,7 @@ def make_course(folder, cases, lesson="basics", release_options=()):
     """A released course in ``folder`` with one student per case."""
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copytree(students.SOURCE, folder / "solutions")
-    (folder / "nbgrader_config.py").write_text(
-        (ROOT / "nbgrader_config.py").read_text() + TEST_LIMITS)
+    (folder / "nbgrader_config.py").write_text((ROOT / "nbgrader_config.py").read_text() + TEST_LIMITS)
     code, text = run_cli("--course-dir", str(folder), "release", *release_options)
     assert code == 0, text
     for student, content in cases.items():
@@ -60,8 +59,12 @@ def make_course(folder, cases, lesson="basics", release_options=()):
 def auto_scores(folder, student, lesson="basics"):
     with Gradebook(f"sqlite:///{folder / 'gradebook.db'}", "transfer-learning") as gradebook:
         submission = gradebook.find_submission(lesson, student)
-        return {grade.name: grade.auto_score for notebook in submission.notebooks
-                for grade in notebook.grades if grade.name in students.AUTO_POINTS}
+        return {
+            grade.name: grade.auto_score
+            for notebook in submission.notebooks
+            for grade in notebook.grades
+            if grade.name in students.AUTO_POINTS
+        }
 
 
 def record(folder, student, lesson="basics"):
@@ -74,16 +77,18 @@ def flag_codes(folder, student):
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    folder = make_course(tmp_path_factory.mktemp("course"), {**FULL, **HALF, **ZERO},
-                         release_options=["--duedate", "2025-03-01 23:59:00 UTC"])
+    folder = make_course(
+        tmp_path_factory.mktemp("course"),
+        {**FULL, **HALF, **ZERO},
+        release_options=["--duedate", "2025-03-01 23:59:00 UTC"],
+    )
     late = folder / "submitted" / "correct" / "basics"
     (late / "timestamp.txt").write_text("2025-03-02 11:59:00.000000 UTC")
     (late / "lms_submission.json").write_text(json.dumps({"late": True}))
     started = time.monotonic()
     code, text = run_cli("--course-dir", str(folder), "grade", "--jobs", "2")
     assert code == 0, text
-    print(f"graded {len(FULL) + len(HALF) + len(ZERO)} submissions with --jobs 2 in "
-          f"{time.monotonic() - started:.0f} s")
+    print(f"graded {len(FULL) + len(HALF) + len(ZERO)} submissions with --jobs 2 in {time.monotonic() - started:.0f} s")
     return folder, text
 
 
@@ -107,8 +112,7 @@ def test_broken_or_hostile_add_earns_nothing_but_normalise_still_counts(graded, 
     folder, _ = graded
     expected_normalise = 0.0 if student == "monkeypatch" else 2.0
     expected_add = 2.0 if student == "monkeypatch" else 0.0
-    assert auto_scores(folder, student) == {"add-tests": expected_add,
-                                            "normalise-tests": expected_normalise}
+    assert auto_scores(folder, student) == {"add-tests": expected_add, "normalise-tests": expected_normalise}
 
 
 @pytest.mark.parametrize("student", sorted(ZERO))
@@ -122,10 +126,16 @@ def test_unusable_files_score_zero_with_a_serious_flag(graded, student):
     assert expected in {flag["code"] for flag in serious}
 
 
-@pytest.mark.parametrize("student, event", [
-    ("os-exit", "kernel-died"), ("segfault", "kernel-died"), ("infinite-loop", "timeout"),
-    ("memory-bomb", "memory"), ("output-flood", "output-truncated"),
-])
+@pytest.mark.parametrize(
+    "student, event",
+    [
+        ("os-exit", "kernel-died"),
+        ("segfault", "kernel-died"),
+        ("infinite-loop", "timeout"),
+        ("memory-bomb", "memory"),
+        ("output-flood", "output-truncated"),
+    ],
+)
 def test_execution_failures_are_flagged_on_the_cell(graded, student, event):
     folder, _ = graded
     flags = [flag for flag in record(folder, student)["flags"] if flag["code"] == event]
@@ -163,7 +173,7 @@ def test_feedback_never_shows_hidden_tests_or_solutions(graded):
     code, text = run_cli("--course-dir", str(folder), "feedback")
     assert code == 0 and "WITHHELD" not in text, text
     pages = sorted((folder / "feedback").glob("*/basics/basics.html"))
-    assert len(pages) == len(FULL) + len(HALF) + 1      # every readable notebook
+    assert len(pages) == len(FULL) + len(HALF) + 1  # every readable notebook
     hidden_source = (students.SOURCE / "basics" / "basics.ipynb").read_text()
     assert "hidden_sum" in hidden_source and "reference-solution-add" in hidden_source
     for page in pages:
@@ -177,13 +187,16 @@ def test_feedback_never_shows_hidden_tests_or_solutions(graded):
 def test_export_writes_nbgrader_and_canvas_csv(graded, tmp_path):
     folder, _ = graded
     roster = tmp_path / "roster.csv"
-    roster.write_text("id,first_name,last_name,email,sis_user_id,section\n"
-                      "correct,Ada,Lovelace,ada@example.org,SIS-1,Section A\n")
+    roster.write_text(
+        "id,first_name,last_name,email,sis_user_id,section\ncorrect,Ada,Lovelace,ada@example.org,SIS-1,Section A\n"
+    )
     code, text = run_cli("--course-dir", str(folder), "export", "--roster", str(roster))
     assert code == 0, text
     grades = (folder / "autograded" / "grades.csv").read_text().splitlines()
-    assert grades[0] == ("assignment,duedate,timestamp,student_id,last_name,first_name,email,"
-                         "raw_score,late_submission_penalty,score,max_score")
+    assert grades[0] == (
+        "assignment,duedate,timestamp,student_id,last_name,first_name,email,"
+        "raw_score,late_submission_penalty,score,max_score"
+    )
     rows = {(row["assignment"], row["student_id"]): row for row in csv.DictReader(grades)}
     late = rows[("basics", "correct")]
     assert (late["duedate"], late["timestamp"]) == ("2025-03-01 23:59:00", "2025-03-02 11:59:00")
@@ -216,10 +229,8 @@ def test_serial_run_killed_resumed_and_regraded_matches_the_parallel_run(graded,
     next run finishes the rest; regrading with --force changes nothing and adds no rows."""
     folder, _ = graded
     chosen = ["correct", "metadata-and-ids-stripped", "not-json", "os-exit"]
-    serial = make_course(tmp_path / "serial", {name: {**FULL, **HALF, **ZERO}[name]
-                                                for name in chosen})
-    command = [sys.executable, "-m", "autograder", "--course-dir", str(serial), "grade",
-               "--jobs", "1"]
+    serial = make_course(tmp_path / "serial", {name: {**FULL, **HALF, **ZERO}[name] for name in chosen})
+    command = [sys.executable, "-m", "autograder", "--course-dir", str(serial), "grade", "--jobs", "1"]
     run = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     first_record = serial / "autograded" / "correct" / "basics" / "autograder.json"
     deadline = time.monotonic() + 180

@@ -118,16 +118,23 @@ def test_partial_scores_add_up_the_tests_that_still_pass(sample, course):
     partial = [row for row in expected if row["kind"] == "partial"]
     for row in partial:
         release = nbformat.read(course / "lessons" / row["lesson"] / f"{row['lesson']}.ipynb", as_version=4)
-        points = {cell.metadata.nbgrader["grade_id"]: cell.metadata.nbgrader["points"]
-                  for cell in release.cells if is_test(cell)}
-        named, failing = re.fullmatch(r"partial: (.+) left as the release's stubs?, so (.+) fails?",
-                                      row["grade"]).groups()
+        points = {
+            cell.metadata.nbgrader["grade_id"]: cell.metadata.nbgrader["points"]
+            for cell in release.cells
+            if is_test(cell)
+        }
+        named, failing = re.fullmatch(
+            r"partial: (.+) left as the release's stubs?, so (.+) fails?", row["grade"]
+        ).groups()
         failing = [] if failing == "no test" else failing.split(", ")
         assert float(row["score"]) == sum(points.values()) - sum(points[test] for test in failing)
         assert 0 < float(row["score"]) < sum(points.values()), row["grade"]
         uploaded = nbformat.reads(entries[row["upload"]].decode(), as_version=4)
-        stubs = {cell.metadata.nbgrader["grade_id"]: cell.source for cell in release.cells
-                 if cell.metadata.get("nbgrader", {}).get("solution")}
+        stubs = {
+            cell.metadata.nbgrader["grade_id"]: cell.source
+            for cell in release.cells
+            if cell.metadata.get("nbgrader", {}).get("solution")
+        }
         for cell in uploaded.cells:
             grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
             if grade_id in stubs:
@@ -170,8 +177,9 @@ def test_zip_names_follow_canvas_and_hold_each_kind_of_file(sample):
 
 def test_collect_files_every_student_with_the_newest_upload_and_reports_the_unmatched_file(sample, course):
     out, _, entries, expected, roster = sample
-    code, text = run(autograder_main, "--course-dir", course, "collect", out / "submissions.zip",
-                     "--roster", out / "roster.csv")
+    code, text = run(
+        autograder_main, "--course-dir", course, "collect", out / "submissions.zip", "--roster", out / "roster.csv"
+    )
     assert code == 0, text
     filed = [row for row in expected if row["score"] != ""]
     assert f"filed {len(filed)} notebooks" in text
@@ -181,8 +189,11 @@ def test_collect_files_every_student_with_the_newest_upload_and_reports_the_unma
         lms = json.loads((folder / "lms_submission.json").read_text())
         assert lms["late"] == (row["kind"] == "late") and lms["source"] == row["upload"]
     twice = next(row for row in expected if row["kind"] == "uploaded-twice")
-    older = [entry for entry in entries if entry != twice["upload"]
-             and f"_{twice['student']}_" in entry and twice["lesson"] in entry]
+    older = [
+        entry
+        for entry in entries
+        if entry != twice["upload"] and f"_{twice['student']}_" in entry and twice["lesson"] in entry
+    ]
     assert len(older) == 1 and entries[older[0]] == b""
     assert f"{older[0]} (a newer upload is {twice['upload']})" in text
     unmatched = next(row for row in expected if row["kind"] == "unmatched")
@@ -190,16 +201,27 @@ def test_collect_files_every_student_with_the_newest_upload_and_reports_the_unma
     assert f"{unmatched['upload']}: cannot tell which lesson it is" in text
     assert not (course / "submitted" / unmatched["student"] / unmatched["lesson"]).exists()
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}", "transfer-learning") as gradebook:
-        recorded = {student.id: (student.first_name, student.last_name, student.email)
-                    for student in gradebook.students}
+        recorded = {
+            student.id: (student.first_name, student.last_name, student.email) for student in gradebook.students
+        }
     assert recorded == {row["id"]: (row["first_name"], row["last_name"], row["email"]) for row in roster}
 
 
 def report_rows(expected):
     """The report CSV the autograder should write for a class graded as expected."""
-    return [{"lesson": row["lesson"], "student": row["student"], "score": row["score"],
-             "max_score": row["max_score"], "needs_manual_grade": row["to_grade"],
-             "serious": row["serious"], "flags": row["flags"], "reasons": "..."} for row in expected]
+    return [
+        {
+            "lesson": row["lesson"],
+            "student": row["student"],
+            "score": row["score"],
+            "max_score": row["max_score"],
+            "needs_manual_grade": row["to_grade"],
+            "serious": row["serious"],
+            "flags": row["flags"],
+            "reasons": "...",
+        }
+        for row in expected
+    ]
 
 
 def test_check_lists_every_disagreement_with_the_report(sample, tmp_path):
@@ -226,8 +248,7 @@ def test_check_lists_every_disagreement_with_the_report(sample, tmp_path):
 
 
 def test_too_small_a_class_says_how_many_students_it_needs(course, tmp_path):
-    code, text = run(sample_class.main, tmp_path, "--course-dir", course, "--students", 3,
-                     "--lessons", "lesson1_data")
+    code, text = run(sample_class.main, tmp_path, "--course-dir", course, "--students", 3, "--lessons", "lesson1_data")
     assert code == 2 and "cannot hold every kind of work: use --students 20 or more" in text
     code, text = run(sample_class.main, tmp_path, "--course-dir", course, "--lessons", "lesson9")
     assert code == 2 and "lesson9 not released" in text
@@ -252,18 +273,24 @@ def exercise(source, grade_id, test=False):
 
 
 def test_dataflow_follows_wrong_answers_statement_by_statement():
-    notebook = new_notebook(cells=[
-        new_code_cell("import numpy as np\nscale = 2"),
-        exercise("def f(x):\n    return x * scale", "f-answer"),
-        exercise("data = [1, 2]", "data-answer"),
-        new_code_cell("table = f(3)\nlabel = 'ok'"),
-        exercise("assert table == 6", "table-tests", test=True),
-        exercise("assert label == 'ok'", "label-tests", test=True),
-        exercise("def helper(values):\n    return [f(v) for v in values]\n\nassert helper([1]) == [2]\n"
-                 "import numpy as np", "helper-tests", test=True),
-        exercise("assert np.sum(data) == 3", "data-tests", test=True),
-        exercise("values = [scale]\nassert len(values) == 1", "local-tests", test=True),
-    ])
+    notebook = new_notebook(
+        cells=[
+            new_code_cell("import numpy as np\nscale = 2"),
+            exercise("def f(x):\n    return x * scale", "f-answer"),
+            exercise("data = [1, 2]", "data-answer"),
+            new_code_cell("table = f(3)\nlabel = 'ok'"),
+            exercise("assert table == 6", "table-tests", test=True),
+            exercise("assert label == 'ok'", "label-tests", test=True),
+            exercise(
+                "def helper(values):\n    return [f(v) for v in values]\n\nassert helper([1]) == [2]\n"
+                "import numpy as np",
+                "helper-tests",
+                test=True,
+            ),
+            exercise("assert np.sum(data) == 3", "data-tests", test=True),
+            exercise("values = [scale]\nassert len(values) == 1", "local-tests", test=True),
+        ]
+    )
     flow = DataFlow(notebook)
     # table = f(3) fails, so label is never defined; helper calls f, so it fails when called;
     # np keeps its binding although the import after the failing assert never runs

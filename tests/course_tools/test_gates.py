@@ -3,9 +3,7 @@
 import re
 import shutil
 
-from tests import lesson_testing as lt
 import pytest
-from tests.tiny_notebooks import execute, write_notebook
 
 from course_tools.gates import (
     DEFAULT_CONFIG,
@@ -15,6 +13,8 @@ from course_tools.gates import (
     load_gates,
     main,
 )
+from tests import lesson_testing as lt
+from tests.tiny_notebooks import execute, write_notebook
 
 RECORDS_VALUES = "from course.metrics import record\nfor name, value in values.items():\n    record(name, value)"
 
@@ -26,10 +26,19 @@ def executed(tmp_path_factory):
     source = write_notebook(folder / "records.ipynb", RECORDS_VALUES, parameters="profile = None\nvalues = {}")
     runs = {
         "scratch": ("full", {"scratch_completed": True, "scratch_val_accuracy": 0.23}),
-        "transfer": ("full", {"frozen_val_accuracy": 0.76, "finetune_start_val_accuracy": 0.75,
-                              "finetuned_val_accuracy": 0.77}),
-        "transfer_weak": ("full", {"frozen_val_accuracy": 0.65, "finetune_start_val_accuracy": 0.66,
-                                   "finetuned_val_accuracy": 0.63, "scratch_completed": False}),
+        "transfer": (
+            "full",
+            {"frozen_val_accuracy": 0.76, "finetune_start_val_accuracy": 0.75, "finetuned_val_accuracy": 0.77},
+        ),
+        "transfer_weak": (
+            "full",
+            {
+                "frozen_val_accuracy": 0.65,
+                "finetune_start_val_accuracy": 0.66,
+                "finetuned_val_accuracy": 0.63,
+                "scratch_completed": False,
+            },
+        ),
         "transfer_smoke": ("smoke", {"frozen_val_accuracy": 0.76}),
     }
     return {
@@ -74,8 +83,11 @@ BELOW_THE_THRESHOLDS_FAIL = (
 )
 
 
-@pytest.mark.parametrize(("runs", "exit_code", "printed"), [REFERENCE_NUMBERS_PASS, BELOW_THE_THRESHOLDS_FAIL],
-                         ids=["reference-numbers-pass", "below-the-thresholds-fail"])
+@pytest.mark.parametrize(
+    ("runs", "exit_code", "printed"),
+    [REFERENCE_NUMBERS_PASS, BELOW_THE_THRESHOLDS_FAIL],
+    ids=["reference-numbers-pass", "below-the-thresholds-fail"],
+)
 def test_gates_print_one_verdict_per_gate_and_exit_by_the_result(tmp_path, executed, capsys, runs, exit_code, printed):
     folder = _lessons(tmp_path, executed, **runs)
 
@@ -138,11 +150,23 @@ def test_no_executed_notebooks_is_an_error_saying_how_to_make_them(tmp_path, cap
     [
         ('profile = "full"', "defines no"),
         ('[[gates]]\nname = "g"\nmetric = "m"\n[metrics.m]\nrecorded_by = "x"', "exactly one of"),
-        ('[[gates]]\nname = "g"\nmetric = "m"\nat_least = 1\nequals = 1\n[metrics.m]\nrecorded_by = "x"', "exactly one of"),
-        ('[[gates]]\nname = "g"\nmetric = "m"\nat_least = 1\ntolerance = 0.1\n[metrics.m]\nrecorded_by = "x"', "tolerance only"),
+        (
+            '[[gates]]\nname = "g"\nmetric = "m"\nat_least = 1\nequals = 1\n[metrics.m]\nrecorded_by = "x"',
+            "exactly one of",
+        ),
+        (
+            '[[gates]]\nname = "g"\nmetric = "m"\nat_least = 1\ntolerance = 0.1\n[metrics.m]\nrecorded_by = "x"',
+            "tolerance only",
+        ),
         ('[[gates]]\nname = "g"\nmetric = "m"\nat_least = 1', r"add \[metrics.m\]"),
-        ('[[gates]]\nname = "g"\nmetric = "m"\nat_least_metric = "n"\n[metrics.m]\nrecorded_by = "x"', r"add \[metrics.n\]"),
-        ('[[gates]]\nname = "g"\nmetric = "m"\nat_lest = 1\n[metrics.m]\nrecorded_by = "x"', r"unknown key\(s\) \['at_lest'\]"),
+        (
+            '[[gates]]\nname = "g"\nmetric = "m"\nat_least_metric = "n"\n[metrics.m]\nrecorded_by = "x"',
+            r"add \[metrics.n\]",
+        ),
+        (
+            '[[gates]]\nname = "g"\nmetric = "m"\nat_lest = 1\n[metrics.m]\nrecorded_by = "x"',
+            r"unknown key\(s\) \['at_lest'\]",
+        ),
         ('[[gates]]\nname = "g"\nmetric = "m"\nat_least = 1\n[metrics.m]\nlesson = "x"', "recorded_by"),
         ("[[gates]\n", "not valid TOML"),
     ],
@@ -160,7 +184,8 @@ def test_the_shipped_gates_hold_the_course_thresholds():
     assert config.profile == "full"
     assert gates["frozen_val_accuracy"].at_least == 0.70
     assert (gates["finetuned_val_accuracy"].at_least_metric, gates["finetuned_val_accuracy"].tolerance) == (
-        "finetune_start_val_accuracy", 0.01,
+        "finetune_start_val_accuracy",
+        0.01,
     )
     assert gates["scratch_completed"].equals is True
 
