@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 
 from course.metrics import read_metrics
+from course_tools.settings import read_settings
 
 DEFAULT_CONFIG = Path(__file__).with_name("gates.toml")
 
@@ -92,14 +92,7 @@ def _build(kind, table: dict, where: str):
 
 def load_gates(path: Path = DEFAULT_CONFIG) -> GatesConfig:
     """The gates in ``path``, checked for consistency."""
-    try:
-        raw = tomllib.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise GateConfigError(
-            f"No gates configuration at {path}. Run from a checkout (pip install -e .) or pass --config."
-        ) from None
-    except tomllib.TOMLDecodeError as error:
-        raise GateConfigError(f"{path} is not valid TOML: {error}") from None
+    raw = read_settings(path, GateConfigError)
     gates = [_build(Gate, table, f"{path}, gate {index + 1}") for index, table in enumerate(raw.get("gates", []))]
     metrics = {
         name: _build(MetricSource, table, f"{path}, [metrics.{name}]") for name, table in raw.get("metrics", {}).items()

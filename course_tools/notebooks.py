@@ -17,12 +17,12 @@ import logging
 import shutil
 import sys
 import time
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from course.config import PROFILES
 from course.metrics import read_metrics
+from course_tools.settings import read_settings
 
 KERNEL = "python3"
 REQUIRED_PARAMETERS = ("profile", "output_dir")
@@ -85,14 +85,7 @@ def discover_lessons(folder: Path) -> dict[str, Path]:
 
 def load_config(path: Path) -> dict:
     """The runner settings in ``path`` (see ``course/notebooks.toml``)."""
-    try:
-        config = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise NotebookRunError(
-            f"No runner settings at {path}. Run from a checkout (pip install -e .) or pass --config."
-        ) from None
-    except tomllib.TOMLDecodeError as error:
-        raise NotebookRunError(f"{path} is not valid TOML: {error}") from None
+    config = read_settings(path, NotebookRunError)
     unknown = sorted(set(config) - {"timeout", "lessons"})
     if unknown:
         raise NotebookRunError(f"{path}: unknown table(s) {unknown}; expected [timeout] and [lessons.<lesson>].")
