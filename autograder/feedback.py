@@ -15,6 +15,8 @@ from nbgrader.converters import GenerateFeedback
 from nbgrader.converters.base import NbGraderException
 from nbgrader.preprocessors import ClearHiddenTests
 
+from autograder.mark_schemes import without_mark_schemes
+
 from .courseroot import CourseError
 from .submission import UnreadableNotebook, read_notebook
 
@@ -23,12 +25,16 @@ MIN_SECRET_LENGTH = 12   # shorter hidden-test lines ("else:", "pass") are not s
 
 
 class HideHiddenTests(ClearHiddenTests):
-    """Remove hidden-test regions from cells, and reduce the tracebacks of those cells to their
-    last line (a traceback quotes the failing hidden assertion)."""
+    """Remove hidden-test regions from cells and the graders' mark-scheme cells, and reduce the
+    tracebacks of those cells to their last line (a traceback quotes the failing hidden assertion)."""
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.enforce_metadata = False
+
+    def preprocess(self, nb, resources):
+        """Also take out the mark schemes the formgrader shows (autograder.mark_schemes)."""
+        return super().preprocess(without_mark_schemes(nb), resources)
 
     def preprocess_cell(self, cell, resources, cell_index):
         had_hidden_tests = self.begin_test_delimeter in cell.source

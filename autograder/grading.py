@@ -29,6 +29,8 @@ from nbgrader.utils import parse_utc
 from traitlets import Integer
 from traitlets.config import Configurable
 
+from autograder.mark_schemes import show_mark_schemes
+
 from .courseroot import LMS_FILE, RECORD_FILE, CourseError
 from .execution import EVENTS_KEY, SafeExecute
 from .flags import Flag, flag_from_event
@@ -281,6 +283,7 @@ class Grader:
         for path in sorted(graded.glob("*.ipynb")):
             events = nbformat.read(path, as_version=4).metadata.get(EVENTS_KEY, {}).get("events", [])
             outcome.flags += [flag_from_event(event) for event in events]
+            show_mark_schemes(path, self.course.folder("source") / submission.lesson / path.name)
         if process.returncode != 0:
             tail = log_path.read_text(errors="replace").strip().splitlines()[-3:]
             outcome.flags.append(Flag("nbgrader-error", "nbgrader autograde reported an error: "
