@@ -10,6 +10,7 @@ COLAB_VENV := .venv-colab
 COLAB_INSTALLED := $(COLAB_VENV)/.installed
 
 LAB_PORT ?= 8888
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: demo test colab-standin lab
 
@@ -35,7 +36,7 @@ demo: $(INSTALLED)
 # nbgrader's formgrader; open it from the Nbgrader menu. Listens on this machine only.
 lab: $(INSTALLED)
 	$(VENV)/bin/jupyter server extension enable --sys-prefix nbgrader.server_extensions.formgrader >/dev/null 2>&1
-	$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" --ip=127.0.0.1 --port=$(LAB_PORT)
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" --ip=127.0.0.1 --port=$(LAB_PORT) $(ALLOW_ROOT)
 
 test: $(INSTALLED) $(COLAB_INSTALLED)
 	$(RUN) -m pytest

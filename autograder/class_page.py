@@ -204,7 +204,8 @@ def course_page(summaries: list[LessonSummary]) -> str:
     maximum = sum(s.max_score for s in summaries)
     rows = [[s.lesson, len(s.scores), len(s.missing),
              f"{np.mean(list(s.scores.values())):.2f}" if s.scores else "-", f"{s.max_score:g}",
-             len(s.to_grade), len(s.flagged_students), len(s.late)] for s in summaries]
+             len(s.to_grade), len(s.flagged_students), len({student for student, _ in s.late})]
+            for s in summaries]
     links = "".join(f'<li><a href="{html.escape(s.lesson)}.html">{html.escape(s.lesson)}</a></li>'
                     for s in summaries)
     hardest = sorted(((s.lesson, check) for s in summaries for check in s.checks),
@@ -214,7 +215,7 @@ def course_page(summaries: list[LessonSummary]) -> str:
     body = "".join([
         f"<p>{len(students)} students, {len(summaries)} lessons, {maximum:g} points.</p><ul>{links}</ul>",
         table(["lesson", "submitted", "missing", "mean", "max", "answers to grade", "flagged students",
-               "late"], rows),
+               "late students"], rows),
         histogram(totals, maximum, "points earned so far (a missing lesson adds none)", "course totals")
         if students else "",
         section("Checks that caught most students", table(["lesson", "test cell", "full points", "graded",

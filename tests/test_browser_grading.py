@@ -96,7 +96,8 @@ def lab(course, tmp_path_factory):
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-             "--port-retries=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={course}"],
+             "--port-retries=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={course}",
+             *(["--allow-root"] if os.geteuid() == 0 else [])],
             cwd=course, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     server = Lab(f"http://127.0.0.1:{port}", token)
     deadline = time.monotonic() + STARTUP_SECONDS
@@ -144,8 +145,12 @@ def test_formgrader_opens_every_autograded_submission_with_its_mark_scheme(lab, 
         answer_ends, scheme = page.find('id="explain-comment"'), page.find("mark-scheme-explain")
         assert answer_ends < scheme, f"{student}: the mark scheme is not right after the written answer"
         grade = explain_grade(lab, entry["id"])
-        assert (grade["max_score"], grade["auto_score"], grade["manual_score"]) == (1.0, None, None), student
-        assert grade["needs_manual_grade"], student
+        # other-lesson handed in lesson vectors: its written answer is the restored, unanswered stub,
+        # which nbgrader scores 0 without a grader
+        unanswered = student == "other-lesson"
+        assert (grade["max_score"], grade["auto_score"], grade["manual_score"]) == \
+            (1.0, 0.0 if unanswered else None, None), student
+        assert grade["needs_manual_grade"] != unanswered, student
 
 
 def test_a_grade_entered_through_the_formgrader_api_reaches_the_gradebook(lab, course):
@@ -168,8 +173,8 @@ def test_grade_a_written_answer_in_the_browser(lab, course, tmp_path):
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.goto(f"{lab.url}/lab?token={lab.token}")
-            page.get_by_text("Nbgrader", exact=True).click()
-            page.get_by_text("Formgrader", exact=True).click()
+            page.get_by_role("menuitem", name="Nbgrader", exact=True).click()
+            page.get_by_role("menuitem", name="Formgrader", exact=True).click()
             panel = page.frame_locator("iframe")
             expect(panel.get_by_text("Manage Assignments").first).to_be_visible(timeout=30_000)
             expect(panel.get_by_role("link", name="basics").first).to_be_visible()
