@@ -16,6 +16,8 @@ from autograder_fixtures import students
 from graded_course import FULL, HALF, ZERO, make_course, run_cli
 from nbgrader.api import Grade, Gradebook
 
+from autograder.courseroot import Course
+from autograder.export import export
 from autograder.feedback import visible_text
 
 
@@ -146,6 +148,11 @@ def test_export_writes_nbgrader_and_canvas_csv(graded, tmp_path):
     code, text = run_cli("--course-dir", str(folder), "export", "--canvas", str(zeros), "--missing-as-zero")
     assert code == 0, text
     assert "not-json,not-json,,,0,0" in zeros.read_text().splitlines()
+    course = Course.load(folder)
+    course.config.GradeExport.missing_as_zero = True     # the nbgrader_config.py setting
+    from_config = tmp_path / "zeros-from-config.csv"
+    export(course, grades_csv=tmp_path / "grades.csv", canvas_csv=from_config)
+    assert "not-json,not-json,,,0,0" in from_config.read_text().splitlines()
 
 
 def test_report_lists_scores_and_reasons_per_lesson(graded):
