@@ -208,7 +208,7 @@ def course_page(summaries: list[LessonSummary]) -> str:
             for s in summaries]
     links = "".join(f'<li><a href="{html.escape(s.lesson)}.html">{html.escape(s.lesson)}</a></li>'
                     for s in summaries)
-    hardest = sorted(((s.lesson, check) for s in summaries for check in s.checks),
+    hardest = sorted(((s.lesson, check) for s in summaries for check in s.checks if check.graded),
                      key=lambda pair: pair[1].rate)[:HARDEST_CHECKS_SHOWN]
     hardest_rows = [[lesson, check.cell, check.passed, check.graded, f"{100 * check.rate:.0f} %"]
                     for lesson, check in hardest]

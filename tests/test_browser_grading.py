@@ -193,6 +193,14 @@ def test_grade_a_written_answer_in_the_browser(lab, course, tmp_path):
                 comment.fill(COMMENT)
                 comment.press("Tab")
             assert saved_comment.value.ok
+            # The same picture on every run: the student's id rather than "Submission #n" (n follows the
+            # gradebook's random ids), no focus ring, the "saved" ticks faded out.
+            page.locator(".glyphicon.name-hidden").click()
+            page.mouse.move(5, 500)
+            expect(page.locator(".tooltip")).to_have_count(0)
+            page.evaluate("document.activeElement.blur()")
+            page.wait_for_function("[...document.querySelectorAll('.save-icon')]"
+                                   ".every(icon => getComputedStyle(icon).display === 'none')")
             page.evaluate("document.getElementById('explain').scrollIntoView({block: 'center'})")
             DOCS.mkdir(exist_ok=True)
             page.screenshot(path=str(DOCS / "formgrader.png"))
