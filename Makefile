@@ -33,10 +33,12 @@ demo: $(INSTALLED)
 	$(RUN) -m course.notebooks --profile smoke --out outputs
 
 # Manual grading: JupyterLab on the course root (nbgrader reads nbgrader_config.py from there), with
-# nbgrader's formgrader; open it from the Nbgrader menu. Listens on this machine only.
+# nbgrader's formgrader; open it from the Nbgrader menu. Listens on this machine only. The virtualenv's
+# bin/ goes on PATH because the formgrader runs `alembic` when it creates the gradebook.
 lab: $(INSTALLED)
 	$(VENV)/bin/jupyter server extension enable --sys-prefix nbgrader.server_extensions.formgrader >/dev/null 2>&1
-	$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" --ip=127.0.0.1 --port=$(LAB_PORT) $(ALLOW_ROOT)
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" \
+		--ip=127.0.0.1 --port=$(LAB_PORT) $(ALLOW_ROOT)
 
 test: $(INSTALLED) $(COLAB_INSTALLED)
 	$(RUN) -m pytest
