@@ -4,8 +4,8 @@ A copy of the graded fixture class (tests/graded_course.py: repaired, restored a
 notebooks, graded in scratch gradebooks and merged) is served by a real JupyterLab on 127.0.0.1
 with a token. Through the formgrader's API every autograded submission must open with its written
 answer gradable and its mark scheme beside it; then Debian's chromium, driven by Playwright, grades
-one written answer on the formgrader's page, and the gradebook, ``report``, the class page and the
-Canvas export must show the grade. The screenshots the README shows are written to docs/.
+one written answer on the formgrader's page, and the gradebook, ``report``, ``feedback``, the class
+page and the Canvas export must show the grade. The screenshots the README shows are written to docs/.
 """
 
 import json
@@ -23,6 +23,8 @@ from pathlib import Path
 import pytest
 from graded_course import ZERO, run_cli
 from nbgrader.api import Gradebook
+
+from autograder.feedback import visible_text
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -219,6 +221,11 @@ def test_grade_a_written_answer_in_the_browser(lab, course, tmp_path):
                                  "--to", str(tmp_path / "grades.csv"))
             assert code == 0, text
             assert f"{STUDENT},{STUDENT},,,5," in (tmp_path / "canvas.csv").read_text().splitlines()
+            code, text = run_cli("--course-dir", str(course), "feedback", "--students", STUDENT)
+            assert code == 0 and "WITHHELD" not in text, text
+            feedback = visible_text((course / "feedback" / STUDENT / "basics" / "basics.html").read_text())
+            assert COMMENT in feedback and "Score: 5.0 / 5.0" in feedback
+            assert "mark-scheme-explain" not in feedback
 
             page.goto((tmp_path / "class" / "basics.html").as_uri())
             to_grade = page.locator("h2:has-text('Written answers to grade') + table")
