@@ -90,19 +90,21 @@ def summarise_lesson(course: Course, gradebook: Gradebook, lesson: str) -> Lesso
         answers = {cell.name for cell in notebook.solution_cells}
         checks = {cell.name: cell for cell in notebook.grade_cells if cell.name not in answers}
         order = notebook_order(course, lesson, notebook.name)
-        ranked = sorted(checks, key=lambda name: (order.index(name) if name in order else len(order), name))
+        names = sorted((cell.name for cell in notebook.grade_cells),
+                       key=lambda name: (order.index(name) if name in order else len(order), name))
+        rank = {name: position for position, name in enumerate(names)}
         passed = dict.fromkeys(checks, 0)
         graded = dict.fromkeys(checks, 0)
         for submitted in sorted(gradebook.notebook_submissions(notebook.name, lesson),
                                 key=lambda nb: nb.student.id):
-            for grade in submitted.grades:
+            for grade in sorted(submitted.grades, key=lambda grade: rank.get(grade.name, len(rank))):
                 if grade.name in checks:
                     graded[grade.name] += 1
                     passed[grade.name] += grade.score >= grade.max_score
                 elif grade.needs_manual_grade:
                     summary.to_grade.append((submitted.student.id, notebook.name, grade.name))
         summary.checks += [CheckRate(notebook.name, name, checks[name].max_score, passed[name], graded[name])
-                           for name in ranked]
+                           for name in names if name in checks]
     return summary
 
 
