@@ -5,6 +5,10 @@ Plain nbgrader commands (``nbgrader generate_assignment``, ``nbgrader autograde`
 hidden-test-free feedback as ``python -m autograder``.
 """
 
+from autograder.cells import CODE_STUB, CODE_STUB_COMMENT, HIDDEN_TESTS_BEGIN, HIDDEN_TESTS_END, TEXT_STUB
+from autograder.lms import LMS_FILE
+from autograder.records import RECORD_FILE
+
 c = get_config()  # noqa: F821 (provided by traitlets when it loads this file)
 
 # Course layout: solutions/ is nbgrader's source folder, lessons/ its release folder.
@@ -12,8 +16,7 @@ c.CourseDirectory.course_id = "transfer-learning"
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "lessons"
 # The autograder's own files in submission folders are never copied into feedback.
-c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback",
-                            "autograder.json", "lms_submission.json"]
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", RECORD_FILE, LMS_FILE]
 # A large class can keep its gradebook in PostgreSQL instead of gradebook.db:
 # c.CourseDirectory.db_url = "postgresql://grader@localhost/transfer_learning"
 
@@ -24,29 +27,28 @@ c.ColabLink.ref = "v0.2.0"
 
 # Student versions: solutions become stubs, hidden tests are removed, and a hidden-test region
 # outside a test cell is an error rather than a leak.
-c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
-c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+c.ClearSolutions.code_stub = {"python": f"{CODE_STUB_COMMENT}\n{CODE_STUB}"}
+c.ClearSolutions.text_stub = TEXT_STUB
 c.ClearSolutions.enforce_metadata = True
-c.ClearHiddenTests.begin_test_delimeter = "BEGIN HIDDEN TESTS"
-c.ClearHiddenTests.end_test_delimeter = "END HIDDEN TESTS"
+c.ClearHiddenTests.begin_test_delimeter = HIDDEN_TESTS_BEGIN
+c.ClearHiddenTests.end_test_delimeter = HIDDEN_TESTS_END
 c.ClearHiddenTests.enforce_metadata = True
 
 # Grading: locked and test cells always come from the source, deleted ones are put back.
 c.OverwriteCells.add_missing_cells = True
 c.OverwriteCells.missing_cell_notification = (
-    "This cell (id:{cell_id}) was missing from the submission; the autograder put it back.\n\n")
+    "This cell (id:{cell_id}) was missing from the submission; the autograder put it back.\n\n"
+)
 
 # Execution limits. A first Keras fit takes ~45 s on 2 CPU cores, so cells get 10 minutes.
 c.Execute.timeout = 600
 c.Execute.interrupt_on_timeout = True
 c.Execute.startup_timeout = 120
-c.SafeExecute.notebook_time_limit = 3600      # seconds for a whole notebook
-c.SafeExecute.memory_limit_mb = 8192          # address space of one kernel
-c.SafeExecute.max_output_chars = 200_000      # per cell; the rest of an output flood is dropped
-c.SafeExecute.kernel_env = {"COURSE_PROFILE": "grade", "TF_CPP_MIN_LOG_LEVEL": "2",
-                            "PYTHONWARNINGS": "ignore"}
-c.SafeExecute.protected_modules = ["builtins", "math", "numpy", "numpy.linalg",
-                                   "numpy.random", "numpy.testing"]
+c.SafeExecute.notebook_time_limit = 3600  # seconds for a whole notebook
+c.SafeExecute.memory_limit_mb = 8192  # address space of one kernel
+c.SafeExecute.max_output_chars = 200_000  # per cell; the rest of an output flood is dropped
+c.SafeExecute.kernel_env = {"COURSE_PROFILE": "grade", "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONWARNINGS": "ignore"}
+c.SafeExecute.protected_modules = ["builtins", "math", "numpy", "numpy.linalg", "numpy.random", "numpy.testing"]
 c.LimitOutput.max_lines = 1000
 
 c.Autograde.autograde_preprocessors = [
@@ -79,3 +81,6 @@ c.SubmissionCollector.filename_patterns = []
 # Canvas gradebook import: the column header of each lesson, e.g.
 # {"lesson1": "Lesson 1: transfer learning (123456)"}; a lesson not listed uses its name.
 c.GradeExport.canvas_columns = {}
+# A lesson a student never submitted is left empty in the Canvas CSV (Canvas shows it as missing);
+# True exports it as 0 points (the same as `python -m autograder export --missing-as-zero`).
+c.GradeExport.missing_as_zero = False

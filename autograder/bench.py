@@ -10,6 +10,8 @@ after. Every graded notebook must get full points: timing grading that fails mea
 nothing, so the benchmark stops, says so, keeps the course for inspection and exits 1.
 """
 
+from __future__ import annotations
+
 import argparse
 import contextlib
 import io
@@ -18,69 +20,75 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 
-from . import cli
-from .courseroot import CONFIG_FILE, Course, CourseError, default_course_dir, put_python_tools_on_path
-from .grading import read_record
-from .release import release
-from .sample_class import Lesson
-from .student_work import notebook_bytes, write_submission
+from autograder import cli
+from autograder.courseroot import CONFIG_FILE, Course, CourseError, default_course_dir, put_python_tools_on_path
+from autograder.lesson_model import LessonModel
+from autograder.records import read_record
+from autograder.release import release
+from autograder.student_work import notebook_bytes, write_submission
 
-TARGET_SECONDS = 300    # one student's lessons, graded on 2 cores
+TARGET_SECONDS = 300  # one student's lessons, graded on 2 cores
 
 
-def build_course(repository, folder, lessons=()):
+def build_course(
+    repository: Path | str, folder: Path, lessons: tuple[str, ...] | list[str] = ()
+) -> tuple[Course, list[str]]:
     """A released copy of ``repository``'s course in ``folder``; returns (course, lessons)."""
     repository = Path(repository)
     for needed in (CONFIG_FILE, "solutions"):
         if not (repository / needed).exists():
-            raise CourseError(f"{repository / needed} not found: --repository must be a course root "
-                              f"holding {CONFIG_FILE} and solutions/")
+            raise CourseError(
+                f"{repository / needed} not found: --repository must be a course root "
+                f"holding {CONFIG_FILE} and solutions/"
+            )
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(repository / CONFIG_FILE, folder / CONFIG_FILE)
-    shutil.copytree(repository / "solutions", folder / "solutions",
-                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    shutil.copytree(
+        repository / "solutions",
+        folder / "solutions",
+        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"),
+    )
     course = Course.load(folder)
     with contextlib.redirect_stdout(io.StringIO()):
         released = release(course, lessons)
     return course, sorted(released)
 
 
-def file_correct_work(course, lessons, students):
+def file_correct_work(course: Course, lessons: list[str], students: int) -> list[str]:
     """``students`` copies of every lesson's correct notebook in submitted/; returns the ids."""
     ids = [f"bench{number:02d}" for number in range(1, students + 1)]
     for name in lessons:
-        lesson = Lesson.load(course, name)
+        lesson = LessonModel.load(course, name)
         content = notebook_bytes(lesson.correct())
         for student in ids:
             write_submission(course.root, student, name, content, lesson.filename)
     return ids
 
 
-def fresh_grading_state(course, gradebook_copy):
+def fresh_grading_state(course: Course, gradebook_copy: Path) -> None:
     """The gradebook as released, and nothing autograded."""
     shutil.copy(gradebook_copy, course.root / "gradebook.db")
     shutil.rmtree(course.folder("autograded"), ignore_errors=True)
 
 
-def grade_lesson(course, lesson, jobs):
+def grade_lesson(course: Course, lesson: str, jobs: int) -> tuple[float, str]:
     """Seconds ``python -m autograder grade --lessons LESSON --jobs N`` took, and what it printed."""
     printed = io.StringIO()
     started = time.monotonic()
     with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
-        code = cli.main(["--course-dir", str(course.root), "grade", "--lessons", lesson,
-                         "--jobs", str(jobs)])
+        code = cli.main(["--course-dir", str(course.root), "grade", "--lessons", lesson, "--jobs", str(jobs)])
     seconds = time.monotonic() - started
     if code != 0:
-        raise CourseError(f"grade --lessons {lesson} --jobs {jobs} failed (exit {code}):\n"
-                          f"{printed.getvalue()}")
+        raise CourseError(f"grade --lessons {lesson} --jobs {jobs} failed (exit {code}):\n{printed.getvalue()}")
     return seconds, printed.getvalue()
 
 
-def shortfalls(course, lesson, students):
+def shortfalls(course: Course, lesson: str, students: list[str]) -> list[str]:
     """One line per submission of ``lesson`` that did not get every autograded point."""
     found = []
     with Gradebook(course.db_url, course.coursedir().course_id) as gradebook:
@@ -90,25 +98,33 @@ def shortfalls(course, lesson, students):
             except MissingEntry:
                 found.append(f"{lesson} {student}: not graded")
                 continue
-            lost = [f"{grade.name} {grade.auto_score or 0:g}/{grade.max_score:g}"
-                    for notebook in submission.notebooks for grade in notebook.grades
-                    if grade.cell_type == "code" and (grade.auto_score or 0) < grade.max_score]
+            lost = [
+                f"{grade.name} {grade.auto_score or 0:g}/{grade.max_score:g}"
+                for notebook in submission.notebooks
+                for grade in notebook.grades
+                if grade.cell_type == "code" and (grade.auto_score or 0) < grade.max_score
+            ]
             failure = (read_record(course, student, lesson) or {}).get("failure")
             if lost or failure:
                 found.append(f"{lesson} {student}: {failure or 'lost points on ' + ', '.join(lost)}")
     return found
 
 
-def invalid_run(course, problems, printed):
+def invalid_run(course: Course, problems: list[str], printed: str) -> str:
     """The loud message of a benchmark whose grading failed."""
     lines = ["BENCHMARK INVALID: correct work lost points; timing failing grading measures nothing:"]
     lines += [f"  {problem}" for problem in problems]
-    lines += ["grade printed:", printed.rstrip(),
-              f"the graded course is kept: python -m autograder --course-dir {course.root} report"]
+    lines += [
+        "grade printed:",
+        printed.rstrip(),
+        f"the graded course is kept: python -m autograder --course-dir {course.root} report",
+    ]
     return "\n".join(lines)
 
 
-def format_table(rows, jobs_list, students):
+def format_timing_table(
+    rows: list[tuple[str, int, dict[int, float]]], jobs_list: list[int] | tuple[int, ...], students: int
+) -> str:
     """rows: (lesson, notebooks, {jobs: seconds per notebook})."""
     jobs_headers = [f"s/nb {jobs} job{'s' if jobs > 1 else ''}" for jobs in jobs_list]
     header = f"{'lesson':<22} {'notebooks':>9} " + " ".join(f"{h:>12}" for h in jobs_headers)
@@ -131,20 +147,29 @@ def format_table(rows, jobs_list, students):
     lines.append(total)
     best = min(totals.values())
     verdict = "met" if best < TARGET_SECONDS else "NOT met"
-    lines.append(f"target: one student's lessons graded in under {TARGET_SECONDS} s on 2 cores: "
-                 f"{verdict} ({best:.0f} s at best; {plural(students, 'correct submission')} per lesson)")
+    lines.append(
+        f"target: one student's lessons graded in under {TARGET_SECONDS} s on 2 cores: "
+        f"{verdict} ({best:.0f} s at best; {plural(students, 'correct submission')} per lesson)"
+    )
     return "\n".join(lines)
 
 
-def plural(count, noun):
+def plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
-def load_average():
+def load_average() -> str:
     return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
-def run(repository, students=2, lessons=(), jobs_list=(1, 2), keep=False, echo=print):
+def run(
+    repository: Path | str,
+    students: int = 2,
+    lessons: tuple[str, ...] | list[str] = (),
+    jobs_list: tuple[int, ...] | list[int] = (1, 2),
+    keep: bool = False,
+    echo: Callable[[str], None] = print,
+) -> int:
     """Run the benchmark; return 0, or 1 when grading did not give full points."""
     echo(f"load average (1, 5, 15 min) before: {load_average()}")
     folder = Path(tempfile.mkdtemp(prefix="autograder-bench-"))
@@ -165,8 +190,11 @@ def run(repository, students=2, lessons=(), jobs_list=(1, 2), keep=False, echo=p
                     return 1
                 per_notebook[lesson][jobs] = seconds / students
                 echo(f"  {lesson}, --jobs {jobs}: {seconds:.1f} s for {plural(students, 'notebook')}")
-        echo(format_table([(lesson, students, per_notebook[lesson]) for lesson in lessons],
-                          list(jobs_list), students))
+        echo(
+            format_timing_table(
+                [(lesson, students, per_notebook[lesson]) for lesson in lessons], list(jobs_list), students
+            )
+        )
         echo(f"load average (1, 5, 15 min) after: {load_average()}  ({os.cpu_count()} cores)")
         if keep:
             echo(f"the course is kept in {course.root}")
@@ -176,22 +204,28 @@ def run(repository, students=2, lessons=(), jobs_list=(1, 2), keep=False, echo=p
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def build_parser():
-    parser = argparse.ArgumentParser(prog="python -m autograder.bench",
-                                     description=__doc__.splitlines()[0].strip("`"))
-    parser.add_argument("--students", type=int, default=2,
-                        help="correct submissions per lesson (default: %(default)s)")
-    parser.add_argument("--lessons", nargs="+", default=[], metavar="LESSON",
-                        help="default: every lesson in solutions/")
-    parser.add_argument("--jobs", nargs="+", type=int, default=[1, 2], metavar="N",
-                        help="the --jobs values to time, in order (default: 1 2)")
-    parser.add_argument("--repository", default=default_course_dir(),
-                        help="the course root to copy (default: %(default)s)")
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m autograder.bench", description=__doc__.splitlines()[0].strip("`"))
+    parser.add_argument("--students", type=int, default=2, help="correct submissions per lesson (default: %(default)s)")
+    parser.add_argument(
+        "--lessons", nargs="+", default=[], metavar="LESSON", help="default: every lesson in solutions/"
+    )
+    parser.add_argument(
+        "--jobs",
+        nargs="+",
+        type=int,
+        default=[1, 2],
+        metavar="N",
+        help="the --jobs values to time, in order (default: 1 2)",
+    )
+    parser.add_argument(
+        "--repository", default=default_course_dir(), help="the course root to copy (default: %(default)s)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary course")
     return parser
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.students < 1 or min(args.jobs) < 1:
         print("error: --students and --jobs must be at least 1", file=sys.stderr)

@@ -1,95 +1,126 @@
 """``python -m autograder``: the instructors' commands."""
 
+from __future__ import annotations
+
 import argparse
 import logging
 import signal
 import sys
 import time
 import warnings
+from types import FrameType
 
-from .courseroot import Course, CourseError, default_course_dir, put_python_tools_on_path
+from autograder.courseroot import Course, CourseError, default_course_dir, put_python_tools_on_path
 
 EPILOG = """\
 a grading session:
   python -m autograder release                         # solutions/ -> lessons/ + gradebook
   python -m autograder collect ~/Downloads/submissions.zip --lesson lesson1 --roster roster.csv
   python -m autograder grade --jobs 2                  # repair + autograde, parallel
-  python -m autograder report                          # scores and flags per lesson
+  python -m autograder report                          # scores and flags; class pages (HTML)
   python -m autograder feedback                        # feedback/<student>/<lesson>/*.html
   python -m autograder export                          # grades.csv + canvas_grades.csv
 """
 
 
-def command_release(course, args):
-    from .release import release
+def command_release(course: Course, args: argparse.Namespace) -> None:
+    from autograder.release import release
+
     for lesson, paths in release(course, args.lessons, duedate=args.duedate).items():
         print(f"released {lesson}: {', '.join(str(p.relative_to(course.root)) for p in paths)}")
 
 
-def command_collect(course, args):
-    from .collect import collect
+def command_collect(course: Course, args: argparse.Namespace) -> None:
+    from autograder.collect import collect
+
     report = collect(course, args.source, lesson=args.lesson, roster=args.roster)
     print(report.as_text())
 
 
-def interrupt(signum, frame):
+def interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"stopped by signal {signum}")
 
 
-def command_grade(course, args):
-    from .grading import grade
+def command_grade(course: Course, args: argparse.Namespace) -> None:
+    from autograder.grading import grade
+
     started = time.monotonic()
-    previous = signal.signal(signal.SIGTERM, interrupt)   # `kill` stops grading like Ctrl-C
+    previous = signal.signal(signal.SIGTERM, interrupt)  # `kill` stops grading like Ctrl-C
     try:
-        outcomes = grade(course, students=args.students, lessons=args.lessons, jobs=args.jobs,
-                         force=args.force)
+        outcomes = grade(course, students=args.students, lessons=args.lessons, jobs=args.jobs, force=args.force)
     finally:
         signal.signal(signal.SIGTERM, previous)
     flagged = sum(outcome.serious for outcome in outcomes)
-    print(f"graded {len(outcomes)} submissions in {time.monotonic() - started:.0f} s; "
-          f"{flagged} flagged (python -m autograder report shows why)")
+    print(
+        f"graded {len(outcomes)} submissions in {time.monotonic() - started:.0f} s; "
+        f"{flagged} flagged (python -m autograder report shows why)"
+    )
 
 
-def command_feedback(course, args):
-    from .feedback import generate_feedback
+def command_feedback(course: Course, args: argparse.Namespace) -> None:
+    from autograder.feedback import generate_feedback
+
     for line in generate_feedback(course, students=args.students, lessons=args.lessons):
         print(line)
 
 
-def command_export(course, args):
-    from .export import export
-    for path in export(course, grades_csv=args.to, canvas_csv=args.canvas, roster=args.roster):
+def command_export(course: Course, args: argparse.Namespace) -> None:
+    from autograder.export import export
+
+    paths = export(
+        course,
+        grades_csv=args.to,
+        canvas_csv=args.canvas,
+        roster=args.roster,
+        missing_as_zero=args.missing_as_zero or None,
+    )
+    for path in paths:
         print(f"wrote {path}")
 
 
-def command_report(course, args):
-    from .report import report
+def command_report(course: Course, args: argparse.Namespace) -> None:
+    from autograder.class_page import write_class_pages
+    from autograder.report import report
+
     text, path = report(course, lessons=args.lessons, csv_path=args.csv)
     print(text)
     print(f"wrote {path}")
+    pages = write_class_pages(course, path.parent / "class", lessons=args.lessons)
+    print(f"wrote {pages[0]} (the class at a glance; one page per lesson beside it)")
 
 
-def build_parser():
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m autograder",
         description="The instructors' autograder: nbgrader configured and made robust for this course.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--course-dir", default=default_course_dir(),
-                        help="the course root holding nbgrader_config.py (default: %(default)s)")
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--course-dir",
+        default=default_course_dir(),
+        help="the course root holding nbgrader_config.py (default: %(default)s)",
+    )
     parser.add_argument("--verbose", action="store_true", help="show nbgrader's log")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    sub = commands.add_parser("release", help="regenerate lessons/ from solutions/ (nbgrader "
-                              "generate_assignment) and record the lessons in the gradebook")
+    sub = commands.add_parser(
+        "release",
+        help="regenerate lessons/ from solutions/ (nbgrader "
+        "generate_assignment) and record the lessons in the gradebook",
+    )
     sub.add_argument("lessons", nargs="*", metavar="LESSON", help="default: every lesson")
     sub.add_argument("--duedate", help='due date for late flags, e.g. "2025-03-01 23:59:00 UTC"')
     sub.set_defaults(run=command_release)
 
-    sub = commands.add_parser("collect", help="file an LMS download (zip or folder) as "
-                              "submitted/<student>/<lesson>/<lesson>.ipynb")
+    sub = commands.add_parser(
+        "collect", help="file an LMS download (zip or folder) as submitted/<student>/<lesson>/<lesson>.ipynb"
+    )
     sub.add_argument("source", help="the zip or folder the LMS gave you")
-    sub.add_argument("--lesson", help="the lesson every notebook in SOURCE belongs to (default: "
-                     "worked out from each file's name or content)")
+    sub.add_argument(
+        "--lesson",
+        help="the lesson every notebook in SOURCE belongs to (default: worked out from each file's name or content)",
+    )
     sub.add_argument("--roster", help="CSV with columns id, first_name, last_name, email")
     sub.set_defaults(run=command_collect)
 
@@ -109,19 +140,28 @@ def build_parser():
     sub.add_argument("--to", help="grades CSV (default: autograded/grades.csv)")
     sub.add_argument("--canvas", help="Canvas CSV (default: autograded/canvas_grades.csv)")
     sub.add_argument("--roster", help="CSV with id and optional sis_user_id, section columns")
+    sub.add_argument(
+        "--missing-as-zero",
+        action="store_true",
+        help="0 points for a lesson never submitted (default: empty, which Canvas imports as "
+        "missing; or set c.GradeExport.missing_as_zero = True in nbgrader_config.py)",
+    )
     sub.set_defaults(run=command_export)
 
-    sub = commands.add_parser("report", help="per-lesson table of scores and flags")
+    sub = commands.add_parser(
+        "report",
+        help="per-lesson table of scores and flags, and the class at a "
+        "glance: autograded/class/index.html and one HTML page per lesson",
+    )
     sub.add_argument("--lessons", nargs="+", default=[], metavar="LESSON")
     sub.add_argument("--csv", help="where to write the table (default: autograded/report.csv)")
     sub.set_defaults(run=command_report)
     return parser
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR,
-                        format="%(levelname)s %(message)s")
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR, format="%(levelname)s %(message)s")
     put_python_tools_on_path()
     # nbgrader's add_submission trips this harmless SQLAlchemy 2 warning on every new submission.
     warnings.filterwarnings("ignore", message=".*not in session, add operation along")
@@ -132,7 +172,6 @@ def main(argv=None):
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted: every submission reported above is saved; run the command again "
-              "to finish", file=sys.stderr)
+        print("interrupted: every submission reported above is saved; run the command again to finish", file=sys.stderr)
         return 130
     return 0

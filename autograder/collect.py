@@ -10,10 +10,13 @@ filed is reported with the reason. The original bytes are filed untouched, with 
 ``timestamp.txt`` and an ``lms_submission.json`` holding what the LMS said (late flag, name).
 """
 
+from __future__ import annotations
+
 import hashlib
 import json
 import re
 import zipfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,23 +26,16 @@ from nbgrader.api import Gradebook
 from traitlets import List, Unicode
 from traitlets.config import Configurable
 
-from .courseroot import LMS_FILE, CourseError
-from .roster import read_roster, update_gradebook_students
+from autograder.cells import grade_id
+from autograder.courseroot import Course, CourseError
+from autograder.lms import BUILTIN_PATTERNS, LMS_FILE, match_fields
+from autograder.roster import read_roster, update_gradebook_students
 
-BUILTIN_PATTERNS = [
-    # Canvas: <name>_[LATE_]<user id>_<submission id>_<original name>
-    (r"(?:.*/)?(?P<name>[^/_]+)_(?:(?P<late>LATE)_)?(?P<student_id>\d+)_(?P<submission_id>\d+)"
-     r"_(?P<file>[^/]+)"),
-    # Moodle: <Full Name>_<id>_assignsubmission_file_/<file>
-    r"(?:.*/)?(?P<name>[^/]+?)_(?P<student_id>\d+)_assignsubmission_file_/(?:.*/)?(?P<file>[^/]+)",
-    # a folder per student: <student>/<file>
-    r"(?:.*/)?(?P<student_id>[^/]+)/(?P<file>[^/]+)",
-]
 JUNK = re.compile(r"(^|/)(__MACOSX|\.ipynb_checkpoints)/|(^|/)\.DS_Store$|(^|/)\._")
 RENAMINGS = [
-    re.compile(r"^(copy of )+", re.IGNORECASE),    # Google Drive / Colab "Copy of"
-    re.compile(r"\s*\(\d+\)$"),                    # browser duplicate " (1)"
-    re.compile(r"-\d+$"),                          # Canvas re-upload "-1"
+    re.compile(r"^(copy of )+", re.IGNORECASE),  # Google Drive / Colab "Copy of"
+    re.compile(r"\s*\(\d+\)$"),  # browser duplicate " (1)"
+    re.compile(r"-\d+$"),  # Canvas re-upload "-1"
 ]
 UPLOAD_NUMBER = re.compile(r"(?:\((\d+)\)|-(\d+))$")
 # A student id becomes a folder name: no path separators, no "." or "..".
@@ -50,18 +46,19 @@ class SubmissionCollector(Configurable):
     """Settings of ``python -m autograder collect``."""
 
     filename_patterns = List(
-        Unicode(), [],
+        Unicode(),
+        [],
         help="Regular expressions with named groups, tried before the built-in ones on each "
-             "file's path inside the download (with / separators). student_id is required; "
-             "name, late, submission_id, timestamp and file are optional.",
+        "file's path inside the download (with / separators). student_id is required; "
+        "name, late, submission_id, timestamp and file are optional.",
     ).tag(config=True)
 
 
-def normalised_name(name):
+def normalised_name(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
-def name_variants(stem):
+def name_variants(stem: str) -> list[str]:
     """The stem with the usual renamings undone, one more each time."""
     variants = [stem]
     for renaming in RENAMINGS:
@@ -71,17 +68,17 @@ def name_variants(stem):
 
 
 @dataclass
-class Upload:
-    """One file in the download."""
+class DownloadEntry:
+    """One file in an LMS download."""
 
-    path: str                      # inside the download, with / separators
+    path: str  # inside the download, with / separators
     mtime: datetime
-    read: object                   # () -> bytes
-    fields: dict = field(default_factory=dict)
-    target: tuple = ()             # (student, lesson, notebook)
+    read: Callable[[], bytes]
+    fields: dict[str, str] = field(default_factory=dict)
+    target: tuple[str, ...] = ()  # (student, lesson, notebook)
 
     @property
-    def recency(self):
+    def recency(self) -> tuple[int, float, int, float]:
         """Sort key: larger is newer."""
         submission = int(self.fields.get("submission_id") or -1)
         stated = self.fields.get("timestamp")
@@ -92,48 +89,52 @@ class Upload:
         return (submission, stated, number, self.mtime.timestamp())
 
 
-def parse_time(text):
+def parse_time(text: str) -> datetime:
     moment = dateutil.parser.parse(text.replace("_", " "))
     return moment if moment.tzinfo else moment.astimezone()
 
 
-def uploads_in(source):
+def uploads_in(source: Path | str) -> Iterator[DownloadEntry]:
     """Files of a zip or folder download, junk left out."""
     source = Path(source)
     if zipfile.is_zipfile(source):
         archive = zipfile.ZipFile(source)
         for entry in archive.infolist():
             if not entry.is_dir() and not JUNK.search(entry.filename):
-                yield Upload(entry.filename, datetime(*entry.date_time).astimezone(),
-                             lambda entry=entry: archive.read(entry))
+                yield DownloadEntry(
+                    entry.filename, datetime(*entry.date_time).astimezone(), lambda entry=entry: archive.read(entry)
+                )
     elif source.is_dir():
         for path in sorted(source.rglob("*")):
             relative = path.relative_to(source).as_posix()
             if path.is_file() and not JUNK.search(relative):
-                yield Upload(relative, datetime.fromtimestamp(path.stat().st_mtime).astimezone(),
-                             path.read_bytes)
+                yield DownloadEntry(
+                    relative, datetime.fromtimestamp(path.stat().st_mtime).astimezone(), path.read_bytes
+                )
     else:
-        raise CourseError(f"{source} is neither a zip file nor a folder: give the file the LMS "
-                          "downloaded (or the folder it unzipped to)")
+        raise CourseError(
+            f"{source} is neither a zip file nor a folder: give the file the LMS "
+            "downloaded (or the folder it unzipped to)"
+        )
 
 
 class Catalogue:
     """The released notebooks, to tell which lesson a file belongs to."""
 
-    def __init__(self, course):
-        self.notebooks = {}        # (lesson, notebook) -> set of exercise and cell ids
+    def __init__(self, course: Course) -> None:
+        self.notebooks = {}  # (lesson, notebook) -> set of exercise and cell ids
         release = course.folder("release")
         for path in sorted(release.glob("*/*.ipynb")):
             cells = json.loads(path.read_text()).get("cells", [])
-            ids = {cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") for cell in cells}
+            ids = {grade_id(cell) for cell in cells}
             self.notebooks[(path.parent.name, path.stem)] = ids - {None}
         if not self.notebooks:
             raise CourseError(f"no released lessons in {release}: run `python -m autograder release`")
 
-    def lessons(self):
+    def lessons(self) -> list[str]:
         return sorted({lesson for lesson, _ in self.notebooks})
 
-    def by_name(self, filename, lesson=None):
+    def by_name(self, filename: str, lesson: str | None = None) -> tuple[str, str] | None:
         """(lesson, notebook) whose notebook or lesson name the file name matches, or None."""
         candidates = [key for key in self.notebooks if lesson in (None, key[0])]
         for variant in name_variants(Path(filename).stem):
@@ -145,15 +146,14 @@ class Catalogue:
             return candidates[0]
         return None
 
-    def by_content(self, data, lesson=None):
+    def by_content(self, data: bytes, lesson: str | None = None) -> tuple[str, str] | None:
         """(lesson, notebook) sharing most exercise ids with the file's notebook, or None."""
         try:
             cells = json.loads(data).get("cells", [])
-            ids = {cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") for cell in cells}
+            ids = {grade_id(cell) for cell in cells}
         except (ValueError, AttributeError, RecursionError):
             return None
-        overlap = [(len(ids & known), key) for key, known in self.notebooks.items()
-                   if lesson in (None, key[0])]
+        overlap = [(len(ids & known), key) for key, known in self.notebooks.items() if lesson in (None, key[0])]
         best = max(overlap, default=(0, None))
         return best[1] if best[0] else None
 
@@ -162,37 +162,32 @@ class Catalogue:
 class CollectReport:
     """What happened to every file of a download."""
 
-    filed: list = field(default_factory=list)
-    superseded: list = field(default_factory=list)
-    unmatched: list = field(default_factory=list)
-    skipped: list = field(default_factory=list)
-    roster_notes: list = field(default_factory=list)
+    filed: list[str] = field(default_factory=list)
+    superseded: list[str] = field(default_factory=list)
+    unmatched: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    roster_notes: list[str] = field(default_factory=list)
 
-    def as_text(self):
+    def as_text(self) -> str:
         lines = [f"filed {len(self.filed)} notebooks:"] + [f"  {line}" for line in self.filed]
-        for title, entries in [("older uploads not used", self.superseded),
-                               ("NOT FILED, fix by hand", self.unmatched),
-                               ("skipped (not notebooks)", self.skipped),
-                               ("roster", self.roster_notes)]:
+        for title, entries in [
+            ("older uploads not used", self.superseded),
+            ("NOT FILED, fix by hand", self.unmatched),
+            ("skipped (not notebooks)", self.skipped),
+            ("roster", self.roster_notes),
+        ]:
             if entries:
                 lines += [f"{title} ({len(entries)}):"] + [f"  {line}" for line in entries]
         return "\n".join(lines)
 
 
-def match_fields(path, patterns):
-    for pattern in patterns:
-        match = re.fullmatch(pattern, path)
-        if match and match.groupdict().get("student_id"):
-            return {key: value for key, value in match.groupdict().items() if value}
-    return None
-
-
-def collect(course, source, lesson=None, roster=None):
+def collect(
+    course: Course, source: Path | str, lesson: str | None = None, roster: Path | str | None = None
+) -> CollectReport:
     """File every notebook of an LMS download (zip or folder); return a CollectReport."""
     catalogue = Catalogue(course)
     if lesson is not None and lesson not in catalogue.lessons():
-        raise CourseError(f"--lesson {lesson}: no such released lesson; released: "
-                          f"{', '.join(catalogue.lessons())}")
+        raise CourseError(f"--lesson {lesson}: no such released lesson; released: {', '.join(catalogue.lessons())}")
     roster_rows = read_roster(roster) if roster else None
     patterns = list(SubmissionCollector(config=course.config).filename_patterns) + BUILTIN_PATTERNS
     report = CollectReport()
@@ -203,19 +198,23 @@ def collect(course, source, lesson=None, roster=None):
             continue
         upload.fields = match_fields(upload.path, patterns)
         if upload.fields is None:
-            report.unmatched.append(f"{upload.path}: no file-name pattern gives the student; "
-                                    "add one to c.SubmissionCollector.filename_patterns")
+            report.unmatched.append(
+                f"{upload.path}: no file-name pattern gives the student; "
+                "add one to c.SubmissionCollector.filename_patterns"
+            )
             continue
         student = upload.fields["student_id"].strip()
         if not SAFE_STUDENT_ID.fullmatch(student):
-            report.unmatched.append(f"{upload.path}: {student!r} cannot be a student id (letters, "
-                                    "digits, spaces and _ @ + . - only)")
+            report.unmatched.append(
+                f"{upload.path}: {student!r} cannot be a student id (letters, digits, spaces and _ @ + . - only)"
+            )
             continue
         filename = upload.fields.get("file") or Path(upload.path).name
         target = catalogue.by_name(filename, lesson) or catalogue.by_content(upload.read(), lesson)
         if target is None:
-            report.unmatched.append(f"{upload.path}: cannot tell which lesson it is (name or "
-                                    "content); rerun with --lesson")
+            report.unmatched.append(
+                f"{upload.path}: cannot tell which lesson it is (name or content); rerun with --lesson"
+            )
             continue
         upload.target = (student, *target)
         current = chosen.get(upload.target)
@@ -234,7 +233,7 @@ def collect(course, source, lesson=None, roster=None):
     return report
 
 
-def file_upload(course, upload):
+def file_upload(course: Course, upload: DownloadEntry) -> None:
     """Write one chosen upload, its timestamp.txt and its lms_submission.json."""
     student, lesson, notebook = upload.target
     folder = course.submission_dir(student, lesson)
@@ -243,18 +242,28 @@ def file_upload(course, upload):
     (folder / f"{notebook}.ipynb").write_bytes(data)
     stated = upload.fields.get("timestamp")
     moment = parse_time(stated) if stated else upload.mtime
-    (folder / "timestamp.txt").write_text(
-        moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f UTC"))
-    (folder / LMS_FILE).write_text(json.dumps({
-        "source": upload.path,
-        "name": upload.fields.get("name", ""),
-        "late": bool(upload.fields.get("late")),
-        "submission_id": upload.fields.get("submission_id", ""),
-        "sha256": hashlib.sha256(data).hexdigest(),
-    }, indent=1))
+    (folder / "timestamp.txt").write_text(moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f UTC"))
+    (folder / LMS_FILE).write_text(
+        json.dumps(
+            {
+                "source": upload.path,
+                "name": upload.fields.get("name", ""),
+                "late": bool(upload.fields.get("late")),
+                "submission_id": upload.fields.get("submission_id", ""),
+                "sha256": hashlib.sha256(data).hexdigest(),
+            },
+            indent=1,
+        )
+    )
 
 
-def add_roster(course, roster, students, submitted_students, report):
+def add_roster(
+    course: Course,
+    roster: Path | str,
+    students: list[dict[str, str]],
+    submitted_students: set[str],
+    report: CollectReport,
+) -> None:
     """Record the roster's students in the gradebook and note who is missing from it."""
     with Gradebook(course.db_url, course.coursedir().course_id) as gradebook:
         update_gradebook_students(gradebook, students)

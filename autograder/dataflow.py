@@ -7,16 +7,20 @@ name bound earlier keeps its value). A statement that runs cleanly un-taints the
 defines; a function whose body reads a tainted name is tainted itself (calling it will
 fail). A test cell that fails loses its points. This is an estimate made without running
 anything (a statement that only mentions a name without using it counts as failing);
-``sample_class`` uses it to say what a partly wrong notebook should score, and grading that
-notebook checks it.
+the sample class (``autograder.sample_work``) uses it to say what a partly wrong notebook should
+score, and grading that notebook checks it.
 """
 
+from __future__ import annotations
+
 import ast
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from IPython.core.inputtransformer2 import TransformerManager
+from nbformat import NotebookNode
 
-from .student_work import grade_id, is_test
+from autograder.cells import grade_id, is_test
 
 DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 NEW_SCOPES = DEFINITIONS + (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
@@ -28,28 +32,27 @@ class Statement:
 
     defines: set = field(default_factory=set)
     reads: set = field(default_factory=set)
-    deferred_reads: set = field(default_factory=set)   # read by a function's body when called
+    deferred_reads: set = field(default_factory=set)  # read by a function's body when called
 
 
 @dataclass
 class Cell:
     grade_id: str | None
     test: bool
-    statements: list
+    statements: list[Statement]
 
     @property
-    def defines(self):
+    def defines(self) -> set[str]:
         return set().union(*(statement.defines for statement in self.statements))
 
     @property
-    def reads(self):
+    def reads(self) -> set[str]:
         return set().union(*(s.reads | s.deferred_reads for s in self.statements))
 
 
-def bound_in(node):
+def bound_in(node: ast.AST) -> set[str]:
     """Names local to a function, lambda or comprehension: parameters and assigned names."""
-    names = {child.id for child in ast.walk(node)
-             if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Store)}
+    names = {child.id for child in ast.walk(node) if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Store)}
     arguments = getattr(node, "args", None)
     if isinstance(arguments, ast.arguments):
         for argument in arguments.posonlyargs + arguments.args + arguments.kwonlyargs:
@@ -58,7 +61,7 @@ def bound_in(node):
     return names
 
 
-def free_reads(node, bound=frozenset()):
+def free_reads(node: ast.AST, bound: frozenset[str] = frozenset()) -> set[str]:
     """Global names a piece of code reads (names local to its functions left out)."""
     if isinstance(node, ast.Name):
         return {node.id} if isinstance(node.ctx, ast.Load) and node.id not in bound else set()
@@ -70,7 +73,7 @@ def free_reads(node, bound=frozenset()):
     return found
 
 
-def run_time_nodes(statement):
+def run_time_nodes(statement: ast.AST) -> Iterator[ast.AST]:
     """The nodes a statement evaluates when it runs: function and class bodies and
     comprehensions are not entered (the definitions themselves are included)."""
     pending = [statement]
@@ -81,13 +84,13 @@ def run_time_nodes(statement):
             pending.extend(ast.iter_child_nodes(node))
 
 
-def analyse_statement(node):
+def analyse_statement(node: ast.stmt) -> Statement:
     statement = Statement()
     if isinstance(node, DEFINITIONS):
         statement.defines.add(node.name)
         run_now = node.decorator_list + getattr(node, "bases", [])
         if isinstance(node, ast.ClassDef):
-            run_now += node.body          # a class body runs when the class is defined
+            run_now += node.body  # a class body runs when the class is defined
         else:
             run_now += node.args.defaults + [default for default in node.args.kw_defaults if default]
         statement.reads = set().union(*(free_reads(part) for part in run_now))
@@ -102,11 +105,11 @@ def analyse_statement(node):
         elif isinstance(child, DEFINITIONS):
             statement.defines.add(child.name)
     if not isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Expr)):
-        statement.reads -= statement.defines    # a loop or block reading what it assigned itself
+        statement.reads -= statement.defines  # a loop or block reading what it assigned itself
     return statement
 
 
-def analyse_cell(cell):
+def analyse_cell(cell: NotebookNode) -> Cell:
     """A code cell's statements; a cell that is not valid Python has none."""
     try:
         tree = ast.parse(TransformerManager().transform_cell(cell.source))
@@ -118,11 +121,11 @@ def analyse_cell(cell):
 class DataFlow:
     """The statements of every code cell of a solution notebook, to follow wrong answers."""
 
-    def __init__(self, solution):
+    def __init__(self, solution: NotebookNode) -> None:
         self.cells = [analyse_cell(cell) for cell in solution.cells if cell.cell_type == "code"]
         self.by_grade_id = {cell.grade_id: cell for cell in self.cells if cell.grade_id}
 
-    def failing_tests(self, wrong_answers):
+    def failing_tests(self, wrong_answers: set[str]) -> list[str]:
         """Grade ids of the test cells that fail when the answers ``wrong_answers`` are wrong,
         in notebook order."""
         unknown = set(wrong_answers) - set(self.by_grade_id)
@@ -148,7 +151,7 @@ class DataFlow:
                 failing.append(cell.grade_id)
         return failing
 
-    def direct_readers(self, answer):
+    def direct_readers(self, answer: str) -> int:
         """How many other cells read a name the answer cell defines."""
         defined = self.by_grade_id[answer].defines
         return sum(bool(cell.reads & defined) for cell in self.cells if cell.grade_id != answer)

@@ -11,19 +11,24 @@ What it had to do is written to the notebook's metadata (``autograder.events``).
 warnings written to stderr.
 """
 
+from __future__ import annotations
+
 import copy
 import os
 import re
 import sys
 from time import monotonic
+from typing import Any
 
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import ensure_async, run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbformat import NotebookNode
 from nbformat.v4 import new_output
-from nbgrader import utils
 from nbgrader.preprocessors import Execute, SaveAutoGrades
 from traitlets import Dict, Integer, List, Unicode
+
+from autograder.cells import grade_id, is_test
 
 EVENTS_KEY = "autograder"
 
@@ -53,20 +58,15 @@ del _autograder_snapshot
 RESTORE_CODE = f'__import__("sys").modules["{GUARD_MODULE}"].restore()'
 
 
-def is_test_cell(cell):
-    """True for an autograded test cell (a grade cell that is not an answer)."""
-    return utils.is_grade(cell) and not utils.is_solution(cell) and cell.cell_type == "code"
+def cell_label(cell: NotebookNode, index: int) -> str:
+    return grade_id(cell) or f"cell {index + 1}"
 
 
-def cell_label(cell, index):
-    return cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell {index + 1}"
-
-
-def error_output(ename, message):
+def error_output(ename: str, message: str) -> NotebookNode:
     return new_output("error", ename=ename, evalue=message, traceback=[f"{ename}: {message}"])
 
 
-def output_size(content):
+def output_size(content: dict[str, Any]) -> int:
     """Characters in a stream or display message's content."""
     if "text" in content:
         return len(content["text"])
@@ -78,33 +78,41 @@ class LimitedKernelManager(AsyncKernelManager):
 
     memory_limit_mb = Integer(0, help="Address-space limit of the kernel in MiB (0: none)")
 
-    def format_kernel_cmd(self, extra_arguments=None):
+    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         command = super().format_kernel_cmd(extra_arguments)
         if not self.memory_limit_mb:
             return command
-        return [sys.executable, "-m", "autograder.kernel_launcher",
-                "--memory-mb", str(self.memory_limit_mb), "--", *command]
+        return [
+            sys.executable,
+            "-m",
+            "autograder.kernel_launcher",
+            "--memory-mb",
+            str(self.memory_limit_mb),
+            "--",
+            *command,
+        ]
 
 
 class SafeExecute(Execute):
     """nbgrader's Execute with memory, time and output limits and kernel recovery."""
 
-    memory_limit_mb = Integer(
-        8192, help="Address-space limit of each kernel in MiB (0: none).").tag(config=True)
+    memory_limit_mb = Integer(8192, help="Address-space limit of each kernel in MiB (0: none).").tag(config=True)
     notebook_time_limit = Integer(
-        3600, help="Seconds for a whole notebook; cells after it get an error (0: none).",
+        3600,
+        help="Seconds for a whole notebook; cells after it get an error (0: none).",
     ).tag(config=True)
     max_output_chars = Integer(
-        200_000, help="Characters of stream/display output kept per cell (0: no limit).",
+        200_000,
+        help="Characters of stream/display output kept per cell (0: no limit).",
     ).tag(config=True)
-    kernel_env = Dict(
-        {}, help="Environment variables added to the kernel's environment.").tag(config=True)
+    kernel_env = Dict({}, help="Environment variables added to the kernel's environment.").tag(config=True)
     protected_modules = List(
-        Unicode(), ["builtins", "math", "numpy"],
+        Unicode(),
+        ["builtins", "math", "numpy"],
         help="Modules whose attributes are restored before every test cell.",
     ).tag(config=True)
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("kernel_manager_class", LimitedKernelManager)
         super().__init__(**kwargs)
         self.events = []
@@ -113,7 +121,7 @@ class SafeExecute(Execute):
         self._output_chars = 0
         self._output_truncated = False
 
-    def preprocess(self, nb, resources=None, km=None):
+    def preprocess(self, nb: NotebookNode, resources: dict | None = None, km: Any = None) -> tuple[NotebookNode, dict]:
         self.events = []
         self._clean_cells = []
         self._deadline = monotonic() + self.notebook_time_limit if self.notebook_time_limit else None
@@ -122,23 +130,23 @@ class SafeExecute(Execute):
         finally:
             nb.metadata.setdefault(EVENTS_KEY, {})["events"] = self.events
 
-    def record(self, cell, index, code, message):
+    def record(self, cell: NotebookNode, index: int, code: str, message: str) -> None:
         """Note an event on a cell (shown in the autograder's report)."""
         self.log.warning("%s: %s", cell_label(cell, index), message)
         self.events.append({"cell": cell_label(cell, index), "code": code, "message": message})
 
-    def create_kernel_manager(self):
+    def create_kernel_manager(self) -> LimitedKernelManager:
         km = super().create_kernel_manager()
         km.memory_limit_mb = self.memory_limit_mb
         return km
 
-    async def async_start_new_kernel(self, **kwargs):
+    async def async_start_new_kernel(self, **kwargs: Any) -> None:
         kwargs.setdefault("env", {**os.environ, **self.kernel_env})
         await super().async_start_new_kernel(**kwargs)
 
     start_new_kernel = run_sync(async_start_new_kernel)
 
-    async def async_start_new_kernel_client(self):
+    async def async_start_new_kernel_client(self) -> Any:
         kc = await super().async_start_new_kernel_client()
         if self.protected_modules:
             snapshot = SNAPSHOT_CODE.format(guard=GUARD_MODULE, names=list(self.protected_modules))
@@ -147,11 +155,11 @@ class SafeExecute(Execute):
 
     start_new_kernel_client = run_sync(async_start_new_kernel_client)
 
-    async def _run_silently(self, code):
+    async def _run_silently(self, code: str) -> None:
         msg_id = await ensure_async(self.kc.execute(code, silent=True, store_history=False))
         await self.async_wait_for_reply(msg_id)
 
-    async def _restart_kernel(self):
+    async def _restart_kernel(self) -> None:
         """Replace a dead or hung kernel with a fresh one and replay the cells that had run
         without error, so later cells find the state they expect."""
         await self._start_fresh_kernel()
@@ -164,7 +172,7 @@ class SafeExecute(Execute):
                 await self._start_fresh_kernel()
                 return
 
-    async def _start_fresh_kernel(self):
+    async def _start_fresh_kernel(self) -> None:
         try:
             await ensure_async(self.km.shutdown_kernel(now=True))
         except Exception as failure:  # noqa: BLE001 - the kernel may already be gone
@@ -176,36 +184,38 @@ class SafeExecute(Execute):
         await self.async_start_new_kernel()
         await self.async_start_new_kernel_client()
 
-    def _get_timeout(self, cell):
+    def _get_timeout(self, cell: NotebookNode | None) -> int | None:
         timeout = super()._get_timeout(cell)
         if cell is None or self._deadline is None:
             return timeout
         remaining = max(1, int(self._deadline - monotonic()))
         return remaining if timeout is None else min(timeout, remaining)
 
-    async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
+    async def async_execute_cell(
+        self, cell: NotebookNode, cell_index: int, execution_count: int | None = None, store_history: bool = True
+    ) -> NotebookNode:
         if cell.cell_type != "code" or not cell.source.strip():
             return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
         if self._deadline is not None and monotonic() >= self._deadline:
-            message = (f"not run: the notebook's time limit ({self.notebook_time_limit} s) "
-                       "was used up by earlier cells")
+            message = f"not run: the notebook's time limit ({self.notebook_time_limit} s) was used up by earlier cells"
             cell.outputs = [error_output("NotebookTimeLimit", message)]
             self.record(cell, cell_index, "time-limit", message)
             return cell
         self._output_chars = 0
         self._output_truncated = False
         try:
-            if is_test_cell(cell) and self.protected_modules:
+            if is_test(cell) and self.protected_modules:
                 await self._run_silently(RESTORE_CODE)
             return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
         except DeadKernelError:
-            message = ("the kernel died while running this cell (it exited, crashed or ran out "
-                       "of memory); later cells ran in a fresh kernel")
+            message = (
+                "the kernel died while running this cell (it exited, crashed or ran out "
+                "of memory); later cells ran in a fresh kernel"
+            )
             self.record(cell, cell_index, "kernel-died", message)
             cell.outputs.append(error_output("KernelDied", message))
         except CellTimeoutError:
-            message = ("the cell ran past its time limit and ignored the interrupt; "
-                       "later cells ran in a fresh kernel")
+            message = "the cell ran past its time limit and ignored the interrupt; later cells ran in a fresh kernel"
             self.record(cell, cell_index, "timeout", message)
             cell.outputs.append(error_output("CellTimeoutError", message))
         await self._restart_kernel()
@@ -213,7 +223,7 @@ class SafeExecute(Execute):
 
     execute_cell = run_sync(async_execute_cell)
 
-    def on_cell_executed(self, **kwargs):
+    def on_cell_executed(self, **kwargs: Any) -> None:
         super().on_cell_executed(**kwargs)
         content = kwargs["execute_reply"]["content"]
         ename = content.get("ename")
@@ -221,24 +231,36 @@ class SafeExecute(Execute):
             self._clean_cells.append(kwargs["cell"].source)
             return
         if ename == self.error_on_timeout.get("ename"):
-            self.record(kwargs["cell"], kwargs["cell_index"], "timeout",
-                        f"the cell ran past its time limit ({self._get_timeout(kwargs['cell'])} s) "
-                        "and was interrupted")
+            self.record(
+                kwargs["cell"],
+                kwargs["cell_index"],
+                "timeout",
+                f"the cell ran past its time limit ({self._get_timeout(kwargs['cell'])} s) and was interrupted",
+            )
         elif ename == "MemoryError":
-            self.record(kwargs["cell"], kwargs["cell_index"], "memory",
-                        f"the cell ran out of memory (limit {self.memory_limit_mb} MiB)")
+            self.record(
+                kwargs["cell"],
+                kwargs["cell_index"],
+                "memory",
+                f"the cell ran out of memory (limit {self.memory_limit_mb} MiB)",
+            )
 
-    def output(self, outs, msg, display_id, cell_index):
+    def output(
+        self, outs: list[NotebookNode], msg: dict, display_id: str | None, cell_index: int
+    ) -> NotebookNode | None:
         if self.max_output_chars and msg["msg_type"] in ("stream", "display_data"):
             self._output_chars += output_size(msg["content"])
             if self._output_chars > self.max_output_chars:
                 if not self._output_truncated:
                     self._output_truncated = True
-                    note = (f"\n[output truncated by the autograder: more than "
-                            f"{self.max_output_chars} characters]\n")
+                    note = f"\n[output truncated by the autograder: more than {self.max_output_chars} characters]\n"
                     outs.append(new_output("stream", name="stdout", text=note))
-                    self.record(self.nb.cells[cell_index], cell_index, "output-truncated",
-                                f"output flood: more than {self.max_output_chars} characters")
+                    self.record(
+                        self.nb.cells[cell_index],
+                        cell_index,
+                        "output-truncated",
+                        f"output flood: more than {self.max_output_chars} characters",
+                    )
                 return None
         return super().output(outs, msg, display_id, cell_index)
 
@@ -256,18 +278,18 @@ class SaveAutoGradesIgnoringStderr(SaveAutoGrades):
         help="A regular expression: stderr text matching it still fails the cell.",
     ).tag(config=True)
 
-    def _add_score(self, cell, resources):
+    def _add_score(self, cell: NotebookNode, resources: dict) -> None:
         super()._add_score(self.without_harmless_stderr(cell), resources)
 
-    def without_harmless_stderr(self, cell):
+    def without_harmless_stderr(self, cell: NotebookNode) -> NotebookNode:
         """A copy of the cell without stderr outputs that do not report a test failure."""
         if cell.cell_type != "code":
             return cell
         failure = re.compile(self.failure_pattern, re.MULTILINE)
         scored = copy.deepcopy(cell)
         scored.outputs = [
-            output for output in cell.outputs
-            if not (output.output_type == "stream" and output.name == "stderr"
-                    and not failure.search(output.text))
+            output
+            for output in cell.outputs
+            if not (output.output_type == "stream" and output.name == "stderr" and not failure.search(output.text))
         ]
         return scored

@@ -1,5 +1,7 @@
 """Flags: what the autograder noticed or changed about a submission, with the reason."""
 
+from __future__ import annotations
+
 from dataclasses import asdict, dataclass
 
 
@@ -11,14 +13,14 @@ class Flag:
     message: str
     serious: bool = False
 
-    def as_dict(self):
+    def as_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data):
+    def from_dict(cls, data: dict) -> Flag:
         return cls(code=data["code"], message=data["message"], serious=bool(data.get("serious")))
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{'!' if self.serious else ''}{self.code}: {self.message}"
 
 
@@ -26,7 +28,8 @@ class Flag:
 SERIOUS_EVENTS = {"kernel-died", "timeout", "time-limit", "memory"}
 
 
-def flag_from_event(event):
+def flag_from_event(event: dict) -> Flag:
     """A Flag for an execution event recorded by SafeExecute."""
-    return Flag(code=event["code"], message=f"{event['cell']}: {event['message']}",
-                serious=event["code"] in SERIOUS_EVENTS)
+    return Flag(
+        code=event["code"], message=f"{event['cell']}: {event['message']}", serious=event["code"] in SERIOUS_EVENTS
+    )

@@ -6,6 +6,8 @@ results are merged into the course gradebook (SQLite or PostgreSQL, any nbgrader
 one submission at a time, each in its own commit.
 """
 
+from __future__ import annotations
+
 import sqlite3
 from datetime import datetime
 from pathlib import Path
@@ -14,13 +16,13 @@ from nbgrader.api import Gradebook
 from sqlalchemy.engine import make_url
 
 
-def sqlite_path(db_url):
+def sqlite_path(db_url: str) -> Path | None:
     """The file of a SQLite gradebook URL, or None for other databases."""
     url = make_url(db_url)
     return Path(url.database) if url.get_backend_name() == "sqlite" and url.database else None
 
 
-def backup_gradebook(db_url):
+def backup_gradebook(db_url: str) -> Path | None:
     """Copy a SQLite gradebook to ``gradebook.db.backup-<time>``; return the copy's path, or
     None when there is nothing to copy (no gradebook yet, or a server database)."""
     path = sqlite_path(db_url)
@@ -32,35 +34,42 @@ def backup_gradebook(db_url):
     return destination
 
 
-def copy_lesson(source, target, lesson):
+def copy_lesson(source: Gradebook, target: Gradebook, lesson: str) -> None:
     """Copy one lesson's assignment, notebooks and cells from gradebook ``source`` to ``target``."""
     assignment = source.find_assignment(lesson)
     target.update_or_create_assignment(lesson, duedate=assignment.duedate)
     for notebook in assignment.notebooks:
         target.update_or_create_notebook(notebook.name, lesson, kernelspec=notebook.kernelspec)
         for cell in notebook.grade_cells:
-            target.update_or_create_grade_cell(cell.name, notebook.name, lesson,
-                                               max_score=cell.max_score, cell_type=cell.cell_type)
+            target.update_or_create_grade_cell(
+                cell.name, notebook.name, lesson, max_score=cell.max_score, cell_type=cell.cell_type
+            )
         for cell in notebook.solution_cells:
             target.update_or_create_solution_cell(cell.name, notebook.name, lesson)
         for cell in notebook.task_cells:
-            target.update_or_create_task_cell(cell.name, notebook.name, lesson,
-                                              max_score=cell.max_score, cell_type=cell.cell_type)
+            target.update_or_create_task_cell(
+                cell.name, notebook.name, lesson, max_score=cell.max_score, cell_type=cell.cell_type
+            )
         for cell in notebook.source_cells:
-            target.update_or_create_source_cell(cell.name, notebook.name, lesson,
-                                                cell_type=cell.cell_type, locked=cell.locked,
-                                                source=cell.source, checksum=cell.checksum)
+            target.update_or_create_source_cell(
+                cell.name,
+                notebook.name,
+                lesson,
+                cell_type=cell.cell_type,
+                locked=cell.locked,
+                source=cell.source,
+                checksum=cell.checksum,
+            )
 
 
-def make_lesson_template(db_url, course_id, lesson, path):
+def make_lesson_template(db_url: str, course_id: str, lesson: str, path: Path) -> Path:
     """A fresh SQLite gradebook at ``path`` holding only ``lesson``, copied from the course's."""
-    with Gradebook(db_url, course_id) as source, \
-            Gradebook(f"sqlite:///{path}", course_id) as target:
+    with Gradebook(db_url, course_id) as source, Gradebook(f"sqlite:///{path}", course_id) as target:
         copy_lesson(source, target, lesson)
     return path
 
 
-def merge_graded(target, graded, lesson, student, flagged):
+def merge_graded(target: Gradebook, graded: Gradebook, lesson: str, student: str, flagged: bool) -> None:
     """Copy one student's autograded scores and comments for ``lesson`` from the scratch
     gradebook ``graded`` into ``target``, keeping manual grades, and commit."""
     result = graded.find_submission(lesson, student)
@@ -75,12 +84,11 @@ def merge_graded(target, graded, lesson, student, flagged):
             kept.auto_score = grade.auto_score
             kept.needs_manual_grade = kept.manual_score is not None or grade.auto_score is None
         for comment in notebook.comments:
-            target.find_comment(comment.name, notebook.name, lesson, student).auto_comment = \
-                comment.auto_comment
+            target.find_comment(comment.name, notebook.name, lesson, student).auto_comment = comment.auto_comment
     target.db.commit()
 
 
-def record_ungradable(target, lesson, student, timestamp, reason):
+def record_ungradable(target: Gradebook, lesson: str, student: str, timestamp: datetime | None, reason: str) -> None:
     """Score a submission that could not be graded 0 on every cell, flagged, and commit."""
     target.update_or_create_student(student)
     submission = target.update_or_create_submission(lesson, student, timestamp=timestamp)

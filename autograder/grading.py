@@ -8,8 +8,8 @@ into the course gradebook in its own commit, then writes the submission's record
 already merged and a second run only regrades what changed.
 """
 
-import hashlib
-import json
+from __future__ import annotations
+
 import os
 import shutil
 import signal
@@ -18,9 +18,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import nbformat
@@ -29,12 +30,14 @@ from nbgrader.utils import parse_utc
 from traitlets import Integer
 from traitlets.config import Configurable
 
-from .courseroot import LMS_FILE, RECORD_FILE, CourseError
-from .execution import EVENTS_KEY, SafeExecute
-from .flags import Flag, flag_from_event
-from .gradebook import backup_gradebook, make_lesson_template, merge_graded, record_ungradable, sqlite_path
-from .repair import SubmissionRepair
-from .submission import UnreadableNotebook, read_notebook
+from autograder.courseroot import Course, CourseError
+from autograder.execution import EVENTS_KEY, SafeExecute
+from autograder.flags import Flag, flag_from_event
+from autograder.gradebook import backup_gradebook, make_lesson_template, merge_graded, record_ungradable, sqlite_path
+from autograder.mark_schemes import show_mark_schemes
+from autograder.records import read_record, write_record
+from autograder.repair import SubmissionRepair
+from autograder.submission import Submission, UnreadableNotebook, find_submissions, read_notebook
 
 TIMESTAMP_FILE = "timestamp.txt"
 
@@ -43,26 +46,10 @@ class GradingRun(Configurable):
     """Settings of ``python -m autograder grade``."""
 
     kill_grace_seconds = Integer(
-        300, help="Seconds an nbgrader process may outlive its notebooks' time limits before it "
-                  "is stopped and the submission scored 0.").tag(config=True)
-
-
-@dataclass
-class Submission:
-    """One student's folder for one lesson in submitted/."""
-
-    student: str
-    lesson: str
-    folder: Path
-
-    def fingerprint(self, release_paths):
-        """A hash of the submitted files and the release they are graded against."""
-        digest = hashlib.sha256()
-        for path in sorted(self.folder.iterdir()) + list(release_paths):
-            if path.is_file() and path.name not in (RECORD_FILE, LMS_FILE):
-                digest.update(path.name.encode())
-                digest.update(path.read_bytes())
-        return digest.hexdigest()
+        300,
+        help="Seconds an nbgrader process may outlive its notebooks' time limits before it "
+        "is stopped and the submission scored 0.",
+    ).tag(config=True)
 
 
 @dataclass
@@ -71,41 +58,17 @@ class Outcome:
 
     submission: Submission
     fingerprint: str
-    flags: list = field(default_factory=list)
-    scratch: Path = None
-    failure: str = ""          # why nothing could be graded; empty when nbgrader graded it
+    flags: list[Flag] = field(default_factory=list)
+    scratch: Path | None = None
+    failure: str = ""  # why nothing could be graded; empty when nbgrader graded it
     seconds: float = 0.0
 
     @property
-    def serious(self):
+    def serious(self) -> bool:
         return bool(self.failure) or any(flag.serious for flag in self.flags)
 
 
-def find_submissions(course, students=(), lessons=()):
-    """Submissions under submitted/, filtered by student and lesson names."""
-    found = []
-    submitted = course.folder("submitted")
-    if not submitted.is_dir():
-        return found
-    for student_dir in sorted(p for p in submitted.iterdir() if p.is_dir()):
-        if students and student_dir.name not in students:
-            continue
-        for lesson_dir in sorted(p for p in student_dir.iterdir() if p.is_dir()):
-            if lessons and lesson_dir.name not in lessons:
-                continue
-            found.append(Submission(student_dir.name, lesson_dir.name, lesson_dir))
-    return found
-
-
-def read_record(course, student, lesson):
-    path = course.record_path(student, lesson)
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def timestamp_of(folder):
+def timestamp_of(folder: Path) -> datetime | None:
     """The submission time nbgrader would use (timestamp.txt), or None."""
     path = folder / TIMESTAMP_FILE
     try:
@@ -117,7 +80,7 @@ def timestamp_of(folder):
 class Grader:
     """Grades submissions of one course; see the module docstring."""
 
-    def __init__(self, course, jobs=1, force=False, echo=print):
+    def __init__(self, course: Course, jobs: int = 1, force: bool = False, echo: Callable[[str], None] = print) -> None:
         self.course = course
         self.jobs = max(1, jobs)
         self.force = force
@@ -130,24 +93,27 @@ class Grader:
         self.running = set()
         self.running_lock = threading.Lock()
 
-    def released_lessons(self):
+    def released_lessons(self) -> set[str]:
         with Gradebook(self.course.db_url, self.course_id) as gradebook:
             return {assignment.name for assignment in gradebook.assignments}
 
-    def run(self, students=(), lessons=()):
+    def run(self, students: Iterable[str] = (), lessons: Iterable[str] = ()) -> list[Outcome]:
         """Grade the matching submissions; return the list of Outcomes merged."""
         backup = backup_gradebook(self.course.db_url)
         if backup:
             self.echo(f"gradebook backed up to {backup}")
         elif not sqlite_path(self.course.db_url):
-            self.echo("the gradebook is on a database server: back it up with its own tools "
-                      "(e.g. pg_dump) before grading")
+            self.echo(
+                "the gradebook is on a database server: back it up with its own tools (e.g. pg_dump) before grading"
+            )
         released = self.released_lessons()
         todo, unchanged = [], 0
         for submission in find_submissions(self.course, students, lessons):
             if submission.lesson not in released or not self.course.release_notebooks(submission.lesson):
-                self.echo(f"skipped {submission.folder}: lesson {submission.lesson!r} is not released "
-                          "(run: python -m autograder release)")
+                self.echo(
+                    f"skipped {submission.folder}: lesson {submission.lesson!r} is not released "
+                    "(run: python -m autograder release)"
+                )
                 continue
             fingerprint = submission.fingerprint(self.course.release_notebooks(submission.lesson))
             if not self.force and self.is_current(submission, fingerprint):
@@ -162,13 +128,23 @@ class Grader:
         outcomes = []
         with tempfile.TemporaryDirectory(prefix="autograder-") as scratch_root:
             scratch_root = Path(scratch_root)
-            templates = {lesson: make_lesson_template(self.course.db_url, self.course_id, lesson,
-                                                      scratch_root / f"{lesson}.template.db")
-                         for lesson in sorted({s.lesson for s, _ in todo})}
+            templates = {
+                lesson: make_lesson_template(
+                    self.course.db_url, self.course_id, lesson, scratch_root / f"{lesson}.template.db"
+                )
+                for lesson in sorted({s.lesson for s, _ in todo})
+            }
             with ThreadPoolExecutor(max_workers=self.jobs) as pool:
-                futures = [pool.submit(self.grade_one, submission, fingerprint,
-                                       templates[submission.lesson], scratch_root / f"job{index}")
-                           for index, (submission, fingerprint) in enumerate(todo)]
+                futures = [
+                    pool.submit(
+                        self.grade_one,
+                        submission,
+                        fingerprint,
+                        templates[submission.lesson],
+                        scratch_root / f"job{index}",
+                    )
+                    for index, (submission, fingerprint) in enumerate(todo)
+                ]
                 try:
                     for done, future in enumerate(as_completed(futures), start=1):
                         outcome = future.result()
@@ -183,13 +159,13 @@ class Grader:
                     raise
         return outcomes
 
-    def stop_running(self):
+    def stop_running(self) -> None:
         """Kill the nbgrader processes still grading (the run is being interrupted)."""
         with self.running_lock:
             for process in self.running:
                 os.killpg(process.pid, signal.SIGKILL)
 
-    def is_current(self, submission, fingerprint):
+    def is_current(self, submission: Submission, fingerprint: str) -> bool:
         record = read_record(self.course, submission.student, submission.lesson)
         if not record or record.get("fingerprint") != fingerprint:
             return False
@@ -200,13 +176,13 @@ class Grader:
                 return False
         return True
 
-    def repairer(self, lesson, path):
+    def repairer(self, lesson: str, path: Path) -> SubmissionRepair:
         key = (lesson, path.name)
         if key not in self.repairers:
             self.repairers[key] = SubmissionRepair(nbformat.read(path, as_version=4))
         return self.repairers[key]
 
-    def grade_one(self, submission, fingerprint, template, scratch):
+    def grade_one(self, submission: Submission, fingerprint: str, template: Path, scratch: Path) -> Outcome:
         """Repair and autograde one submission in ``scratch``; never raises."""
         started = time.monotonic()
         outcome = Outcome(submission, fingerprint, scratch=scratch)
@@ -219,7 +195,7 @@ class Grader:
         outcome.seconds = time.monotonic() - started
         return outcome
 
-    def prepare_scratch(self, outcome, template):
+    def prepare_scratch(self, outcome: Outcome, template: Path) -> None:
         """A course folder of one submission: its lesson's source, a copy of the lesson-only
         gradebook, and the repaired notebooks in submitted/."""
         submission = outcome.submission
@@ -250,29 +226,39 @@ class Grader:
         if not readable:
             outcome.failure = "no readable notebook was submitted"
 
-    def run_nbgrader(self, outcome):
+    def run_nbgrader(self, outcome: Outcome) -> None:
         """Run ``nbgrader autograde`` on the scratch folder, with a hard time limit."""
         submission = outcome.submission
         notebooks = len(self.course.release_notebooks(submission.lesson))
-        hard_limit = (self.notebook_time_limit * notebooks + self.kill_grace
-                      if self.notebook_time_limit else None)
-        command = [sys.executable, "-m", "nbgrader", "autograde", submission.lesson,
-                   "--student", submission.student, "--force",
-                   f"--course-dir={outcome.scratch}",
-                   f"--CourseDirectory.db_url=sqlite:///{outcome.scratch / 'gradebook.db'}"]
+        hard_limit = self.notebook_time_limit * notebooks + self.kill_grace if self.notebook_time_limit else None
+        command = [
+            sys.executable,
+            "-m",
+            "nbgrader",
+            "autograde",
+            submission.lesson,
+            "--student",
+            submission.student,
+            "--force",
+            f"--course-dir={outcome.scratch}",
+            f"--CourseDirectory.db_url=sqlite:///{outcome.scratch / 'gradebook.db'}",
+        ]
         log_path = outcome.scratch / "nbgrader.log"
         with open(log_path, "wb") as log:
             with self.running_lock:
-                process = subprocess.Popen(command, cwd=self.course.root, stdout=log,
-                                           stderr=subprocess.STDOUT, start_new_session=True)
+                process = subprocess.Popen(
+                    command, cwd=self.course.root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                )
                 self.running.add(process)
             try:
                 process.wait(timeout=hard_limit)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
-                outcome.failure = (f"nbgrader was stopped after {hard_limit} s (the kernel hung "
-                                   "beyond the per-cell and per-notebook limits)")
+                outcome.failure = (
+                    f"nbgrader was stopped after {hard_limit} s (the kernel hung "
+                    "beyond the per-cell and per-notebook limits)"
+                )
                 return
             finally:
                 with self.running_lock:
@@ -281,14 +267,16 @@ class Grader:
         for path in sorted(graded.glob("*.ipynb")):
             events = nbformat.read(path, as_version=4).metadata.get(EVENTS_KEY, {}).get("events", [])
             outcome.flags += [flag_from_event(event) for event in events]
+            show_mark_schemes(path, self.course.folder("source") / submission.lesson / path.name)
         if process.returncode != 0:
             tail = log_path.read_text(errors="replace").strip().splitlines()[-3:]
-            outcome.flags.append(Flag("nbgrader-error", "nbgrader autograde reported an error: "
-                                      + " / ".join(tail), serious=True))
+            outcome.flags.append(
+                Flag("nbgrader-error", "nbgrader autograde reported an error: " + " / ".join(tail), serious=True)
+            )
             if not any(graded.glob("*.ipynb")):
                 outcome.failure = "nbgrader autograde failed on every notebook"
 
-    def merge(self, outcome):
+    def merge(self, outcome: Outcome) -> None:
         """Record one outcome in the course gradebook, autograded/ and its record file."""
         submission = outcome.submission
         course_dir = self.course.submission_dir(submission.student, submission.lesson, "autograded")
@@ -297,28 +285,26 @@ class Grader:
                 scratch_db = f"sqlite:///{outcome.scratch / 'gradebook.db'}"
                 with Gradebook(scratch_db, self.course_id) as graded:
                     try:
-                        merge_graded(target, graded, submission.lesson, submission.student,
-                                     flagged=outcome.serious)
+                        merge_graded(target, graded, submission.lesson, submission.student, flagged=outcome.serious)
                     except MissingEntry as error:
                         target.db.rollback()
                         outcome.failure = f"nbgrader recorded no grades ({error})"
             if outcome.failure:
-                record_ungradable(target, submission.lesson, submission.student,
-                                  timestamp_of(submission.folder), outcome.failure)
-        replace_folder(outcome.scratch / "autograded" / submission.student / submission.lesson,
-                       course_dir)
-        record = {
-            "student": submission.student,
-            "lesson": submission.lesson,
-            "graded_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "seconds": round(outcome.seconds, 1),
-            "fingerprint": outcome.fingerprint,
-            "failure": outcome.failure,
-            "flags": [flag.as_dict() for flag in outcome.flags],
-        }
-        (course_dir / RECORD_FILE).write_text(json.dumps(record, indent=1))
+                record_ungradable(
+                    target, submission.lesson, submission.student, timestamp_of(submission.folder), outcome.failure
+                )
+        replace_folder(outcome.scratch / "autograded" / submission.student / submission.lesson, course_dir)
+        write_record(
+            self.course,
+            submission.student,
+            submission.lesson,
+            seconds=outcome.seconds,
+            fingerprint=outcome.fingerprint,
+            failure=outcome.failure,
+            flags=outcome.flags,
+        )
 
-    def progress_line(self, done, total, outcome):
+    def progress_line(self, done: int, total: int, outcome: Outcome) -> str:
         submission = outcome.submission
         with Gradebook(self.course.db_url, self.course_id) as gradebook:
             graded = gradebook.find_submission(submission.lesson, submission.student)
@@ -326,11 +312,10 @@ class Grader:
         problems = [outcome.failure] if outcome.failure else []
         problems += [flag.code for flag in outcome.flags if flag.serious]
         note = f"  FLAGGED: {'; '.join(problems)}" if problems else ""
-        return (f"[{done}/{total}] {submission.student} {submission.lesson}: {score} "
-                f"({outcome.seconds:.0f} s){note}")
+        return f"[{done}/{total}] {submission.student} {submission.lesson}: {score} ({outcome.seconds:.0f} s){note}"
 
 
-def replace_folder(new, destination):
+def replace_folder(new: Path, destination: Path) -> None:
     """Put ``new``'s files at ``destination`` (an empty folder when ``new`` does not exist)."""
     staging = destination.with_name(destination.name + ".new")
     shutil.rmtree(staging, ignore_errors=True)
@@ -344,7 +329,14 @@ def replace_folder(new, destination):
     staging.rename(destination)
 
 
-def grade(course, students=(), lessons=(), jobs=1, force=False, echo=print):
+def grade(
+    course: Course,
+    students: Iterable[str] = (),
+    lessons: Iterable[str] = (),
+    jobs: int = 1,
+    force: bool = False,
+    echo: Callable[[str], None] = print,
+) -> list[Outcome]:
     """Grade submissions (see Grader); raise CourseError when nothing is released."""
     grader = Grader(course, jobs=jobs, force=force, echo=echo)
     if not grader.released_lessons():

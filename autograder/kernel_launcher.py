@@ -6,20 +6,22 @@ command, so a memory bomb in student code raises ``MemoryError`` inside the kern
 exhausting the grading machine.
 """
 
+from __future__ import annotations
+
 import argparse
 import os
 import resource
 import sys
 
 
-def limit_memory(megabytes):
+def limit_memory(megabytes: int) -> None:
     """Cap this process's address space at ``megabytes`` (0 leaves it unlimited)."""
     if megabytes > 0:
         limit = megabytes * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--memory-mb", type=int, default=0, help="address-space limit (0: none)")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="kernel command after --")

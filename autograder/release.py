@@ -1,26 +1,31 @@
 """``release``: student notebooks in lessons/ from solutions/, with nbgrader generate_assignment."""
 
+from __future__ import annotations
+
 import hashlib
+from pathlib import Path
 
 import nbformat
+from nbformat import NotebookNode
 from nbgrader.api import Gradebook
 from nbgrader.converters import GenerateAssignment
 from nbgrader.converters.base import NbGraderException
 
-from .colab import ColabLink, write_colab_cells
-from .courseroot import CourseError
-from .submission import VALID_CELL_ID
+from autograder.cells import grade_id
+from autograder.colab import ColabLink, write_colab_cells
+from autograder.courseroot import Course, CourseError
+from autograder.submission import VALID_CELL_ID
 
 
-def stable_cell_ids(nb):
+def stable_cell_ids(nb: NotebookNode) -> bool:
     """Give cells ids that do not change between releases: an exercise cell's grade id, else
     its source id, else a hash of its position and content. Returns True if any id changed."""
     used, changed = set(), False
     for index, cell in enumerate(nb.cells):
-        wanted = [cell.metadata.get("nbgrader", {}).get("grade_id"), cell.get("id"),
-                  hashlib.sha1(f"{index}:{cell.source}".encode()).hexdigest()[:12]]
-        cell_id = next(value for value in wanted
-                       if isinstance(value, str) and VALID_CELL_ID.match(value) and value not in used)
+        wanted = [grade_id(cell), cell.get("id"), hashlib.sha1(f"{index}:{cell.source}".encode()).hexdigest()[:12]]
+        cell_id = next(
+            value for value in wanted if isinstance(value, str) and VALID_CELL_ID.match(value) and value not in used
+        )
         changed |= cell.get("id") != cell_id
         cell["id"] = cell_id
         used.add(cell_id)
@@ -28,14 +33,19 @@ def stable_cell_ids(nb):
     return changed
 
 
-def release(course, lessons=(), duedate=None):
+def release(
+    course: Course, lessons: tuple[str, ...] | list[str] = (), duedate: str | None = None
+) -> dict[str, list[Path]]:
     """Write the Colab badge and setup cell (c.ColabLink) into each lesson's source, regenerate
-    lessons/<lesson>/ for each lesson (all of solutions/ by default) and record the lessons in the gradebook. Returns {lesson: [released notebook paths]}."""
+    lessons/<lesson>/ for each lesson (all of solutions/ by default) and record the lessons in the
+    gradebook. Returns {lesson: [released notebook paths]}."""
     available = course.source_lessons()
     unknown = sorted(set(lessons) - set(available))
     if unknown:
-        raise CourseError(f"no such lesson in {course.folder('source')}: {', '.join(unknown)}; "
-                          f"lessons there: {', '.join(available) or 'none'}")
+        raise CourseError(
+            f"no such lesson in {course.folder('source')}: {', '.join(unknown)}; "
+            f"lessons there: {', '.join(available) or 'none'}"
+        )
     link = ColabLink(config=course.config)
     released = {}
     for lesson in lessons or available:
@@ -49,8 +59,9 @@ def release(course, lessons=(), duedate=None):
         try:
             converter.start()
         except NbGraderException as error:
-            raise CourseError(f"nbgrader generate_assignment failed for {lesson}: {error}; "
-                              "see the log above for the cell at fault") from None
+            raise CourseError(
+                f"nbgrader generate_assignment failed for {lesson}: {error}; see the log above for the cell at fault"
+            ) from None
         for path in course.release_notebooks(lesson):
             nb = nbformat.read(path, as_version=4)
             stable_cell_ids(nb)

@@ -2,9 +2,12 @@
 solutions' answers put in, and the ways notebooks get changed on their way back (Colab,
 deleted, edited, moved or extra cells, stripped metadata, broken files).
 
-Used by ``autograder.sample_class`` and ``autograder.bench``, and by the tests' fixtures.
+Used by the catalogue of kinds of work (``autograder.work_kinds``), ``autograder.lesson_model``,
+``autograder.bench`` and the tests' fixtures.
 The functions that change a notebook return it (changed in place, except ``colab_saved``).
 """
+
+from __future__ import annotations
 
 import copy
 import json
@@ -12,35 +15,22 @@ import random
 from pathlib import Path
 
 import nbformat
+from nbformat import NotebookNode
 from nbformat.v4 import new_code_cell, new_markdown_cell
 
-# nbgrader's solution delimiters (ClearSolutions' defaults) and the course's mark-scheme marker:
-# what a solution cell holds besides the answer a student writes.
-SOLUTION_DELIMITERS = ("BEGIN SOLUTION", "END SOLUTION")
-MARK_SCHEME_BEGIN = "BEGIN MARK SCHEME"
-CODE_STUB_LINES = ("# YOUR CODE HERE", "raise NotImplementedError()")
+from autograder.cells import (
+    CODE_STUB,
+    CODE_STUB_LINES,
+    MARK_SCHEME_BEGIN,
+    NBGRADER_CELL_KEYS,
+    SOLUTION_DELIMITERS,
+    grade_id,
+    is_answer,
+    is_test,
+)
 
 
-def grade_id(cell):
-    """The nbgrader grade id of a cell (a notebook node or plain JSON), or None."""
-    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-
-
-def nbgrader_flags(cell):
-    return cell.get("metadata", {}).get("nbgrader", {})
-
-
-def is_answer(cell):
-    return bool(nbgrader_flags(cell).get("solution"))
-
-
-def is_test(cell):
-    """An autograded test cell: a graded code cell that is not an answer."""
-    flags = nbgrader_flags(cell)
-    return cell.get("cell_type") == "code" and bool(flags.get("grade")) and not flags.get("solution")
-
-
-def index_of(nb, wanted):
+def index_of(nb: NotebookNode, wanted: str) -> int:
     """Position of the cell whose grade id or cell id is ``wanted``."""
     for index, cell in enumerate(nb.cells):
         if wanted in (grade_id(cell), cell.get("id")):
@@ -48,7 +38,7 @@ def index_of(nb, wanted):
     raise KeyError(f"the notebook has no cell with grade id or cell id {wanted!r}")
 
 
-def student_answer(solution_cell):
+def student_answer(solution_cell: NotebookNode) -> str:
     """What a student who got it right writes in an answer cell: the solution cell without
     nbgrader's solution delimiters and without the mark scheme."""
     lines = []
@@ -60,12 +50,12 @@ def student_answer(solution_cell):
     return "\n".join(lines).strip("\n")
 
 
-def correct_answers(solution):
+def correct_answers(solution: NotebookNode) -> dict[str, str]:
     """{grade id: correct answer} for every answer cell of a solution (source) notebook."""
     return {grade_id(cell): student_answer(cell) for cell in solution.cells if is_answer(cell)}
 
 
-def answered(release, answers):
+def answered(release: NotebookNode, answers: dict[str, str]) -> NotebookNode:
     """A copy of the released notebook with the answer cells named in ``answers`` (by grade id
     or cell id) given those sources."""
     nb = copy.deepcopy(release)
@@ -74,7 +64,7 @@ def answered(release, answers):
     return nb
 
 
-def with_stub_body(stub, body):
+def with_stub_body(stub: str, body: str) -> str:
     """An answer written in place of a released code stub's placeholder lines, at the stub's
     indentation, so the signature and docstring the student was given are kept."""
     lines, replaced = [], False
@@ -87,47 +77,47 @@ def with_stub_body(stub, body):
         else:
             lines.append(line)
     if not replaced:
-        raise ValueError(f"not a released code stub (no {CODE_STUB_LINES[-1]!r} line):\n{stub}")
+        raise ValueError(f"not a released code stub (no {CODE_STUB!r} line):\n{stub}")
     return "\n".join(lines)
 
 
-def replace_source(nb, wanted, source):
+def replace_source(nb: NotebookNode, wanted: str, source: str) -> NotebookNode:
     nb.cells[index_of(nb, wanted)].source = source
     return nb
 
 
-def delete(nb, wanted):
+def delete(nb: NotebookNode, wanted: str) -> NotebookNode:
     del nb.cells[index_of(nb, wanted)]
     return nb
 
 
-def move(nb, wanted, after):
+def move(nb: NotebookNode, wanted: str, after: str) -> NotebookNode:
     """Move cell ``wanted`` to just after cell ``after``."""
     cell = nb.cells.pop(index_of(nb, wanted))
     nb.cells.insert(index_of(nb, after) + 1, cell)
     return nb
 
 
-def shuffled(nb, seed=7):
+def shuffled(nb: NotebookNode, seed: int = 7) -> NotebookNode:
     random.Random(seed).shuffle(nb.cells)
     return nb
 
 
-def strip_nbgrader_metadata(nb):
+def strip_nbgrader_metadata(nb: NotebookNode) -> NotebookNode:
     for cell in nb.cells:
-        for key in ("nbgrader", "deletable", "editable"):
+        for key in NBGRADER_CELL_KEYS:
             cell.metadata.pop(key, None)
     return nb
 
 
-def new_cell_ids(nb):
+def new_cell_ids(nb: NotebookNode) -> NotebookNode:
     """Fresh random cell ids, as a notebook rebuilt cell by cell would have."""
     for cell in nb.cells:
         cell["id"] = new_code_cell().id
     return nb
 
 
-def with_extra_cells(nb, scratch_code="print('trying things out')"):
+def with_extra_cells(nb: NotebookNode, scratch_code: str = "print('trying things out')") -> NotebookNode:
     """A student's own cells: notes at the top, scratch code after the first answer, a note
     before the first test, and a cell at the end."""
     first_answer = next(i for i, cell in enumerate(nb.cells) if is_answer(cell))
@@ -139,7 +129,7 @@ def with_extra_cells(nb, scratch_code="print('trying things out')"):
     return nb
 
 
-def colab_saved(nb):
+def colab_saved(nb: NotebookNode) -> NotebookNode:
     """What Colab's File > Download gives: nbformat 4.0, no cell ids, Colab metadata, outputs
     and widget state, a kernelspec without language."""
     data = json.loads(nbformat.writes(nb))
@@ -160,28 +150,38 @@ def colab_saved(nb):
             cell["metadata"]["outputId"] = f"out-{number}"
             cell["outputs"] = [
                 {"output_type": "stream", "name": "stdout", "text": ["ran\n"]},
-                {"output_type": "display_data", "metadata": {},
-                 "data": {"application/vnd.jupyter.widget-view+json":
-                          {"model_id": "abc", "version_major": 2, "version_minor": 0},
-                          "text/plain": ["HBox()"]}},
+                {
+                    "output_type": "display_data",
+                    "metadata": {},
+                    "data": {
+                        "application/vnd.jupyter.widget-view+json": {
+                            "model_id": "abc",
+                            "version_major": 2,
+                            "version_minor": 0,
+                        },
+                        "text/plain": ["HBox()"],
+                    },
+                },
             ]
     return nbformat.reads(json.dumps(data), as_version=4)
 
 
-def truncated(nb):
+def truncated(nb: NotebookNode) -> bytes:
     """The first half of the notebook's file, as an interrupted download leaves it."""
     text = nbformat.writes(nb)
     return text[: len(text) // 2].encode()
 
 
-def notebook_bytes(content):
+def notebook_bytes(content: NotebookNode | bytes) -> bytes:
     """A notebook node or the raw bytes of a broken file, as the bytes of a file."""
     if isinstance(content, bytes):
         return content
     return nbformat.writes(content).encode()
 
 
-def write_submission(course_root, student, lesson, content, filename=None):
+def write_submission(
+    course_root: Path | str, student: str, lesson: str, content: NotebookNode | bytes, filename: str | None = None
+) -> Path:
     """Put ``content`` (a notebook or the bytes of a file) at
     submitted/<student>/<lesson>/<filename> (default ``<lesson>.ipynb``); return the path."""
     folder = Path(course_root) / "submitted" / student / lesson

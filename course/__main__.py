@@ -1,6 +1,6 @@
 """The main job: train the three approaches and save their learning curves.
 
-    python -m course --profile smoke --out outputs
+python -m course --profile smoke --out outputs
 """
 
 from __future__ import annotations
@@ -22,8 +22,11 @@ from course.config import PROFILES, Profile, get_profile
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m course", description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", choices=list(PROFILES),
-                        help="run profile (default: COURSE_PROFILE, else 'grade' under nbgrader, else 'full')")
+    parser.add_argument(
+        "--profile",
+        choices=list(PROFILES),
+        help="run profile (default: COURSE_PROFILE, else 'grade' under nbgrader, else 'full')",
+    )
     parser.add_argument("--out", type=Path, default=Path("outputs"), help="folder for the figures")
     args = parser.parse_args(argv)
     started = time.perf_counter()

@@ -99,7 +99,9 @@ def decide(profile: Profile | str | None = None, gpu: bool | None = None) -> Acc
     has a GPU or not)."""
     profile = get_profile(profile)
     gpu = gpu_available() if gpu is None else gpu
-    settings = {name: accelerated(profile, name, gpu) for name in ("mixed_precision", "jit_compile", "augment_in_model")}
+    settings = {
+        name: accelerated(profile, name, gpu) for name in ("mixed_precision", "jit_compile", "augment_in_model")
+    }
     return Acceleration(gpu=gpu, **settings)
 
 

@@ -112,7 +112,11 @@ def train_frozen_then_finetuned(
     model, frozen = frozen_phase(profile, data)
     unfreeze_top(model, profile.finetune_layers, learning_rate=profile.learning_rate_finetune)
     finetuned = fit(
-        model, data, profile.epochs_frozen + profile.epochs_finetune, profile, initial_epoch=profile.epochs_frozen,
+        model,
+        data,
+        profile.epochs_frozen + profile.epochs_finetune,
+        profile,
+        initial_epoch=profile.epochs_frozen,
         resume="finetune",
     )
     return RunResult("frozen", frozen.history), RunResult("fine-tuned", finetuned.history)
@@ -139,15 +143,20 @@ def save_frozen_model(model: keras.Model, history: keras.callbacks.History, prof
     the weights file, or None without a work folder (and says so)."""
     path = saved_model_path(profile, FROZEN_MODEL)
     if path is None:
-        print("No work folder (drive = False): the trained frozen model is not kept, so lesson 5 trains the "
-              "frozen phase again. With drive = True it would start from this one.")
+        print(
+            "No work folder (drive = False): the trained frozen model is not kept, so lesson 5 trains the "
+            "frozen phase again. With drive = True it would start from this one."
+        )
         return None
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f"partial-{path.name}")
     model.save_weights(partial)
     os.replace(partial, path)
-    record = {"layers": _layer_signature(model), "epoch": list(history.epoch),
-              "history": {key: [float(value) for value in values] for key, values in history.history.items()}}
+    record = {
+        "layers": _layer_signature(model),
+        "epoch": list(history.epoch),
+        "history": {key: [float(value) for value in values] for key, values in history.history.items()},
+    }
     _manifest(path).write_text(json.dumps(record))  # written last: its presence marks a complete save
     print(f"Saved the trained frozen model to {path}: lesson 5 starts fine-tuning from it.")
     return path
@@ -163,13 +172,17 @@ def load_frozen_model(model: keras.Model, profile: Profile) -> keras.callbacks.H
         return None
     manifest = _manifest(path)
     if not (manifest.is_file() and path.is_file()):
-        print(f"No frozen model saved in {path.parent} for these profile settings (lesson 4 saves one when it "
-              "runs with drive = True and the same profile).")
+        print(
+            f"No frozen model saved in {path.parent} for these profile settings (lesson 4 saves one when it "
+            "runs with drive = True and the same profile)."
+        )
         return None
     record = json.loads(manifest.read_text())
     if record["layers"] != _layer_signature(model):
-        print(f"The frozen model saved in {path} has other layers than this model (was lesson 4's "
-              "build_frozen_model changed?), so it cannot be used.")
+        print(
+            f"The frozen model saved in {path} has other layers than this model (was lesson 4's "
+            "build_frozen_model changed?), so it cannot be used."
+        )
         return None
     with warnings.catch_warnings():
         # the optimizer's state is not needed: fine-tuning compiles a new one
@@ -178,8 +191,10 @@ def load_frozen_model(model: keras.Model, profile: Profile) -> keras.callbacks.H
     history = keras.callbacks.History()
     history.epoch, history.history = record["epoch"], record["history"]
     accuracy = history.history.get("val_accuracy", [float("nan")])[-1]
-    print(f"Starting from the frozen model saved in {path}: {len(history.epoch)} epoch(s), "
-          f"validation accuracy {accuracy:.3f}.")
+    print(
+        f"Starting from the frozen model saved in {path}: {len(history.epoch)} epoch(s), "
+        f"validation accuracy {accuracy:.3f}."
+    )
     return history
 
 

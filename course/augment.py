@@ -36,7 +36,13 @@ from course.config import REFERENCE_AUGMENTATION
 VALUE_RANGE = (0, 255)
 MIXING_DEFAULT_ALPHA = {"mixup": 0.2, "cutmix": 1.0}
 _CONFIG_KEYS_NOT_DESCRIBED = {
-    "name", "trainable", "dtype", "seed", "autocast", "bounding_box_format", "segmentation_classes",
+    "name",
+    "trainable",
+    "dtype",
+    "seed",
+    "autocast",
+    "bounding_box_format",
+    "segmentation_classes",
     "auto_vectorize",
 }
 
@@ -374,8 +380,10 @@ def cutmix_box(lam: float, height: int, width: int, rng: np.random.Generator) ->
     top, left = center_y - cut_height // 2, center_x - cut_width // 2
     bottom, right = top + cut_height, left + cut_width
     return (
-        int(np.clip(top, 0, height)), int(np.clip(left, 0, width)),
-        int(np.clip(bottom, 0, height)), int(np.clip(right, 0, width)),
+        int(np.clip(top, 0, height)),
+        int(np.clip(left, 0, width)),
+        int(np.clip(bottom, 0, height)),
+        int(np.clip(right, 0, width)),
     )
 
 

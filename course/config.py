@@ -15,7 +15,12 @@ NUM_CLASSES = 120
 SOURCES = ("tfds", "archive", "synthetic")
 # The reference example's augmentation (keras-io "Image classification via fine-tuning with EfficientNet"):
 # its RandomFlip() takes Keras' default mode, horizontal and vertical.
-REFERENCE_AUGMENTATION = {"rotation": 0.15, "translation": (0.1, 0.1), "flip": "horizontal_and_vertical", "contrast": 0.1}
+REFERENCE_AUGMENTATION = {
+    "rotation": 0.15,
+    "translation": (0.1, 0.1),
+    "flip": "horizontal_and_vertical",
+    "contrast": 0.1,
+}
 ACCELERATION_SETTINGS = ("mixed_precision", "jit_compile", "augment_in_model")
 
 
@@ -65,29 +70,67 @@ class Profile:
 
 PROFILES: dict[str, Profile] = {
     "full": Profile(
-        name="full", source="tfds", image_size=224, batch_size=64,
-        epochs_scratch=40, epochs_frozen=25, epochs_finetune=4,
-        steps_per_epoch=None, validation_steps=None, weights="imagenet", seed=42, verbose="auto",
+        name="full",
+        source="tfds",
+        image_size=224,
+        batch_size=64,
+        epochs_scratch=40,
+        epochs_frozen=25,
+        epochs_finetune=4,
+        steps_per_epoch=None,
+        validation_steps=None,
+        weights="imagenet",
+        seed=42,
+        verbose="auto",
         run_eagerly=False,
     ),
     "smoke": Profile(
-        name="smoke", source="synthetic", image_size=64, batch_size=16,
-        epochs_scratch=2, epochs_frozen=2, epochs_finetune=1,
-        steps_per_epoch=6, validation_steps=3, weights=None, seed=42, verbose=2,
+        name="smoke",
+        source="synthetic",
+        image_size=64,
+        batch_size=16,
+        epochs_scratch=2,
+        epochs_frozen=2,
+        epochs_finetune=1,
+        steps_per_epoch=6,
+        validation_steps=3,
+        weights=None,
+        seed=42,
+        verbose=2,
         run_eagerly=True,
     ),
     # Transfer learning that works offline: a backbone pretrained on the synthetic source task
     # (course.source_task), few images per breed, 32 px. Scratch stays near chance; frozen and fine-tuned don't.
     "demo": Profile(
-        name="demo", source="synthetic", image_size=32, batch_size=32,
-        epochs_scratch=4, epochs_frozen=4, epochs_finetune=1,
-        steps_per_epoch=None, validation_steps=None, weights="synthetic-source", seed=42, verbose=2,
-        run_eagerly=False, synthetic_train_size=480, synthetic_test_size=480,
+        name="demo",
+        source="synthetic",
+        image_size=32,
+        batch_size=32,
+        epochs_scratch=4,
+        epochs_frozen=4,
+        epochs_finetune=1,
+        steps_per_epoch=None,
+        validation_steps=None,
+        weights="synthetic-source",
+        seed=42,
+        verbose=2,
+        run_eagerly=False,
+        synthetic_train_size=480,
+        synthetic_test_size=480,
     ),
     "grade": Profile(
-        name="grade", source="synthetic", image_size=64, batch_size=16,
-        epochs_scratch=1, epochs_frozen=1, epochs_finetune=1,
-        steps_per_epoch=2, validation_steps=2, weights=None, seed=0, verbose=0,
+        name="grade",
+        source="synthetic",
+        image_size=64,
+        batch_size=16,
+        epochs_scratch=1,
+        epochs_frozen=1,
+        epochs_finetune=1,
+        steps_per_epoch=2,
+        validation_steps=2,
+        weights=None,
+        seed=0,
+        verbose=0,
         run_eagerly=True,
     ),
 }
@@ -106,7 +149,9 @@ def accelerated(profile: Profile, setting: str, gpu_available: bool) -> bool:
 
 def _acceleration_value(profile: Profile, setting: str) -> bool | str:
     if setting not in ACCELERATION_SETTINGS:
-        raise ProfileError(f"Unknown acceleration setting {setting!r}. Valid settings: {', '.join(ACCELERATION_SETTINGS)}.")
+        raise ProfileError(
+            f"Unknown acceleration setting {setting!r}. Valid settings: {', '.join(ACCELERATION_SETTINGS)}."
+        )
     value = getattr(profile, setting)
     if not (value == "auto" or isinstance(value, bool)):
         raise ProfileError(f"{setting} must be 'auto', True or False; got {value!r}.")
@@ -162,8 +207,7 @@ def get_profile(name: str | Profile | None = None, **overrides) -> Profile:
         raise ProfileError(f"allow_cpu must be True or False; got {profile.allow_cpu!r}.")
     if profile.source not in SOURCES:
         raise ProfileError(
-            f"Unknown data source {profile.source!r}. Valid sources: {', '.join(SOURCES)} "
-            "('synthetic' works offline)."
+            f"Unknown data source {profile.source!r}. Valid sources: {', '.join(SOURCES)} ('synthetic' works offline)."
         )
     return profile
 

@@ -134,14 +134,22 @@ def load_dogs(
 
     def pipeline(examples, split, **options):
         return fast_pipeline(
-            examples, profile.image_size, profile.batch_size, seed=profile.seed,
-            cache_name=f"{profile.source}-{split}", **options,
+            examples,
+            profile.image_size,
+            profile.batch_size,
+            seed=profile.seed,
+            cache_name=f"{profile.source}-{split}",
+            **options,
         )
 
     return DogsData(
         train=pipeline(
-            train, "train", augment=None if in_model else augment, keep_uint8=in_model,
-            shuffle=shuffle, repeat=bool(profile.steps_per_epoch),
+            train,
+            "train",
+            augment=None if in_model else augment,
+            keep_uint8=in_model,
+            shuffle=shuffle,
+            repeat=bool(profile.steps_per_epoch),
         ),
         test=pipeline(test, "test", shuffle=False),
         class_names=class_names,
@@ -193,8 +201,7 @@ def _tfds_split(split: str, profile: Profile) -> tuple[tf.data.Dataset, list[str
         ) from error
     except ModuleNotFoundError as error:
         raise DataSourceError(
-            f"TensorFlow Datasets needs the package {error.name!r} to prepare Stanford Dogs: "
-            f"pip install {error.name}"
+            f"TensorFlow Datasets needs the package {error.name!r} to prepare Stanford Dogs: pip install {error.name}"
         ) from error
     return dataset, _tfds_class_names(info.features["label"].names)
 

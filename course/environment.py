@@ -30,7 +30,9 @@ def _tensorflow_datasets_problem() -> str | None:
         try:
             importlib.import_module(module)
         except Exception as error:  # noqa: BLE001 (protobuf's VersionError is no ImportError)
-            why = "it is not installed" if isinstance(error, ModuleNotFoundError) else f"{type(error).__name__}: {error}"
+            why = (
+                "it is not installed" if isinstance(error, ModuleNotFoundError) else f"{type(error).__name__}: {error}"
+            )
             failures.append(f"importing {module} failed ({why})")
     if not failures:
         problem = _import_problem("tensorflow_datasets", "TensorFlow Datasets")
@@ -62,7 +64,9 @@ def check_environment() -> str:
         if problem
     ]
     if problems:
-        raise EnvironmentNotReady("This runtime is not ready for the lessons: " + "; ".join(problems) + ". " + SETUP_FIX)
+        raise EnvironmentNotReady(
+            "This runtime is not ready for the lessons: " + "; ".join(problems) + ". " + SETUP_FIX
+        )
     from course.acceleration import gpu_available  # imports Keras: only once the imports above work
 
     versions = ", ".join(

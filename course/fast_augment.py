@@ -49,7 +49,9 @@ def _symmetric_range(factor, name: str) -> tuple[float, float]:
     """``f`` -> ``(-f, f)``; a ``(lower, upper)`` pair is kept."""
     lower, upper = (-factor, factor) if isinstance(factor, (int, float)) else tuple(factor)
     if lower > upper:
-        raise ValueError(f"{name} must be a number f >= 0 or a (lower, upper) range with lower <= upper; got {factor!r}.")
+        raise ValueError(
+            f"{name} must be a number f >= 0 or a (lower, upper) range with lower <= upper; got {factor!r}."
+        )
     return float(lower), float(upper)
 
 
@@ -65,7 +67,9 @@ def _shear_range(factor, name: str) -> tuple[float, float]:
     """Shear magnitudes: ``f`` -> ``(0, f)``; the sign is drawn separately."""
     lower, upper = (0.0, factor) if isinstance(factor, (int, float)) else tuple(factor)
     if not 0 <= lower <= upper:
-        raise ValueError(f"{name} must be a magnitude f >= 0 or a range (lower, upper) with 0 <= lower <= upper; got {factor!r}.")
+        raise ValueError(
+            f"{name} must be a magnitude f >= 0 or a range (lower, upper) with 0 <= lower <= upper; got {factor!r}."
+        )
     return float(lower), float(upper)
 
 
@@ -161,7 +165,8 @@ class FastAugment(keras.layers.Layer):
 
     The defaults are the reference augmentation's (:data:`course.config.REFERENCE_AUGMENTATION`):
     ``rotation=0.15``, ``translation=(0.1, 0.1)``, ``flip="horizontal_and_vertical"`` (Keras'
-    ``RandomFlip()`` default, which the reference uses) and ``contrast=0.1``. Call it on batches ``[B, H, W, C]`` of pixels in ``value_range``:
+    ``RandomFlip()`` default, which the reference uses) and ``contrast=0.1``. Call it on batches
+    ``[B, H, W, C]`` of pixels in ``value_range``:
     with ``training=True`` it augments, otherwise it returns the images unchanged (as float32),
     so it can sit in a ``tf.data`` map (``augment(images, training=True)``) or as the first
     layer of a model, where it is silent during evaluation and prediction (and compiles with the
@@ -209,7 +214,9 @@ class FastAugment(keras.layers.Layer):
         if interpolation not in INTERPOLATIONS:
             raise ValueError(f"Unknown interpolation {interpolation!r}. Valid values: {', '.join(INTERPOLATIONS)}.")
         if translation is not None and (isinstance(translation, (int, float)) or len(translation) != 2):
-            raise ValueError(f"translation is (height_factor, width_factor), for example (0.1, 0.1); got {translation!r}.")
+            raise ValueError(
+                f"translation is (height_factor, width_factor), for example (0.1, 0.1); got {translation!r}."
+            )
         if shear is not None and (isinstance(shear, (int, float)) or len(shear) != 2):
             raise ValueError(f"shear is (x_factor, y_factor), for example (0.2, 0.2); got {shear!r}.")
         self.rotation, self.translation, self.flip, self.contrast = rotation, translation, flip, contrast
@@ -228,7 +235,9 @@ class FastAugment(keras.layers.Layer):
         self.flips_horizontally = flip in ("horizontal", "horizontal_and_vertical")
         self.flips_vertically = flip in ("vertical", "horizontal_and_vertical")
         self._generator = (
-            tf.random.Generator.from_seed(seed) if seed is not None else tf.random.Generator.from_non_deterministic_state()
+            tf.random.Generator.from_seed(seed)
+            if seed is not None
+            else tf.random.Generator.from_non_deterministic_state()
         )
 
     def _uniform(self, shape, bounds: tuple[float, float]) -> tf.Tensor:
@@ -268,8 +277,12 @@ class FastAugment(keras.layers.Layer):
         angles = parameters["angles"]
         cos, sin = tf.cos(angles), tf.sin(angles)
         rotation = _affine(
-            cos, -sin, centre_x - (cos * centre_x - sin * centre_y),
-            sin, cos, centre_y - (sin * centre_x + cos * centre_y),
+            cos,
+            -sin,
+            centre_x - (cos * centre_x - sin * centre_y),
+            sin,
+            cos,
+            centre_y - (sin * centre_x + cos * centre_y),
         )
         zero, one = tf.zeros_like(angles), tf.ones_like(angles)
         shift_x = parameters["width_translations"][:, 0] * width
@@ -313,8 +326,15 @@ class FastAugment(keras.layers.Layer):
     def get_config(self) -> dict:
         return {
             **super().get_config(),
-            "rotation": self.rotation, "translation": self.translation, "flip": self.flip,
-            "contrast": self.contrast, "zoom": self.zoom, "shear": self.shear, "flip_rate": self.flip_rate,
-            "fill_mode": self.fill_mode, "interpolation": self.interpolation,
-            "value_range": self.value_range, "seed": self.seed,
+            "rotation": self.rotation,
+            "translation": self.translation,
+            "flip": self.flip,
+            "contrast": self.contrast,
+            "zoom": self.zoom,
+            "shear": self.shear,
+            "flip_rate": self.flip_rate,
+            "fill_mode": self.fill_mode,
+            "interpolation": self.interpolation,
+            "value_range": self.value_range,
+            "seed": self.seed,
         }

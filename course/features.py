@@ -120,7 +120,7 @@ def feature_extractor(model: keras.Model) -> keras.Model:
 
 
 def _head_layers(model: keras.Model) -> list[keras.layers.Layer]:
-    return model.layers[_pooling_index(model) + 1:]
+    return model.layers[_pooling_index(model) + 1 :]
 
 
 def build_head(model: keras.Model) -> keras.Model:
@@ -221,8 +221,15 @@ def cached_features(
     identity = "|".join(
         str(part)
         for part in (
-            weights_fingerprint(extractor), profile.image_size, profile.source, profile.data_dir, split,
-            int(examples.cardinality()), profile.seed, profile.synthetic_train_size, profile.synthetic_test_size,
+            weights_fingerprint(extractor),
+            profile.image_size,
+            profile.source,
+            profile.data_dir,
+            split,
+            int(examples.cardinality()),
+            profile.seed,
+            profile.synthetic_train_size,
+            profile.synthetic_test_size,
         )
     )
     key = hashlib.sha256(identity.encode()).hexdigest()[:16]
@@ -264,8 +271,12 @@ def train_head(
     """
     validation = None if test is None else test.dataset(batch_size)
     return head.fit(
-        train.dataset(batch_size, shuffle=True, seed=seed), validation_data=validation, epochs=epochs,
-        shuffle=False, verbose=verbose, callbacks=callbacks,  # the dataset reshuffles itself
+        train.dataset(batch_size, shuffle=True, seed=seed),
+        validation_data=validation,
+        epochs=epochs,
+        shuffle=False,
+        verbose=verbose,
+        callbacks=callbacks,  # the dataset reshuffles itself
     )
 
 
@@ -295,5 +306,7 @@ def time_standard_and_lightweight(
     start = time.perf_counter()
     features = extract_features(extractor, examples, image_size, batch_size, model.run_eagerly)
     extraction = time.perf_counter() - start
-    head = train_head(build_head(model), features, epochs=epochs, batch_size=batch_size, seed=seed, callbacks=[EpochTimer()])
+    head = train_head(
+        build_head(model), features, epochs=epochs, batch_size=batch_size, seed=seed, callbacks=[EpochTimer()]
+    )
     return TrainingTimes(standard.history["epoch_time"], extraction, head.history["epoch_time"])

@@ -39,8 +39,7 @@ def _plain_value(name: str, value) -> bool | int | float:
         value = float(value)
         if not math.isfinite(value):
             raise MetricError(
-                f"Metric {name!r} is {value}: the run that produced it diverged or never ran. "
-                "Record a finite number."
+                f"Metric {name!r} is {value}: the run that produced it diverged or never ran. Record a finite number."
             )
         return value
     raise MetricError(

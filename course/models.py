@@ -67,9 +67,7 @@ def build_scratch_model(
     _check_learning_rate(learning_rate)
     with distribution_strategy().scope():
         inputs, x = _inputs(image_size, augmentation)
-        network = keras.applications.EfficientNetB0(
-            include_top=True, weights=None, classes=num_classes, input_tensor=x
-        )
+        network = keras.applications.EfficientNetB0(include_top=True, weights=None, classes=num_classes, input_tensor=x)
         model = keras.Model(inputs, network.output, name=network.name)  # takes one tensor, not a list
         float32_output(model)  # the "predictions" layer, under a mixed_float16 policy
         _compile(model, learning_rate)
@@ -187,8 +185,10 @@ def _download_imagenet_weights() -> None:
     """Put the ImageNet no-top weights into Keras's cache, where EfficientNetB0 looks for them."""
     try:
         keras.utils.get_file(
-            EFFICIENTNETB0_NOTOP.name, EFFICIENTNETB0_NOTOP.url,
-            cache_subdir="models", file_hash=EFFICIENTNETB0_NOTOP.file_hash,
+            EFFICIENTNETB0_NOTOP.name,
+            EFFICIENTNETB0_NOTOP.url,
+            cache_subdir="models",
+            file_hash=EFFICIENTNETB0_NOTOP.file_hash,
         )
     except Exception as error:
         raise WeightsUnavailableError(

@@ -29,7 +29,6 @@ def one_hot(label, num_classes: int = NUM_CLASSES) -> tf.Tensor:
     return tf.one_hot(label, num_classes, dtype=tf.float32)
 
 
-
 def available_memory() -> int:
     """Bytes of memory available to this process now (Linux ``MemAvailable``; a 2 GiB guess elsewhere)."""
     try:

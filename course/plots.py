@@ -255,8 +255,7 @@ def label_titles(labels, class_names: Sequence[str]) -> list[str]:
     if array.ndim == 2:
         if array.shape[1] != len(names):
             raise ValueError(
-                f"One-hot labels have {array.shape[1]} columns but there are {len(names)} class names; "
-                "they must match."
+                f"One-hot labels have {array.shape[1]} columns but there are {len(names)} class names; they must match."
             )
         return [_mixed_label_title(row.astype(float), names) for row in array]
     raise ValueError(f"Labels must be integers [batch] or one-hot [batch, classes]; got shape {array.shape}.")

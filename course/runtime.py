@@ -36,7 +36,14 @@ DRIVE_MOUNT_POINT = "/content/drive"
 DRIVE_COURSE_FOLDER = "MyDrive/stanford-dogs-course"  # under the mount point
 # Settings that change how a run executes or where it reads from, not what it trains.
 _KEY_EXCLUDED = (
-    "name", "verbose", "run_eagerly", "data_dir", "work_dir", "allow_cpu", "mixed_precision", "jit_compile",
+    "name",
+    "verbose",
+    "run_eagerly",
+    "data_dir",
+    "work_dir",
+    "allow_cpu",
+    "mixed_precision",
+    "jit_compile",
 )
 SWITCH_RUNTIME_HINT = (
     "In Colab choose Runtime > Change runtime type > T4 GPU > Save, then run the notebook again from the "
@@ -103,8 +110,10 @@ def prepare_runtime(
         if profile.allow_cpu:
             print("No GPU or TPU: allow_cpu = True, so the full profile trains on the CPU, which takes hours.")
         else:
-            print(f"WARNING: this runtime has no GPU or TPU, and training in the full profile refuses to start "
-                  f"without one. {SWITCH_RUNTIME_HINT}")
+            print(
+                f"WARNING: this runtime has no GPU or TPU, and training in the full profile refuses to start "
+                f"without one. {SWITCH_RUNTIME_HINT}"
+            )
     return profile
 
 
@@ -126,8 +135,11 @@ def _mount_drive(mount: Callable[[str], None] | None) -> str:
 def run_key(profile: Profile) -> str:
     """Eight hex digits that change with every profile setting that shapes training (data, sizes,
     epochs, learning rates, seed, weights), not with how or where it runs."""
-    settings = {field.name: getattr(profile, field.name) for field in dataclasses.fields(profile)
-                if field.name not in _KEY_EXCLUDED}
+    settings = {
+        field.name: getattr(profile, field.name)
+        for field in dataclasses.fields(profile)
+        if field.name not in _KEY_EXCLUDED
+    }
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:8]
 
 

@@ -199,7 +199,10 @@ def run(settings: BenchSettings) -> tuple[list[PipelineMeasurement], dict]:
     timings[IN_PIPELINE] = ("placement pipeline: FastAugment on cached batches, CPU", passes(course, settings.epochs))
     uint8_only = fast_pipeline(examples, size, batch, seed=settings.seed, keep_uint8=True)
     full_pass(uint8_only)  # fills the cache
-    timings[UINT8_ONLY] = ("placement model: cached uint8 batches, no augmentation", passes(uint8_only, settings.epochs))
+    timings[UINT8_ONLY] = (
+        "placement model: cached uint8 batches, no augmentation",
+        passes(uint8_only, settings.epochs),
+    )
 
     model = build_transfer_model(NUM_CLASSES, size, weights=None)
     model.run_eagerly = settings.eager_training
@@ -228,9 +231,14 @@ def run(settings: BenchSettings) -> tuple[list[PipelineMeasurement], dict]:
         reference_timing = timings[baseline][1]
         measurements.append(
             PipelineMeasurement(
-                name, description, timing.images / timing.seconds, 1000 * timing.cpu_seconds / timing.images, baseline,
+                name,
+                description,
+                timing.images / timing.seconds,
+                1000 * timing.cpu_seconds / timing.images,
+                baseline,
                 ratio=(timing.images / timing.seconds) / (reference_timing.images / reference_timing.seconds),
-                cpu_ratio=(reference_timing.cpu_seconds / reference_timing.images) / (timing.cpu_seconds / timing.images),
+                cpu_ratio=(reference_timing.cpu_seconds / reference_timing.images)
+                / (timing.cpu_seconds / timing.images),
             )
         )
     facts = {
@@ -249,7 +257,8 @@ def run(settings: BenchSettings) -> tuple[list[PipelineMeasurement], dict]:
 def format_measurements(measurements: list[PipelineMeasurement], settings: BenchSettings, facts: dict) -> str:
     """The measurements as a Markdown table, with the run's settings and load above and below it."""
     header = (
-        f"{facts['jpegs']} JPEGs {JPEG_WIDTH}x{JPEG_HEIGHT} (mean {facts['jpeg_kb']:.0f} KB) -> {settings.image_size} px, "
+        f"{facts['jpegs']} JPEGs {JPEG_WIDTH}x{JPEG_HEIGHT} (mean {facts['jpeg_kb']:.0f} KB) "
+        f"-> {settings.image_size} px, "
         f"batch {settings.batch}, {settings.epochs} timed epoch(s), {settings.train_steps} timed train step(s), "
         f"{facts['cpu_cores']} CPU cores ({facts['cpu_model']}), TensorFlow {facts['tensorflow']}"
         + (", eager training steps" if settings.eager_training else "")
@@ -279,17 +288,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--image-size", type=int, default=BenchSettings.image_size)
     parser.add_argument("--images", type=int, default=BenchSettings.images, help="number of JPEGs")
     parser.add_argument("--batch", type=int, default=BenchSettings.batch)
-    parser.add_argument("--epochs", type=int, default=BenchSettings.epochs,
-                        help="passes timed for the pipelines that do the same work every epoch")
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=BenchSettings.epochs,
+        help="passes timed for the pipelines that do the same work every epoch",
+    )
     parser.add_argument("--train-steps", type=int, default=BenchSettings.train_steps)
-    parser.add_argument("--quick", action="store_true", help="a tiny run that checks the plumbing; numbers mean nothing")
+    parser.add_argument(
+        "--quick", action="store_true", help="a tiny run that checks the plumbing; numbers mean nothing"
+    )
     arguments = parser.parse_args(argv)
     if arguments.quick:
         settings = BenchSettings(**QUICK_SETTINGS, eager_training=True)
     else:
         settings = BenchSettings(
-            image_size=arguments.image_size, images=arguments.images, batch=arguments.batch,
-            epochs=arguments.epochs, train_steps=arguments.train_steps,
+            image_size=arguments.image_size,
+            images=arguments.images,
+            batch=arguments.batch,
+            epochs=arguments.epochs,
+            train_steps=arguments.train_steps,
         )
     for name in ("image_size", "images", "batch", "epochs", "train_steps"):
         if getattr(settings, name) < 1:

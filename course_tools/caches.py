@@ -68,8 +68,12 @@ def fetch(remote: RemoteFile, cache_dir: Path, cache_subdir: str, force: bool = 
     target.parent.mkdir(parents=True, exist_ok=True)  # get_file falls back to /tmp for a folder it cannot find
     try:
         path = keras.utils.get_file(
-            remote.name, remote.url, file_hash=remote.file_hash, cache_dir=str(cache_dir),
-            cache_subdir=cache_subdir, force_download=force,
+            remote.name,
+            remote.url,
+            file_hash=remote.file_hash,
+            cache_dir=str(cache_dir),
+            cache_subdir=cache_subdir,
+            force_download=force,
         )
     except ValueError:  # downloaded, but the hash does not match
         raise _hash_mismatch(remote, target) from None
@@ -106,7 +110,9 @@ def prepare_weights(
         return catalogue("EfficientNetB0 ImageNet weights (Keras cache)", path.parent, [path.name])
     path = Path(profile.weights)
     if not path.is_file():
-        raise CacheError(f"The profile's weights file {path} does not exist. Point weights at an existing file or use 'imagenet'.")
+        raise CacheError(
+            f"The profile's weights file {path} does not exist. Point weights at an existing file or use 'imagenet'."
+        )
     return catalogue("EfficientNetB0 weights file", path.parent, [path.name])
 
 
@@ -150,7 +156,9 @@ def prepare_tfds(builder, force: bool = False) -> Cache:
             "Without network access, unpack the official archive instead and use --source archive --data-dir <folder>."
         ) from None
     root = Path(builder.data_dir)
-    return catalogue(f"{builder.name} (TFDS)", root, [path.relative_to(root) for path in root.rglob("*") if path.is_file()])
+    return catalogue(
+        f"{builder.name} (TFDS)", root, [path.relative_to(root) for path in root.rglob("*") if path.is_file()]
+    )
 
 
 def prepare(profile: Profile, force: bool = False) -> list[Cache]:
@@ -182,14 +190,17 @@ def write_manifest(path: Path, caches: list[Cache], rebuild: str) -> None:
 def verify(path: Path) -> list[Cache]:
     """The caches in the manifest at ``path``; :class:`CacheError` names every missing or corrupt file."""
     if not path.is_file():
-        raise CacheError(f"No cache manifest at {path}. Prepare the caches first: python -m course_tools.caches prepare")
+        raise CacheError(
+            f"No cache manifest at {path}. Prepare the caches first: python -m course_tools.caches prepare"
+        )
     try:
         manifest = json.loads(path.read_text())
         caches = [Cache(**cache) for cache in manifest["caches"]]
         rebuild = manifest["rebuild"]
     except (ValueError, KeyError, TypeError) as error:
         raise CacheError(
-            f"The cache manifest {path} is unreadable ({error!r}). Prepare the caches again: python -m course_tools.caches prepare"
+            f"The cache manifest {path} is unreadable ({error!r}). "
+            "Prepare the caches again: python -m course_tools.caches prepare"
         ) from None
     problems = []
     for cache in caches:
@@ -202,7 +213,8 @@ def verify(path: Path) -> list[Cache]:
     if problems:
         shown = problems[:20] + ([f"... and {len(problems) - 20} more"] if len(problems) > 20 else [])
         raise CacheError(
-            f"{len(problems)} cached file(s) do not match {path}:\n  " + "\n  ".join(shown)
+            f"{len(problems)} cached file(s) do not match {path}:\n  "
+            + "\n  ".join(shown)
             + f"\nRebuild the caches with: {rebuild}"
         )
     return caches
@@ -227,8 +239,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m course_tools.caches", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     prepare_command = commands.add_parser("prepare", help="download what a profile needs and write the manifest")
-    prepare_command.add_argument("--profile", choices=list(PROFILES), default="full", help="run profile (default: full)")
-    prepare_command.add_argument("--source", choices=SOURCES, help="data source (default: the profile's, or COURSE_SOURCE)")
+    prepare_command.add_argument(
+        "--profile", choices=list(PROFILES), default="full", help="run profile (default: full)"
+    )
+    prepare_command.add_argument(
+        "--source", choices=SOURCES, help="data source (default: the profile's, or COURSE_SOURCE)"
+    )
     prepare_command.add_argument("--data-dir", help="TFDS data_dir or archive folder (default: COURSE_DATA_DIR)")
     prepare_command.add_argument("--force", action="store_true", help="download and unpack again even if cached")
     verify_command = commands.add_parser("verify", help="check every cached file against the manifest")

@@ -32,7 +32,9 @@ TRAIN_ALL_LAYERS = V100_TRAIN_FP32 * T4_PER_V100 * MIXED_PRECISION_GAIN  # from 
 FORWARD = V100_INFER_FP16 * T4_PER_V100 * MIXED_PRECISION_GAIN  # frozen backbone, validation
 # Fine-tuning back-propagates through block 7a and the top convolution only: about a forward pass.
 EPOCHS = {"lesson3_scratch": ("scratch", 40), "lesson4_frozen": ("frozen", 25), "lesson5_finetune": ("finetune", 4)}
-SOURCE = "course/estimates.py: NVIDIA's published EfficientNet-B0 throughput scaled to a T4, CPU figures measured on 2 cores"
+SOURCE = (
+    "course/estimates.py: NVIDIA's published EfficientNet-B0 throughput scaled to a T4, CPU figures measured on 2 cores"
+)
 
 
 def epoch_seconds(kind: str) -> float:

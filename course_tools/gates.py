@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from course.metrics import read_metrics
+from course_tools.settings import read_settings
 
 DEFAULT_CONFIG = Path(__file__).with_name("gates.toml")
 
@@ -126,14 +126,7 @@ def _build(kind, table: dict, where: str):
 
 def load_gates(path: Path = DEFAULT_CONFIG) -> GatesConfig:
     """The gates in ``path``, checked for consistency."""
-    try:
-        raw = tomllib.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise GateConfigError(
-            f"No gates configuration at {path}. Run from a checkout (pip install -e .) or pass --config."
-        ) from None
-    except tomllib.TOMLDecodeError as error:
-        raise GateConfigError(f"{path} is not valid TOML: {error}") from None
+    raw = read_settings(path, GateConfigError)
     gates = [_build(Gate, table, f"{path}, gate {index + 1}") for index, table in enumerate(raw.get("gates", []))]
     metrics = {
         name: _build(MetricSource, table, f"{path}, [metrics.{name}]") for name, table in raw.get("metrics", {}).items()
@@ -154,7 +147,7 @@ def load_gates(path: Path = DEFAULT_CONFIG) -> GatesConfig:
         if undescribed:
             raise GateConfigError(
                 f"{path}, gate {gate.name!r}: add [metrics.{undescribed[0]}] with recorded_by = "
-                "\"<the lesson that records it>\"."
+                '"<the lesson that records it>".'
             )
     return GatesConfig(default_profile, gates, metrics)
 
@@ -198,7 +191,7 @@ class ExecutedLessons:
         if len(candidates) > 1:
             raise MetricUnavailable(
                 f"{name} recorded by several notebooks ({', '.join(candidates)}); pin it to one with "
-                f"lesson = \"<lesson>\" under [metrics.{name}] in the gates configuration"
+                f'lesson = "<lesson>" under [metrics.{name}] in the gates configuration'
             )
         metrics, notebook = self.recorded[candidates[0]]
         reading = MetricReading(metrics[name], notebook, _run_profile(notebook))

@@ -19,12 +19,12 @@ import logging
 import shutil
 import sys
 import time
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from course.config import PROFILES
 from course.metrics import read_metrics
+from course_tools.settings import read_settings
 
 KERNEL = "python3"
 # The three approaches, by the metric the lesson that trains each records.
@@ -93,14 +93,7 @@ def discover_lessons(folder: Path) -> dict[str, Path]:
 
 def load_config(path: Path) -> dict:
     """The runner settings in ``path`` (see ``course/notebooks.toml``)."""
-    try:
-        config = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise NotebookRunError(
-            f"No runner settings at {path}. Run from a checkout (pip install -e .) or pass --config."
-        ) from None
-    except tomllib.TOMLDecodeError as error:
-        raise NotebookRunError(f"{path} is not valid TOML: {error}") from None
+    config = read_settings(path, NotebookRunError)
     unknown = sorted(set(config) - {"timeout", "lessons"})
     if unknown:
         raise NotebookRunError(f"{path}: unknown table(s) {unknown}; expected [timeout] and [lessons.<lesson>].")
@@ -131,10 +124,14 @@ def plan_lessons(
         parameters = settings.get("parameters", {})
         reserved = sorted(set(parameters) & set(REQUIRED_PARAMETERS))
         if reserved:
-            raise NotebookRunError(f"Lesson {name!r}: the runner sets {reserved} itself; remove them from its parameters.")
+            raise NotebookRunError(
+                f"Lesson {name!r}: the runner sets {reserved} itself; remove them from its parameters."
+            )
         lesson_timeouts = settings.get("timeout", {})
         if not isinstance(lesson_timeouts, dict):
-            raise NotebookRunError(f"Lesson {name!r}: timeout must be a table by profile, e.g. timeout = {{ full = 43200 }}.")
+            raise NotebookRunError(
+                f"Lesson {name!r}: timeout must be a table by profile, e.g. timeout = {{ full = 43200 }}."
+            )
         lesson_timeout = timeout or lesson_timeouts.get(profile) or config.get("timeout", {}).get(profile)
         if not lesson_timeout:
             raise NotebookRunError(
@@ -160,11 +157,10 @@ def failing_cell(executed: Path) -> str:
     if not executed.is_file():
         return "before the first cell ran"
     notebook = nbformat.read(str(executed), as_version=4)
-    lesson_cells = [
-        cell for cell in notebook.cells if not _PAPERMILL_CELL_TAGS & set(cell.metadata.get("tags", []))
-    ]
+    lesson_cells = [cell for cell in notebook.cells if not _PAPERMILL_CELL_TAGS & set(cell.metadata.get("tags", []))]
     started = [
-        (number, cell) for number, cell in enumerate(lesson_cells, start=1)
+        (number, cell)
+        for number, cell in enumerate(lesson_cells, start=1)
         if cell.metadata.get("papermill", {}).get("start_time")
     ]
     if not started:
@@ -184,9 +180,11 @@ def run_lesson(lesson: LessonPlan, profile: str, out: Path, kernel: str = KERNEL
     missing = missing_parameters(lesson)
     if missing:
         return LessonRun(
-            lesson.name, "not run", 0.0,
+            lesson.name,
+            "not run",
+            0.0,
             failure=f"its cell tagged 'parameters' does not define {', '.join(missing)}; give each a default "
-            "there (for example `profile = None`, `output_dir = \"figures\"`)",
+            'there (for example `profile = None`, `output_dir = "figures"`)',
         )
     executed = out / f"{lesson.name}.ipynb"
     figures = out / lesson.name
@@ -199,8 +197,14 @@ def run_lesson(lesson: LessonPlan, profile: str, out: Path, kernel: str = KERNEL
     status, failure = "passed", ""
     try:
         papermill.execute_notebook(
-            str(lesson.notebook), str(executed), parameters=parameters, kernel_name=kernel,
-            execution_timeout=lesson.timeout, log_output=True, progress_bar=False, cwd=str(lesson.notebook.parent),
+            str(lesson.notebook),
+            str(executed),
+            parameters=parameters,
+            kernel_name=kernel,
+            execution_timeout=lesson.timeout,
+            log_output=True,
+            progress_bar=False,
+            cwd=str(lesson.notebook.parent),
         )
     except papermill.PapermillExecutionError as error:
         status, failure = "failed", f"{failing_cell(executed)} raised {error.ename}: {error.evalue}"
@@ -226,7 +230,8 @@ def format_runs(runs: list[LessonRun]) -> str:
     rows = [("lesson", "status", "seconds", "metrics")]
     for run in runs:
         metrics = ", ".join(
-            f"{name}={value:.4f}" if isinstance(value, float) else f"{name}={value}" for name, value in run.metrics.items()
+            f"{name}={value:.4f}" if isinstance(value, float) else f"{name}={value}"
+            for name, value in run.metrics.items()
         )
         rows.append((run.lesson, run.status, f"{run.seconds:.1f}", metrics or "-"))
     widths = [max(len(row[column]) for row in rows) for column in range(3)]
@@ -263,7 +268,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--profile", required=True, choices=list(PROFILES), help="run profile passed to every lesson")
     parser.add_argument("--out", type=Path, required=True, help="folder for executed notebooks and figures")
     parser.add_argument("--timeout", type=float, help="seconds any one cell may run (overrides the runner settings)")
-    parser.add_argument("--source", choices=NOTEBOOK_FOLDERS, default="solutions", help="instructor or student notebooks")
+    parser.add_argument(
+        "--source", choices=NOTEBOOK_FOLDERS, default="solutions", help="instructor or student notebooks"
+    )
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="repository root (default: this folder)")
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="runner settings (TOML)")
     parser.add_argument("--kernel", default=KERNEL, help=f"Jupyter kernel to run the lessons on (default: {KERNEL})")

@@ -81,7 +81,9 @@ def per_breed_counts(total: int) -> list[int]:
 
 
 def write_standin_archive(
-    root: str | os.PathLike, train_count: int = ARCHIVE_TRAIN_COUNT, test_count: int = ARCHIVE_TEST_COUNT,
+    root: str | os.PathLike,
+    train_count: int = ARCHIVE_TRAIN_COUNT,
+    test_count: int = ARCHIVE_TEST_COUNT,
     seed: int = 0,
 ) -> Path:
     """Write the stand-in archive (see the module docstring) into ``root`` and return it.
@@ -151,17 +153,18 @@ def write_standin_weights(folder: str | os.PathLike, seed: int = 0) -> Path:
     backbone = keras.applications.EfficientNetB0(include_top=False, weights=None)
     normalization = next(layer for layer in backbone.layers if isinstance(layer, keras.layers.Normalization))
     mean, _, count = normalization.get_weights()
-    normalization.set_weights([
-        np.reshape(IMAGENET_MEAN_RGB, mean.shape).astype(mean.dtype),
-        np.reshape(IMAGENET_STDDEV_RGB, mean.shape).astype(mean.dtype),
-        count,
-    ])
+    normalization.set_weights(
+        [
+            np.reshape(IMAGENET_MEAN_RGB, mean.shape).astype(mean.dtype),
+            np.reshape(IMAGENET_STDDEV_RGB, mean.shape).astype(mean.dtype),
+            count,
+        ]
+    )
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / WEIGHTS_FILE_NAME
     mark = f"random EfficientNetB0 weights (seed {seed}), not ImageNet's"
     save_like_the_imagenet_file(backbone, path, {WEIGHTS_MARK: mark})
     return path
-
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -56,8 +56,9 @@ def require_standin() -> None:
 
 
 def _pip(*arguments: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(PYTHON), "-m", "pip", *arguments], capture_output=True, text=True, check=True,
-                          env=standin_environment())
+    return subprocess.run(
+        [str(PYTHON), "-m", "pip", *arguments], capture_output=True, text=True, check=True, env=standin_environment()
+    )
 
 
 def installed() -> dict[str, str]:
@@ -80,15 +81,25 @@ def reset() -> None:
 
 def standin_environment() -> dict[str, str]:
     """This process's environment without what would make the stand-in import this checkout or pick a profile."""
-    return {name: value for name, value in os.environ.items()
-            if name not in {"PYTHONPATH", "COURSE_PROFILE", "NBGRADER_EXECUTION", "VIRTUAL_ENV"}}
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if name not in {"PYTHONPATH", "COURSE_PROFILE", "NBGRADER_EXECUTION", "VIRTUAL_ENV"}
+    }
 
 
 def install_kernel(folder: Path) -> Path:
     """A Jupyter kernel named KERNEL on the stand-in's Python; returns the folder to put on JUPYTER_PATH."""
     spec = folder / "kernels" / KERNEL
     spec.mkdir(parents=True, exist_ok=True)
-    argv = [str(PYTHON), "-m", "ipykernel_launcher", "-f", "{connection_file}", f"--IPKernelApp.exec_lines={COLAB_MODULE}"]
+    argv = [
+        str(PYTHON),
+        "-m",
+        "ipykernel_launcher",
+        "-f",
+        "{connection_file}",
+        f"--IPKernelApp.exec_lines={COLAB_MODULE}",
+    ]
     kernel = {"argv": argv, "display_name": "Colab stand-in", "language": "python", "env": {"PYTHONPATH": ""}}
     (spec / "kernel.json").write_text(json.dumps(kernel, indent=1))
     return folder
@@ -126,6 +137,13 @@ def run_on_colab(notebook: nbformat.NotebookNode, name: str, out: Path) -> Lesso
 
 
 def check_environment(cwd: Path) -> subprocess.CompletedProcess:
-    """``course.environment.check_environment()`` in the stand-in, outside the checkout, as a setup cell would call it."""
-    return subprocess.run([str(PYTHON), "-c", "from course.environment import check_environment; print(check_environment())"],
-                          capture_output=True, text=True, cwd=cwd, env=standin_environment(), check=False)
+    """``course.environment.check_environment()`` in the stand-in, outside the checkout, as a setup cell
+    would call it."""
+    return subprocess.run(
+        [str(PYTHON), "-c", "from course.environment import check_environment; print(check_environment())"],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=standin_environment(),
+        check=False,
+    )

@@ -10,8 +10,14 @@ import pytest
 
 @pytest.fixture(autouse=True)
 def _clean_profile_environment(monkeypatch):
-    for variable in ("COURSE_PROFILE", "NBGRADER_EXECUTION", "COURSE_SOURCE", "COURSE_DATA_DIR",
-                     "COURSE_WORK_DIR", "COURSE_ALLOW_CPU"):
+    for variable in (
+        "COURSE_PROFILE",
+        "NBGRADER_EXECUTION",
+        "COURSE_SOURCE",
+        "COURSE_DATA_DIR",
+        "COURSE_WORK_DIR",
+        "COURSE_ALLOW_CPU",
+    ):
         monkeypatch.delenv(variable, raising=False)
 
 
@@ -30,3 +36,12 @@ def without_gpu(monkeypatch):
     from course import acceleration
 
     monkeypatch.setattr(acceleration, "gpu_available", lambda: False)
+
+
+@pytest.fixture(scope="session")
+def graded(tmp_path_factory):
+    """The fixture class graded once per session (tests/graded_course.py): (course folder, grade's
+    output). Tests that change its gradebook work on a copy."""
+    from tests.graded_course import graded_fixture_class
+
+    return graded_fixture_class(tmp_path_factory.mktemp("course"))

@@ -23,6 +23,14 @@ from pathlib import Path
 
 import nbformat
 
+from autograder.cells import (
+    CODE_STUB,
+    SECRET_MARKERS,
+    SECRET_REGIONS,
+    TEXT_STUB,
+    is_answer,
+    is_test,
+)
 from course_tools.notebooks import (
     DEFAULT_CONFIG,
     LessonRun,
@@ -38,21 +46,11 @@ RELEASE_FOLDER = "lessons"
 CONFIG_FILE = "nbgrader_config.py"
 GRADE_PROFILE_ENVIRONMENT = {"COURSE_PROFILE": "grade", "NBGRADER_EXECUTION": "autograde"}
 
-# Text that only the instructors' version may hold.
-SECRET_REGIONS = (
-    ("### BEGIN SOLUTION", "### END SOLUTION"),
-    ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"),
-    ("=== BEGIN MARK SCHEME ===", "=== END MARK SCHEME ==="),
-)
-SECRET_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS",
-                  "BEGIN MARK SCHEME", "END MARK SCHEME")
 # Lines shorter than this (``return x``, ``)``) may legitimately appear in both versions.
 DISTINCTIVE_LINE_LENGTH = 12
-CODE_STUB = "raise NotImplementedError()"
 # The lessons that train, executed in the demo profile (real transfer learning, checked by its gates:
 # tests/lessons/test_demo.py) rather than in smoke; the others run in smoke.
 DEMO_LESSONS = ("lesson3_scratch", "lesson4_frozen", "lesson5_finetune")
-TEXT_STUB = "YOUR ANSWER HERE"
 
 
 # --- lessons and notebooks ---------------------------------------------------------------------
@@ -77,27 +75,14 @@ def committed_notebooks(root: Path = REPO_ROOT) -> list[Path]:
     """The notebooks under ``solutions/`` and ``lessons/`` (checkpoints excluded)."""
     notebooks = []
     for folder in (SOURCE_FOLDER, RELEASE_FOLDER):
-        notebooks += [path for path in sorted((root / folder).rglob("*.ipynb"))
-                      if ".ipynb_checkpoints" not in path.parts]
+        notebooks += [
+            path for path in sorted((root / folder).rglob("*.ipynb")) if ".ipynb_checkpoints" not in path.parts
+        ]
     return notebooks
 
 
 def read(path: Path) -> nbformat.NotebookNode:
     return nbformat.read(str(path), as_version=nbformat.NO_CONVERT)
-
-
-def nbgrader_metadata(cell) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {})
-
-
-def is_test_cell(cell) -> bool:
-    """An autograded test cell: a graded code cell that is not an answer."""
-    metadata = nbgrader_metadata(cell)
-    return cell.cell_type == "code" and bool(metadata.get("grade")) and not metadata.get("solution")
-
-
-def is_answer_cell(cell) -> bool:
-    return bool(nbgrader_metadata(cell).get("solution"))
 
 
 def hygiene_problems(path: Path) -> list[str]:
@@ -124,8 +109,11 @@ def make_course_root(destination: Path, root: Path = REPO_ROOT) -> Path:
     """A copy of the course (its nbgrader configuration and ``solutions/``) to release and grade in."""
     destination.mkdir(parents=True, exist_ok=True)
     shutil.copy2(root / CONFIG_FILE, destination / CONFIG_FILE)
-    shutil.copytree(root / SOURCE_FOLDER, destination / SOURCE_FOLDER,
-                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    shutil.copytree(
+        root / SOURCE_FOLDER,
+        destination / SOURCE_FOLDER,
+        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"),
+    )
     return destination
 
 
@@ -144,8 +132,11 @@ def _comparable(notebook) -> dict:
         if "nbgrader" in metadata:
             metadata["nbgrader"] = {key: value for key, value in metadata["nbgrader"].items() if key != "checksum"}
         cells.append({"id": cell.get("id"), "cell_type": cell.cell_type, "source": cell.source, "metadata": metadata})
-    return {"nbformat": (notebook.nbformat, notebook.nbformat_minor), "metadata": dict(notebook.metadata),
-            "cells": cells}
+    return {
+        "nbformat": (notebook.nbformat, notebook.nbformat_minor),
+        "metadata": dict(notebook.metadata),
+        "cells": cells,
+    }
 
 
 def release_differences(expected_path: Path, actual_path: Path) -> list[str]:
@@ -158,7 +149,7 @@ def release_differences(expected_path: Path, actual_path: Path) -> list[str]:
     actual_ids = [cell["id"] for cell in actual["cells"]]
     if expected_ids != actual_ids:
         return differences + [f"cells differ: expected {expected_ids}, found {actual_ids}"]
-    for fresh, committed in zip(expected["cells"], actual["cells"]):
+    for fresh, committed in zip(expected["cells"], actual["cells"], strict=True):
         for key in ("cell_type", "source", "metadata"):
             if fresh[key] != committed[key]:
                 differences.append(f"cell {fresh['id']}: {key} differs")
@@ -171,7 +162,7 @@ def secret_lines(notebook) -> tuple[set[str], str]:
     secrets, public = set(), []
     for cell in notebook.cells:
         lines = cell.source.splitlines()
-        if cell.cell_type == "markdown" and is_answer_cell(cell):
+        if cell.cell_type == "markdown" and is_answer(cell):
             secrets.update(lines)
             continue
         inside = None
@@ -185,8 +176,11 @@ def secret_lines(notebook) -> tuple[set[str], str]:
             else:
                 secrets.add(line)
     public_text = "\n".join(public)
-    distinctive = {line.strip() for line in secrets
-                   if len(line.strip()) >= DISTINCTIVE_LINE_LENGTH and line.strip() not in public_text}
+    distinctive = {
+        line.strip()
+        for line in secrets
+        if len(line.strip()) >= DISTINCTIVE_LINE_LENGTH and line.strip() not in public_text
+    }
     return distinctive, public_text
 
 
@@ -199,7 +193,7 @@ def leaks(source_path: Path, released_path: Path) -> list[str]:
     secrets, _ = secret_lines(read(source_path))
     found += [f"line {line!r}" for line in sorted(secrets) if line in text]
     for cell in released.cells:
-        if is_answer_cell(cell):
+        if is_answer(cell):
             stub = CODE_STUB if cell.cell_type == "code" else TEXT_STUB
             if stub not in cell.source:
                 found.append(f"answer cell {cell.get('id')} is not a stub")
@@ -222,9 +216,12 @@ def stderr_in_test_cells(executed_path: Path) -> dict[str, str]:
     """Test cells of an executed notebook that wrote to stderr, with what they wrote."""
     written = {}
     for cell in read(executed_path).cells:
-        if is_test_cell(cell):
-            text = "".join(output.get("text", "") for output in cell.get("outputs", [])
-                           if output.get("output_type") == "stream" and output.get("name") == "stderr")
+        if is_test(cell):
+            text = "".join(
+                output.get("text", "")
+                for output in cell.get("outputs", [])
+                if output.get("output_type") == "stream" and output.get("name") == "stderr"
+            )
             if text:
                 written[cell.get("id")] = text
     return written
@@ -241,15 +238,21 @@ def errors_in_cells(executed_path: Path, cell_ids) -> dict[str, str]:
     return errors
 
 
-def execute_with_errors(notebook_path: Path, executed_path: Path, environment: dict[str, str],
-                        timeout: int = 600) -> Path:
+def execute_with_errors(
+    notebook_path: Path, executed_path: Path, environment: dict[str, str], timeout: int = 600
+) -> Path:
     """Run every cell of a notebook, carrying on after errors (as nbgrader does), in a kernel whose
     environment is updated with ``environment``; the executed notebook goes to ``executed_path``."""
     from nbclient import NotebookClient
 
     notebook = read(notebook_path)
-    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", allow_errors=True,
-                            resources={"metadata": {"path": str(notebook_path.parent)}})
+    client = NotebookClient(
+        notebook,
+        timeout=timeout,
+        kernel_name="python3",
+        allow_errors=True,
+        resources={"metadata": {"path": str(notebook_path.parent)}},
+    )
     client.execute(env={**os.environ, **environment})
     nbformat.write(notebook, str(executed_path))
     return executed_path
@@ -297,13 +300,22 @@ def autograde(course_root: Path, lesson: str, student: str) -> Grading:
     from nbgrader.api import Gradebook
 
     nbgrader = Path(sys.executable).with_name("nbgrader")
-    command = [str(nbgrader), "autograde", lesson, "--student", student, "--force",
-               f"--CourseDirectory.root={course_root}"]
-    environment = {**os.environ, **GRADE_PROFILE_ENVIRONMENT,
-                   "PATH": os.pathsep.join([str(nbgrader.parent), os.environ.get("PATH", "")])}
+    command = [
+        str(nbgrader),
+        "autograde",
+        lesson,
+        "--student",
+        student,
+        "--force",
+        f"--CourseDirectory.root={course_root}",
+    ]
+    environment = {
+        **os.environ,
+        **GRADE_PROFILE_ENVIRONMENT,
+        "PATH": os.pathsep.join([str(nbgrader.parent), os.environ.get("PATH", "")]),
+    }
     started = time.perf_counter()
-    completed = subprocess.run(command, capture_output=True, text=True, cwd=course_root, env=environment,
-                               check=False)
+    completed = subprocess.run(command, capture_output=True, text=True, cwd=course_root, env=environment, check=False)
     seconds = time.perf_counter() - started
     log = f"{completed.stdout}\n{completed.stderr}"
     if completed.returncode != 0:
@@ -319,8 +331,9 @@ def autograde(course_root: Path, lesson: str, student: str) -> Grading:
 
 def unexecuted_test_cells(autograded_path: Path) -> list[str]:
     """Test cells the grading run never reached (no execution count): the run broke off."""
-    return [cell.get("id") for cell in read(autograded_path).cells
-            if is_test_cell(cell) and cell.get("execution_count") is None]
+    return [
+        cell.get("id") for cell in read(autograded_path).cells if is_test(cell) and cell.get("execution_count") is None
+    ]
 
 
 def autograder_events(autograded_path: Path) -> list[dict]:
@@ -339,4 +352,3 @@ def with_answers(notebook_path: Path, answers: dict[str, str]) -> nbformat.Noteb
     for cell_id, source in answers.items():
         cells[cell_id].source = source
     return notebook
-

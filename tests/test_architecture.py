@@ -40,7 +40,7 @@ def package_imports(root: Path, package: str) -> dict[str, set[str]]:
 
 
 def wrong_way_imports(root: Path) -> list[str]:
-    """"module imports name" for every import of a layer above the importing module's own."""
+    """ "module imports name" for every import of a layer above the importing module's own."""
     wrong = []
     for rank, package in enumerate(LAYERS):
         for module, names in package_imports(root, package).items():
@@ -51,7 +51,9 @@ def wrong_way_imports(root: Path) -> list[str]:
 def course_module_cycle(root: Path) -> list[str]:
     """A cycle among the modules of ``course`` (imports of the package itself left out), or []."""
     modules = package_imports(root, "course")
-    graph = {module: {name for name in names if name in modules and name != "course"} for module, names in modules.items()}
+    graph = {
+        module: {name for name in names if name in modules and name != "course"} for module, names in modules.items()
+    }
     try:
         TopologicalSorter(graph).prepare()
     except CycleError as error:

@@ -18,13 +18,17 @@ def test_every_script_names_a_main_function_of_a_runnable_module():
         module = importlib.import_module(module_name)
         assert callable(getattr(module, function)), name
         runnable = module_name if (ROOT / module_name.replace(".", "/")).with_suffix(".py").is_file() else None
-        assert runnable or (ROOT / module_name / "__main__.py").is_file(), f"{name}: python -m {module_name} does not run"
+        assert runnable or (ROOT / module_name / "__main__.py").is_file(), (
+            f"{name}: python -m {module_name} does not run"
+        )
 
 
 def test_the_readme_lists_every_script_with_its_module():
     readme = (ROOT / "README.md").read_text()
     listed = dict(re.findall(r"^\| `(dogs-[a-z-]+)` \| `([a-z_.]+)` \|", readme, re.M))
-    expected = {name: target.split(":")[0].removesuffix(".__main__").removesuffix(".cli") for name, target in SCRIPTS.items()}
+    expected = {
+        name: target.split(":")[0].removesuffix(".__main__").removesuffix(".cli") for name, target in SCRIPTS.items()
+    }
     assert listed == expected
 
 
@@ -32,7 +36,9 @@ def test_an_installed_script_prints_what_python_dash_m_prints():
     script = Path(sys.executable).with_name("dogs-course-estimates")
     assert script.is_file(), f"{script} is missing: reinstall with pip install -e ."
     installed = subprocess.run([str(script)], capture_output=True, text=True, check=True)
-    module = subprocess.run([sys.executable, "-m", "course_tools.estimates"], capture_output=True, text=True, check=True)
+    module = subprocess.run(
+        [sys.executable, "-m", "course_tools.estimates"], capture_output=True, text=True, check=True
+    )
     assert installed.stdout == module.stdout
     assert "| the course |" in installed.stdout
 

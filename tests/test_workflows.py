@@ -20,7 +20,10 @@ MODULES = {"course_tools.caches": caches, "course_tools.notebooks": notebooks, "
 def _check_workflow_schema(*paths):
     return subprocess.run(
         [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows", *map(str, paths)],
-        check=False, capture_output=True, text=True, timeout=120,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -39,8 +42,10 @@ def _commands(steps):
     """Every shell command of the steps, split into words."""
     return [
         shlex.split(line)
-        for step in steps if "run" in step
-        for line in step["run"].splitlines() if line.strip() and not line.lstrip().startswith("#")
+        for step in steps
+        if "run" in step
+        for line in step["run"].splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
     ]
 
 

@@ -23,7 +23,15 @@ from pathlib import Path
 # What a lesson imports from Colab's runtime (the course itself and what the setup cell installs
 # are not here: they are what the stand-in must not have before the setup cell runs).
 RUNTIME_PACKAGES = (
-    "tensorflow", "keras", "tensorflow-datasets", "numpy", "scipy", "matplotlib", "pillow", "requests", "ipykernel",
+    "tensorflow",
+    "keras",
+    "tensorflow-datasets",
+    "numpy",
+    "scipy",
+    "matplotlib",
+    "pillow",
+    "requests",
+    "ipykernel",
 )
 # Required by Colab's IPython 7.34 but not listed in the freeze; the stand-in's kernel needs it too.
 NOT_IN_FREEZE = {"jedi"}
@@ -46,8 +54,20 @@ def resolve(pins: dict[str, str]) -> dict[str, str]:
         constraints, report = Path(folder, "freeze.txt"), Path(folder, "report.json")
         constraints.write_text("".join(f"{name}=={version}\n" for name, version in sorted(pins.items())))
         subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--quiet", "--dry-run", "--ignore-installed",
-             "--report", str(report), "--constraint", str(constraints), *RUNTIME_PACKAGES],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--dry-run",
+                "--ignore-installed",
+                "--report",
+                str(report),
+                "--constraint",
+                str(constraints),
+                *RUNTIME_PACKAGES,
+            ],
             check=True,
         )
         installs = json.loads(report.read_text())["install"]
@@ -57,16 +77,22 @@ def resolve(pins: dict[str, str]) -> dict[str, str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("freeze", type=Path, help="Colab's published pip-freeze.gpu.txt")
-    parser.add_argument("--source", default="googlecolab/backend-info, pip-freeze.gpu.txt",
-                        help="where the freeze comes from (written into the header)")
+    parser.add_argument(
+        "--source",
+        default="googlecolab/backend-info, pip-freeze.gpu.txt",
+        help="where the freeze comes from (written into the header)",
+    )
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("constraints.txt"))
     args = parser.parse_args(argv)
     pins = freeze_pins(args.freeze.read_text())
     resolved = resolve(pins)
     not_on_colab = sorted(name for name in resolved if name not in pins and name not in NOT_IN_FREEZE)
     if not_on_colab:
-        print(f"error: resolving {', '.join(RUNTIME_PACKAGES)} needs packages Colab does not have: "
-              f"{', '.join(not_on_colab)}; the stand-in would not be Colab.", file=sys.stderr)
+        print(
+            f"error: resolving {', '.join(RUNTIME_PACKAGES)} needs packages Colab does not have: "
+            f"{', '.join(not_on_colab)}; the stand-in would not be Colab.",
+            file=sys.stderr,
+        )
         return 1
     header = [
         "# Colab's GPU runtime, the part the course touches: every package a lesson imports from the runtime,",

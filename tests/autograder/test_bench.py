@@ -9,9 +9,9 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from tests.autograder_fixtures import students
 
 from autograder import bench
+from tests.autograder_fixtures import students
 
 ROOT = Path(__file__).resolve().parents[2]
 ROW = re.compile(r"(?P<lesson>\S.*?)\s+(?P<notebooks>\d+)\s+(?P<one>[\d.]+)\s+(?P<two>[\d.]+)\s+(?P<ratio>[\d.]+)x")
@@ -53,8 +53,9 @@ def test_table_has_a_row_per_lesson_and_consistent_ratios(repository, tmp_path):
         assert consistent_with_rounding(float(row["ratio"]), one, two), row.group(0)
         assert f"{lesson}, --jobs 1: " in text and f"{lesson}, --jobs 2: " in text
     total = rows["one student, 2 lessons"]
-    assert float(total["one"]) == pytest.approx(float(rows["basics"]["one"]) + float(rows["vectors"]["one"]),
-                                                abs=0.16)  # three values, each rounded to 0.1
+    assert float(total["one"]) == pytest.approx(
+        float(rows["basics"]["one"]) + float(rows["vectors"]["one"]), abs=0.16
+    )  # three values, each rounded to 0.1
     assert "target: one student's lessons graded in under 300 s on 2 cores: met" in text
     assert re.search(r"load average \(1, 5, 15 min\) before: [\d.]+ [\d.]+ [\d.]+", text)
     assert re.search(r"load average \(1, 5, 15 min\) after: [\d.]+ [\d.]+ [\d.]+", text)
@@ -64,8 +65,7 @@ def test_table_has_a_row_per_lesson_and_consistent_ratios(repository, tmp_path):
 def test_grading_that_loses_points_stops_the_benchmark(repository, tmp_path):
     solution = repository / "solutions" / "basics" / "basics.ipynb"
     solution.write_text(solution.read_text().replace("return a + b  #", "return a - b  #"))
-    code, text = run_bench("--repository", repository, "--students", 1, "--lessons", "basics",
-                           "--jobs", 1)
+    code, text = run_bench("--repository", repository, "--students", 1, "--lessons", "basics", "--jobs", 1)
     assert code == 1
     assert "BENCHMARK INVALID" in text and "basics bench01: lost points on add-tests 0/2" in text
     assert "s/nb" not in text, "no table of failing grading"

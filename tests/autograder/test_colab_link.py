@@ -6,13 +6,13 @@ import re
 import subprocess
 import sys
 
-from tests import lesson_testing as lt
 import pytest
 from traitlets import TraitError
 
 from autograder.colab import ColabLink, colab_differences, write_colab_cells
 from autograder.courseroot import Course
 from course_tools.estimates import describe
+from tests import lesson_testing as lt
 
 
 def course_link(root=lt.REPO_ROOT) -> ColabLink:

@@ -20,18 +20,21 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from nbgrader.api import Gradebook
 
 from autograder import sample_class
+from autograder.cells import is_test
 from autograder.cli import main as autograder_main
 from autograder.dataflow import DataFlow
-from autograder.student_work import is_test, student_answer, with_stub_body
+from autograder.sample_files import write_csv
+from autograder.sample_plan import SAMPLE_KINDS
+from autograder.student_work import student_answer, with_stub_body
+from autograder.work_kinds import FULL, KINDS, PARTIAL, ZERO
 
 ROOT = Path(__file__).resolve().parents[2]
 CANVAS_NAME = re.compile(r"(?P<name>[a-z]+)_(?P<late>LATE_)?(?P<id>\d+)_(?P<submission>\d+)_(?P<file>.+)")
 LESSONS = sorted(path.name for path in (ROOT / "lessons").iterdir() if path.is_dir())
 STUDENTS = 12
-FULL_KINDS = {"correct", "late", "uploaded-twice", "test-deleted", "metadata-stripped", "colab-saved",
-              "copy-of", "browser-copy", "extra-cells", "cells-moved", "keep-alive-loop"}
-PARTIAL_KINDS = {"partial", "sys-exit", "always-equal", "test-pass"}
-ZERO_KINDS = {"truncated", "empty", "other-lesson"}
+FULL_KINDS = {kind for kind in SAMPLE_KINDS if KINDS[kind].outcome == FULL}
+PARTIAL_KINDS = {kind for kind in SAMPLE_KINDS if KINDS[kind].outcome == PARTIAL}
+ZERO_KINDS = {kind for kind in SAMPLE_KINDS if KINDS[kind].outcome == ZERO}
 
 
 def run(main, *args):
@@ -75,7 +78,7 @@ def test_every_student_and_lesson_has_one_expected_row_and_every_kind_appears(sa
     assert len(roster) == STUDENTS and {"id", "first_name", "last_name", "email"} <= set(roster[0])
     ids = sorted(row["id"] for row in roster)
     assert sorted(kinds_of(expected)) == sorted((lesson, student) for lesson in LESSONS for student in ids)
-    assert {row["kind"] for row in expected} == set(sample_class.KINDS)
+    assert {row["kind"] for row in expected} == set(SAMPLE_KINDS)
     assert {row["lesson"] for row in expected if row["kind"] == "partial"} == set(LESSONS)
     first = roster[0]["id"]
     assert {row["kind"] for row in expected if row["student"] == first} == {"correct"}
@@ -115,16 +118,23 @@ def test_partial_scores_add_up_the_tests_that_still_pass(sample, course):
     partial = [row for row in expected if row["kind"] == "partial"]
     for row in partial:
         release = nbformat.read(course / "lessons" / row["lesson"] / f"{row['lesson']}.ipynb", as_version=4)
-        points = {cell.metadata.nbgrader["grade_id"]: cell.metadata.nbgrader["points"]
-                  for cell in release.cells if is_test(cell)}
-        named, failing = re.fullmatch(r"partial: (.+) left as the release's stubs?, so (.+) fails?",
-                                      row["grade"]).groups()
+        points = {
+            cell.metadata.nbgrader["grade_id"]: cell.metadata.nbgrader["points"]
+            for cell in release.cells
+            if is_test(cell)
+        }
+        named, failing = re.fullmatch(
+            r"partial: (.+) left as the release's stubs?, so (.+) fails?", row["grade"]
+        ).groups()
         failing = [] if failing == "no test" else failing.split(", ")
         assert float(row["score"]) == sum(points.values()) - sum(points[test] for test in failing)
         assert 0 < float(row["score"]) < sum(points.values()), row["grade"]
         uploaded = nbformat.reads(entries[row["upload"]].decode(), as_version=4)
-        stubs = {cell.metadata.nbgrader["grade_id"]: cell.source for cell in release.cells
-                 if cell.metadata.get("nbgrader", {}).get("solution")}
+        stubs = {
+            cell.metadata.nbgrader["grade_id"]: cell.source
+            for cell in release.cells
+            if cell.metadata.get("nbgrader", {}).get("solution")
+        }
         for cell in uploaded.cells:
             grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
             if grade_id in stubs:
@@ -156,7 +166,7 @@ def test_zip_names_follow_canvas_and_hold_each_kind_of_file(sample):
         assert "language" not in colab["metadata"]["kernelspec"]
         assert all("id" in cell["metadata"] and "id" not in cell for cell in colab["cells"])
         assert any(cell.get("outputs") for cell in colab["cells"])
-    for data in by_kind["metadata-stripped"]:
+    for data in by_kind["metadata-and-ids-stripped"]:
         assert '"nbgrader"' not in data.decode()
     assert b"sys.exit(" in by_kind["sys-exit"][0] and b"__eq__" in by_kind["always-equal"][0]
     assert b"while True:" in by_kind["keep-alive-loop"][0]
@@ -167,8 +177,9 @@ def test_zip_names_follow_canvas_and_hold_each_kind_of_file(sample):
 
 def test_collect_files_every_student_with_the_newest_upload_and_reports_the_unmatched_file(sample, course):
     out, _, entries, expected, roster = sample
-    code, text = run(autograder_main, "--course-dir", course, "collect", out / "submissions.zip",
-                     "--roster", out / "roster.csv")
+    code, text = run(
+        autograder_main, "--course-dir", course, "collect", out / "submissions.zip", "--roster", out / "roster.csv"
+    )
     assert code == 0, text
     filed = [row for row in expected if row["score"] != ""]
     assert f"filed {len(filed)} notebooks" in text
@@ -178,8 +189,11 @@ def test_collect_files_every_student_with_the_newest_upload_and_reports_the_unma
         lms = json.loads((folder / "lms_submission.json").read_text())
         assert lms["late"] == (row["kind"] == "late") and lms["source"] == row["upload"]
     twice = next(row for row in expected if row["kind"] == "uploaded-twice")
-    older = [entry for entry in entries if entry != twice["upload"]
-             and f"_{twice['student']}_" in entry and twice["lesson"] in entry]
+    older = [
+        entry
+        for entry in entries
+        if entry != twice["upload"] and f"_{twice['student']}_" in entry and twice["lesson"] in entry
+    ]
     assert len(older) == 1 and entries[older[0]] == b""
     assert f"{older[0]} (a newer upload is {twice['upload']})" in text
     unmatched = next(row for row in expected if row["kind"] == "unmatched")
@@ -187,23 +201,34 @@ def test_collect_files_every_student_with_the_newest_upload_and_reports_the_unma
     assert f"{unmatched['upload']}: cannot tell which lesson it is" in text
     assert not (course / "submitted" / unmatched["student"] / unmatched["lesson"]).exists()
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}", "transfer-learning") as gradebook:
-        recorded = {student.id: (student.first_name, student.last_name, student.email)
-                    for student in gradebook.students}
+        recorded = {
+            student.id: (student.first_name, student.last_name, student.email) for student in gradebook.students
+        }
     assert recorded == {row["id"]: (row["first_name"], row["last_name"], row["email"]) for row in roster}
 
 
 def report_rows(expected):
     """The report CSV the autograder should write for a class graded as expected."""
-    return [{"lesson": row["lesson"], "student": row["student"], "score": row["score"],
-             "max_score": row["max_score"], "needs_manual_grade": row["to_grade"],
-             "serious": row["serious"], "flags": row["flags"], "reasons": "..."} for row in expected]
+    return [
+        {
+            "lesson": row["lesson"],
+            "student": row["student"],
+            "score": row["score"],
+            "max_score": row["max_score"],
+            "needs_manual_grade": row["to_grade"],
+            "serious": row["serious"],
+            "flags": row["flags"],
+            "reasons": "...",
+        }
+        for row in expected
+    ]
 
 
 def test_check_lists_every_disagreement_with_the_report(sample, tmp_path):
     out, _, _, expected, _ = sample
     report = tmp_path / "report.csv"
     rows = report_rows(expected)
-    sample_class.write_csv(report, list(rows[0]), [list(row.values()) for row in rows])
+    write_csv(report, list(rows[0]), [list(row.values()) for row in rows])
     code, text = run(sample_class.main, out, "--check", report)
     assert (code, text.strip()) == (0, f"0 disagreements with {out / 'expected.csv'}")
 
@@ -214,7 +239,7 @@ def test_check_lists_every_disagreement_with_the_report(sample, tmp_path):
     empty = next(row for row in rows if row["flags"] == "ungradable unreadable")
     empty["serious"] = "False"
     rows.remove(next(row for row in rows if row["flags"] == "missing"))
-    sample_class.write_csv(report, list(rows[0]), [list(row.values()) for row in rows])
+    write_csv(report, list(rows[0]), [list(row.values()) for row in rows])
     code, text = run(sample_class.main, out, "--check", report)
     assert code == 1 and "4 disagreements" in text, text
     assert f"{full['lesson']} {full['student']} (" in text and "score 0.0, expected" in text
@@ -223,9 +248,8 @@ def test_check_lists_every_disagreement_with_the_report(sample, tmp_path):
 
 
 def test_too_small_a_class_says_how_many_students_it_needs(course, tmp_path):
-    code, text = run(sample_class.main, tmp_path, "--course-dir", course, "--students", 3,
-                     "--lessons", "lesson1_data")
-    assert code == 2 and "cannot hold every kind of work: use --students 19 or more" in text
+    code, text = run(sample_class.main, tmp_path, "--course-dir", course, "--students", 3, "--lessons", "lesson1_data")
+    assert code == 2 and "cannot hold every kind of work: use --students 20 or more" in text
     code, text = run(sample_class.main, tmp_path, "--course-dir", course, "--lessons", "lesson9")
     assert code == 2 and "lesson9 not released" in text
 
@@ -249,18 +273,24 @@ def exercise(source, grade_id, test=False):
 
 
 def test_dataflow_follows_wrong_answers_statement_by_statement():
-    notebook = new_notebook(cells=[
-        new_code_cell("import numpy as np\nscale = 2"),
-        exercise("def f(x):\n    return x * scale", "f-answer"),
-        exercise("data = [1, 2]", "data-answer"),
-        new_code_cell("table = f(3)\nlabel = 'ok'"),
-        exercise("assert table == 6", "table-tests", test=True),
-        exercise("assert label == 'ok'", "label-tests", test=True),
-        exercise("def helper(values):\n    return [f(v) for v in values]\n\nassert helper([1]) == [2]\n"
-                 "import numpy as np", "helper-tests", test=True),
-        exercise("assert np.sum(data) == 3", "data-tests", test=True),
-        exercise("values = [scale]\nassert len(values) == 1", "local-tests", test=True),
-    ])
+    notebook = new_notebook(
+        cells=[
+            new_code_cell("import numpy as np\nscale = 2"),
+            exercise("def f(x):\n    return x * scale", "f-answer"),
+            exercise("data = [1, 2]", "data-answer"),
+            new_code_cell("table = f(3)\nlabel = 'ok'"),
+            exercise("assert table == 6", "table-tests", test=True),
+            exercise("assert label == 'ok'", "label-tests", test=True),
+            exercise(
+                "def helper(values):\n    return [f(v) for v in values]\n\nassert helper([1]) == [2]\n"
+                "import numpy as np",
+                "helper-tests",
+                test=True,
+            ),
+            exercise("assert np.sum(data) == 3", "data-tests", test=True),
+            exercise("values = [scale]\nassert len(values) == 1", "local-tests", test=True),
+        ]
+    )
     flow = DataFlow(notebook)
     # table = f(3) fails, so label is never defined; helper calls f, so it fails when called;
     # np keeps its binding although the import after the failing assert never runs

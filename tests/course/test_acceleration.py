@@ -113,7 +113,9 @@ def test_models_built_before_any_decision_are_plain_float32():
 
 def test_a_students_include_top_model_gets_a_float32_output():
     keras.config.set_dtype_policy("mixed_float16")
-    model = keras.applications.EfficientNetB0(include_top=True, weights=None, classes=NUM_CLASSES, input_shape=(SIZE, SIZE, 3))
+    model = keras.applications.EfficientNetB0(
+        include_top=True, weights=None, classes=NUM_CLASSES, input_shape=(SIZE, SIZE, 3)
+    )
     assert model.layers[-1].compute_dtype == "float16"
     assert float32_output(model) == ["predictions"]
     assert model.layers[-1].compute_dtype == "float32" and model.layers[-2].compute_dtype == "float16"
@@ -174,7 +176,9 @@ def test_jit_compile_stays_off_while_running_eagerly():
     model.run_eagerly = True
     assert apply_jit_compile(model, get_profile("full", jit_compile=True)) is False
     profile = get_profile("grade", jit_compile=True)  # grade runs eagerly
-    data = SimpleNamespace(train=tf.data.Dataset.from_tensors((np.ones((2, 8), "float32"), np.eye(3, dtype="float32")[:2])))
+    data = SimpleNamespace(
+        train=tf.data.Dataset.from_tensors((np.ones((2, 8), "float32"), np.eye(3, dtype="float32")[:2]))
+    )
     data.test = data.train.repeat()
     fit(model, data, 1, profile)
     assert model.run_eagerly is True and model.jit_compile is False
@@ -204,8 +208,15 @@ def probed_model():
 
 def placement_profile(augment_in_model, **overrides):
     return get_profile(
-        "grade", augment_in_model=augment_in_model, image_size=SIZE, batch_size=BATCH, steps_per_epoch=1,
-        validation_steps=1, synthetic_train_size=2 * BATCH, synthetic_test_size=BATCH, **overrides,
+        "grade",
+        augment_in_model=augment_in_model,
+        image_size=SIZE,
+        batch_size=BATCH,
+        steps_per_epoch=1,
+        validation_steps=1,
+        synthetic_train_size=2 * BATCH,
+        synthetic_test_size=BATCH,
+        **overrides,
     )
 
 

@@ -72,8 +72,19 @@ def outputs(images, labels):
 
 def test_registry_has_every_technique_of_the_course():
     assert set(TECHNIQUES) == {
-        "rotation", "translation", "flip", "contrast", "zoom", "shear", "brightness", "channel_shift",
-        "gaussian_noise", "crop_and_resize", "randaugment", "cutmix", "mixup",
+        "rotation",
+        "translation",
+        "flip",
+        "contrast",
+        "zoom",
+        "shear",
+        "brightness",
+        "channel_shift",
+        "gaussian_noise",
+        "crop_and_resize",
+        "randaugment",
+        "cutmix",
+        "mixup",
     }
     assert set(LABEL_MIXING) <= set(TECHNIQUES)
 
@@ -150,14 +161,29 @@ def test_factories_pass_their_settings_through():
 def test_reference_augmentation_is_the_reference_example_set(images):
     pipeline = augment.reference_augmentation(seed=SEED)
     assert pipeline.name == "img_augmentation"
-    kinds = [keras_cv.layers.RandomRotation, keras_cv.layers.RandomTranslation, keras_cv.layers.RandomFlip,
-             keras_cv.layers.RandomContrast]
+    kinds = [
+        keras_cv.layers.RandomRotation,
+        keras_cv.layers.RandomTranslation,
+        keras_cv.layers.RandomFlip,
+        keras_cv.layers.RandomContrast,
+    ]
     assert [type(layer) for layer in pipeline.layers] == kinds
     assert augment.describe(pipeline) == [
-        {"layer": "RandomRotation", "factor": 0.15, "fill_mode": "reflect", "fill_value": 0.0,
-         "interpolation": "bilinear"},
-        {"layer": "RandomTranslation", "height_factor": 0.1, "width_factor": 0.1, "fill_mode": "reflect",
-         "fill_value": 0.0, "interpolation": "bilinear"},
+        {
+            "layer": "RandomRotation",
+            "factor": 0.15,
+            "fill_mode": "reflect",
+            "fill_value": 0.0,
+            "interpolation": "bilinear",
+        },
+        {
+            "layer": "RandomTranslation",
+            "height_factor": 0.1,
+            "width_factor": 0.1,
+            "fill_mode": "reflect",
+            "fill_value": 0.0,
+            "interpolation": "bilinear",
+        },
         {"layer": "RandomFlip", "mode": "horizontal_and_vertical", "rate": 0.5},
         {"layer": "RandomContrast", "factor": 0.1, "value_range": (0, 255)},
     ]

@@ -77,8 +77,15 @@ def test_a_resolved_profile_is_returned_as_is_unless_overridden(monkeypatch):
 
 def test_profile_prints_every_setting():
     text = str(PROFILES["smoke"])
-    for field in ("source='synthetic'", "image_size=64", "batch_size=16", "weights=None", "seed=42",
-                  "steps_per_epoch=6", "epochs_frozen=2"):
+    for field in (
+        "source='synthetic'",
+        "image_size=64",
+        "batch_size=16",
+        "weights=None",
+        "seed=42",
+        "steps_per_epoch=6",
+        "epochs_frozen=2",
+    ):
         assert field in text
     assert isinstance(PROFILES["smoke"], Profile)
 

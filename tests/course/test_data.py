@@ -228,7 +228,6 @@ def test_augment_runs_on_train_batches_only():
     assert float(tf.reduce_max(tf.abs(test_images[..., 0] - test_images[..., 1]))) > 10
 
 
-
 def test_keras_cv_layers_get_float32_batches():
     seen = []
 
@@ -466,7 +465,7 @@ def test_tfds_prepares_the_data_set_in_the_work_folder(tmp_path, monkeypatch):
     work = tmp_path / "work"
     with pytest.raises(Prepared):
         load_raw("train", smoke(source="tfds", work_dir=str(work)))
-    (data_dir, download_dir), = calls
+    ((data_dir, download_dir),) = calls
     assert data_dir.is_relative_to(work / "tensorflow_datasets")
     assert download_dir is not None and not Path(download_dir).is_relative_to(work)
     with pytest.raises(Prepared):  # an explicit data_dir still wins

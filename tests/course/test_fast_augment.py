@@ -108,14 +108,22 @@ def test_projective_warp_computes_what_the_raw_op_computes(fill_mode, interpolat
     matrices that send many pixels far outside the image (several periods of reflect and wrap)."""
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (6, 17, 23, 3)).astype(np.uint8)
-    transforms = np.column_stack([
-        rng.uniform(-2.5, 2.5, (6, 2)), rng.uniform(-40, 40, 6),
-        rng.uniform(-2.5, 2.5, (6, 2)), rng.uniform(-40, 40, 6),
-        rng.uniform(-0.01, 0.01, (6, 2)),
-    ]).astype(np.float32)
+    transforms = np.column_stack(
+        [
+            rng.uniform(-2.5, 2.5, (6, 2)),
+            rng.uniform(-40, 40, 6),
+            rng.uniform(-2.5, 2.5, (6, 2)),
+            rng.uniform(-40, 40, 6),
+            rng.uniform(-0.01, 0.01, (6, 2)),
+        ]
+    ).astype(np.float32)
     expected = tf.raw_ops.ImageProjectiveTransformV3(
-        images=tf.constant(images, tf.float32), transforms=transforms, output_shape=[17, 23], fill_value=7.0,
-        fill_mode=fill_mode.upper(), interpolation=interpolation.upper(),
+        images=tf.constant(images, tf.float32),
+        transforms=transforms,
+        output_shape=[17, 23],
+        fill_value=7.0,
+        fill_mode=fill_mode.upper(),
+        interpolation=interpolation.upper(),
     )
     eager = projective_warp(images, transforms, fill_mode, interpolation, fill_value=7.0)
     compiled = tf.function(projective_warp, jit_compile=True)(images, transforms, fill_mode, interpolation, 7.0)
@@ -150,9 +158,9 @@ def test_reference_defaults_match_keras_cv_chain_with_contrast():
     )
     fast = augmentation.augment(images, parameters)
     fast_geometry = FastAugment(contrast=None).augment(images, parameters)
-    mean_shift = np.abs(
-        np.mean(fast_geometry, axis=(1, 2)) - np.mean(warped, axis=(1, 2))
-    ).max(axis=-1) * np.abs(1 - parameters["contrast_factors"].numpy().reshape(-1))
+    mean_shift = np.abs(np.mean(fast_geometry, axis=(1, 2)) - np.mean(warped, axis=(1, 2))).max(axis=-1) * np.abs(
+        1 - parameters["contrast_factors"].numpy().reshape(-1)
+    )
     mask = interior_mask(layers, parameters, images.shape)
     for index, difference in enumerate(interior_differences(fast, slow, mask)):
         assert difference.max() <= GEOMETRY_MAX_DIFFERENCE + mean_shift[index]
@@ -226,7 +234,9 @@ def test_augments_only_in_training_and_repeats_with_a_seed():
     assert augmented.dtype == tf.float32 and augmented.shape == images.shape
     assert np.abs(augmented - tf.round(images)).mean() > 5
     assert float(tf.reduce_min(augmented)) >= 0 and float(tf.reduce_max(augmented)) <= 255
-    np.testing.assert_array_equal(FastAugment(seed=SEED)(images, training=True), FastAugment(seed=SEED)(images, training=True))
+    np.testing.assert_array_equal(
+        FastAugment(seed=SEED)(images, training=True), FastAugment(seed=SEED)(images, training=True)
+    )
     assert not np.array_equal(augmentation(images, training=True), augmentation(images, training=True))
 
 

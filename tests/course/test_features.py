@@ -25,8 +25,9 @@ SIZE = 32  # EfficientNetB0's smallest input
 
 @pytest.fixture(scope="module")
 def profile():
-    return get_profile("grade", image_size=SIZE, batch_size=8, synthetic_train_size=24, synthetic_test_size=16,
-                       validation_steps=1)
+    return get_profile(
+        "grade", image_size=SIZE, batch_size=8, synthetic_train_size=24, synthetic_test_size=16, validation_steps=1
+    )
 
 
 def transfer_model(augmentation=None):

@@ -58,8 +58,9 @@ def data():
 
 @pytest.fixture
 def profile(tmp_path):
-    return get_profile("grade", image_size=IMAGE_SIZE, steps_per_epoch=2, validation_steps=1,
-                       work_dir=str(tmp_path / "work"))
+    return get_profile(
+        "grade", image_size=IMAGE_SIZE, steps_per_epoch=2, validation_steps=1, work_dir=str(tmp_path / "work")
+    )
 
 
 @pytest.fixture

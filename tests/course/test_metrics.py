@@ -5,9 +5,9 @@ import math
 import nbformat
 import numpy as np
 import pytest
-from tests.tiny_notebooks import execute, write_notebook
 
 from course.metrics import METRIC_MIMETYPE, MetricError, read_metrics, record
+from tests.tiny_notebooks import execute, write_notebook
 
 RECORDING_CELLS = (
     "import numpy as np\nfrom course.metrics import record",

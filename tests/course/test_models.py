@@ -35,7 +35,7 @@ def random_images(count=2, seed=0):
 
 def backbone_layers(model):
     """The transfer model's backbone: every layer between the input and the head."""
-    return model.layers[1:-len(HEAD)]
+    return model.layers[1 : -len(HEAD)]
 
 
 def weights_of(layers):
@@ -55,7 +55,9 @@ def features(model, images):
 
 @pytest.fixture(scope="session")
 def notop_params():
-    backbone = keras.applications.EfficientNetB0(include_top=False, weights=None, input_shape=(IMAGE_SIZE, IMAGE_SIZE, 3))
+    backbone = keras.applications.EfficientNetB0(
+        include_top=False, weights=None, input_shape=(IMAGE_SIZE, IMAGE_SIZE, 3)
+    )
     return backbone.count_params()
 
 
@@ -92,7 +94,9 @@ def keras_imagenet_backbone(imagenet_style_file):
     """What keras.applications builds with weights="imagenet" when its weights file is that file."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(file_utils, "get_file", lambda *args, **kwargs: str(imagenet_style_file))
-        return keras.applications.EfficientNetB0(include_top=False, weights="imagenet", input_shape=(IMAGE_SIZE, IMAGE_SIZE, 3))
+        return keras.applications.EfficientNetB0(
+            include_top=False, weights="imagenet", input_shape=(IMAGE_SIZE, IMAGE_SIZE, 3)
+        )
 
 
 # The transfer model
@@ -118,7 +122,7 @@ def test_transfer_backbone_is_frozen_including_batch_norm(transfer_model):
 
 
 def test_transfer_head_follows_the_reference(transfer_model):
-    head = transfer_model.layers[-len(HEAD):]
+    head = transfer_model.layers[-len(HEAD) :]
     assert [(layer.name, type(layer)) for layer in head] == HEAD
     assert all(layer.trainable for layer in head)
     assert transfer_model.layers[-len(HEAD) - 1].name == "top_activation"  # flat: no nested backbone model
@@ -159,7 +163,10 @@ def test_scratch_model_has_a_120_way_softmax_top(scratch_model, notop_params):
 
 def test_augmentation_sits_in_front_and_runs_only_in_training(scratch_model):
     flip, rotation = scratch_model.layers[1:3]
-    assert [type(layer.layer) for layer in (flip, rotation)] == [keras_cv.layers.RandomFlip, keras_cv.layers.RandomRotation]
+    assert [type(layer.layer) for layer in (flip, rotation)] == [
+        keras_cv.layers.RandomFlip,
+        keras_cv.layers.RandomRotation,
+    ]
     images = random_images()
     np.testing.assert_allclose(keras.ops.convert_to_numpy(flip(images, training=True)), images[:, :, ::-1])
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(flip(images, training=False)), images)
@@ -190,7 +197,9 @@ def test_unfreeze_top_unfreezes_exactly_the_reference_layers(finetuned):
     expected = [layer for layer in top if not isinstance(layer, keras.layers.BatchNormalization)]
     assert unfrozen == expected
     head_batch_norm = model.get_layer("head_batch_normalization")  # trainable since it was built
-    assert [layer for layer in top if layer.trainable] == [layer for layer in top if layer in expected or layer is head_batch_norm]
+    assert [layer for layer in top if layer.trainable] == [
+        layer for layer in top if layer in expected or layer is head_batch_norm
+    ]
     assert not any(layer.trainable for layer in model.layers[1:-20])
 
 
@@ -248,25 +257,33 @@ def test_weights_from_a_local_file_are_loaded_exactly(tmp_path):
         np.testing.assert_array_equal(loaded_weight, saved_weight)
 
 
-def test_a_local_copy_of_the_imagenet_file_normalizes_like_weights_imagenet(imagenet_style_file, keras_imagenet_backbone):
+def test_a_local_copy_of_the_imagenet_file_normalizes_like_weights_imagenet(
+    imagenet_style_file, keras_imagenet_backbone
+):
     images = random_images()
     expected = keras.ops.convert_to_numpy(keras_imagenet_backbone(images, training=False))
     model = build_transfer_model(NUM_CLASSES, IMAGE_SIZE, weights=str(imagenet_style_file))
     assert_same_features(features(model, images), expected)
     # Without the correction, Keras's own loading of the same file computes different features.
-    plain = keras.applications.EfficientNetB0(include_top=False, weights=str(imagenet_style_file), input_shape=(IMAGE_SIZE, IMAGE_SIZE, 3))
+    plain = keras.applications.EfficientNetB0(
+        include_top=False, weights=str(imagenet_style_file), input_shape=(IMAGE_SIZE, IMAGE_SIZE, 3)
+    )
     difference = np.abs(keras.ops.convert_to_numpy(plain(images, training=False)) - expected).max()
     assert difference > 0.1 * np.abs(expected).max()
 
 
 def test_imagenet_weights_from_the_keras_cache(monkeypatch, imagenet_style_file, keras_imagenet_backbone):
     fetched = []
-    monkeypatch.setattr(keras.utils, "get_file", lambda name, origin, **kwargs: fetched.append(name) or str(imagenet_style_file))
+    monkeypatch.setattr(
+        keras.utils, "get_file", lambda name, origin, **kwargs: fetched.append(name) or str(imagenet_style_file)
+    )
     monkeypatch.setattr(file_utils, "get_file", lambda *args, **kwargs: str(imagenet_style_file))
     model = build_transfer_model(NUM_CLASSES, IMAGE_SIZE, weights="imagenet")
     images = random_images()
     assert fetched == ["efficientnetb0_notop.h5"]
-    assert_same_features(features(model, images), keras.ops.convert_to_numpy(keras_imagenet_backbone(images, training=False)))
+    assert_same_features(
+        features(model, images), keras.ops.convert_to_numpy(keras_imagenet_backbone(images, training=False))
+    )
 
 
 def test_unreachable_imagenet_weights_raise_a_clear_error(monkeypatch, tmp_path):

@@ -14,8 +14,10 @@ SEED = 3
 def raw_examples(count=10, seed=0):
     """Like course.data.load_raw: uint8 images of different sizes, integer labels."""
     rng = np.random.default_rng(seed)
-    images = [rng.integers(0, 256, (int(rng.integers(20, 40)), int(rng.integers(20, 40)), 3), dtype=np.uint8)
-              for _ in range(count)]
+    images = [
+        rng.integers(0, 256, (int(rng.integers(20, 40)), int(rng.integers(20, 40)), 3), dtype=np.uint8)
+        for _ in range(count)
+    ]
     labels = np.arange(count, dtype=np.int64) * 11 % NUM_CLASSES
     return tf.data.Dataset.from_generator(
         lambda: zip(images, labels, strict=True),

@@ -135,8 +135,12 @@ def test_fit_refuses_before_training(without_gpu):
     with pytest.raises(AcceleratorRequiredError):
         fit(model, data, 1, get_profile("full", steps_per_epoch=1, validation_steps=1))
     assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights(), strict=True))
-    history = fit(model, data, 1, get_profile("full", steps_per_epoch=1, validation_steps=1, allow_cpu=True,
-                                              run_eagerly=True, verbose=0))
+    history = fit(
+        model,
+        data,
+        1,
+        get_profile("full", steps_per_epoch=1, validation_steps=1, allow_cpu=True, run_eagerly=True, verbose=0),
+    )
     assert history.epoch == [0]
 
 

@@ -122,8 +122,14 @@ def test_early_stopping_stops_and_restores_the_best_weights(profile):
     record = keras.callbacks.LambdaCallback(
         on_epoch_end=lambda epoch, logs: kernels.append(model.get_layer("pred").get_weights()[0])
     )
-    history = fit(model, data, epochs=6, profile=get_profile(profile, steps_per_epoch=2),
-                  early_stopping_patience=1, callbacks=[record])
+    history = fit(
+        model,
+        data,
+        epochs=6,
+        profile=get_profile(profile, steps_per_epoch=2),
+        early_stopping_patience=1,
+        callbacks=[record],
+    )
     assert history.epoch == [0, 1]
     assert history.history["val_loss"][1] > history.history["val_loss"][0]
     restored = model.get_layer("pred").get_weights()[0]

@@ -129,7 +129,9 @@ def test_a_tfds_builder_is_prepared_and_its_files_catalogued(tmp_path):
         VERSION = tfds.core.Version("0.2.0")
 
         def _info(self):
-            return tfds.core.DatasetInfo(builder=self, features=tfds.features.FeaturesDict({"label": tfds.features.ClassLabel(num_classes=3)}))
+            return tfds.core.DatasetInfo(
+                builder=self, features=tfds.features.FeaturesDict({"label": tfds.features.ClassLabel(num_classes=3)})
+            )
 
         def _split_generators(self, dl_manager):
             return {"train": self._generate_examples(6), "test": self._generate_examples(3)}
@@ -157,7 +159,22 @@ def test_prepare_then_verify_passes_and_names_a_corrupt_or_missing_file(tmp_path
     manifest = tmp_path / "caches.json"
     chihuahua = data_dir / "Images/n02085620-Chihuahua/n02085620_10074.jpg"
 
-    assert main(["prepare", "--profile", "smoke", "--source", "archive", "--data-dir", str(data_dir), "--manifest", str(manifest)]) == 0
+    assert (
+        main(
+            [
+                "prepare",
+                "--profile",
+                "smoke",
+                "--source",
+                "archive",
+                "--data-dir",
+                str(data_dir),
+                "--manifest",
+                str(manifest),
+            ]
+        )
+        == 0
+    )
     assert main(["verify", "--manifest", str(manifest)]) == 0
     assert "Stanford Dogs (official archive): 4 file(s)" in capsys.readouterr().out
 
@@ -169,7 +186,9 @@ def test_prepare_then_verify_passes_and_names_a_corrupt_or_missing_file(tmp_path
     expected = hashlib.sha256(b"\xff\xd8chihuahua").hexdigest()
     actual = hashlib.sha256(b"\xff\xd8truncated").hexdigest()
     assert f"corrupt {chihuahua}: expected sha256 {expected}, found {actual}" in error
-    assert f"missing {data_dir / 'lists/test_list.mat'} (expected sha256 {hashlib.sha256(b'test').hexdigest()})" in error
+    assert (
+        f"missing {data_dir / 'lists/test_list.mat'} (expected sha256 {hashlib.sha256(b'test').hexdigest()})" in error
+    )
     assert (
         "Rebuild the caches with: python -m course_tools.caches prepare --profile smoke --source archive "
         f"--data-dir {data_dir} --manifest {manifest} --force"

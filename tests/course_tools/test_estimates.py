@@ -18,7 +18,8 @@ def test_reusing_work_keeps_the_course_under_an_hour_and_repeating_it_costs_what
     assert reused < 60
     frozen_training = 25 * estimates.epoch_seconds("frozen") / 60
     retraining = estimates.lesson_minutes("lesson5_finetune", kept_on_drive=False) - estimates.lesson_minutes(
-        "lesson5_finetune")
+        "lesson5_finetune"
+    )
     assert retraining == pytest.approx(estimates.data_minutes(False) - estimates.data_minutes(True))
     assert f"| the course | {reused:.0f} |" in estimates.format_estimates()
     assert frozen_training > 5  # the frozen phase lesson 5 no longer repeats

@@ -16,7 +16,6 @@ from course_tools.gates import (
 from tests import lesson_testing as lt
 from tests.tiny_notebooks import execute, write_notebook
 
-GATE = '[[gates]]\nname = "g"\nmetric = "m"\n'  # the start of a gate, for broken configurations
 RECORDS_VALUES = "from course.metrics import record\nfor name, value in values.items():\n    record(name, value)"
 
 
@@ -27,10 +26,19 @@ def executed(tmp_path_factory):
     source = write_notebook(folder / "records.ipynb", RECORDS_VALUES, parameters="profile = None\nvalues = {}")
     runs = {
         "scratch": ("full", {"scratch_completed": True, "scratch_val_accuracy": 0.23}),
-        "transfer": ("full", {"frozen_val_accuracy": 0.76, "finetune_start_val_accuracy": 0.75,
-                              "finetuned_val_accuracy": 0.77}),
-        "transfer_weak": ("full", {"frozen_val_accuracy": 0.65, "finetune_start_val_accuracy": 0.66,
-                                   "finetuned_val_accuracy": 0.63, "scratch_completed": False}),
+        "transfer": (
+            "full",
+            {"frozen_val_accuracy": 0.76, "finetune_start_val_accuracy": 0.75, "finetuned_val_accuracy": 0.77},
+        ),
+        "transfer_weak": (
+            "full",
+            {
+                "frozen_val_accuracy": 0.65,
+                "finetune_start_val_accuracy": 0.66,
+                "finetuned_val_accuracy": 0.63,
+                "scratch_completed": False,
+            },
+        ),
         "transfer_smoke": ("smoke", {"frozen_val_accuracy": 0.76}),
     }
     return {
@@ -75,8 +83,11 @@ BELOW_THE_THRESHOLDS_FAIL = (
 )
 
 
-@pytest.mark.parametrize(("runs", "exit_code", "printed"), [REFERENCE_NUMBERS_PASS, BELOW_THE_THRESHOLDS_FAIL],
-                         ids=["reference-numbers-pass", "below-the-thresholds-fail"])
+@pytest.mark.parametrize(
+    ("runs", "exit_code", "printed"),
+    [REFERENCE_NUMBERS_PASS, BELOW_THE_THRESHOLDS_FAIL],
+    ids=["reference-numbers-pass", "below-the-thresholds-fail"],
+)
 def test_gates_print_one_verdict_per_gate_and_exit_by_the_result(tmp_path, executed, capsys, runs, exit_code, printed):
     folder = _lessons(tmp_path, executed, **runs)
 
@@ -138,14 +149,29 @@ def test_no_executed_notebooks_is_an_error_saying_how_to_make_them(tmp_path, cap
     ("text", "message"),
     [
         ('profile = "full"', "defines no"),
-        (GATE + '[metrics.m]\nrecorded_by = "x"', "exactly one of"),
-        (GATE + 'at_least = 1\nequals = 1\n[metrics.m]\nrecorded_by = "x"', "exactly one of"),
-        (GATE + 'at_least = 1\ntolerance = 0.1\n[metrics.m]\nrecorded_by = "x"', "tolerance only"),
-        (GATE + 'at_least = 1\nfactor = 3.0\n[metrics.m]\nrecorded_by = "x"', "factor only"),
-        (GATE + 'at_least = 1', r"add \[metrics.m\]"),
-        (GATE + 'at_least_metric = "n"\n[metrics.m]\nrecorded_by = "x"', r"add \[metrics.n\]"),
-        (GATE + 'at_lest = 1\n[metrics.m]\nrecorded_by = "x"', r"unknown key\(s\) \['at_lest'\]"),
-        (GATE + 'at_least = 1\n[metrics.m]\nlesson = "x"', "recorded_by"),
+        ('[[gates]]\nname = "g"\nmetric = "m"\n[metrics.m]\nrecorded_by = "x"', "exactly one of"),
+        (
+            '[[gates]]\nname = "g"\nmetric = "m"\nat_least = 1\nequals = 1\n[metrics.m]\nrecorded_by = "x"',
+            "exactly one of",
+        ),
+        (
+            '[[gates]]\nname = "g"\nmetric = "m"\nat_least = 1\ntolerance = 0.1\n[metrics.m]\nrecorded_by = "x"',
+            "tolerance only",
+        ),
+        (
+            '[[gates]]\nname = "g"\nmetric = "m"\nat_least = 1\nfactor = 3.0\n[metrics.m]\nrecorded_by = "x"',
+            "factor only",
+        ),
+        ('[[gates]]\nname = "g"\nmetric = "m"\nat_least = 1', r"add \[metrics.m\]"),
+        (
+            '[[gates]]\nname = "g"\nmetric = "m"\nat_least_metric = "n"\n[metrics.m]\nrecorded_by = "x"',
+            r"add \[metrics.n\]",
+        ),
+        (
+            '[[gates]]\nname = "g"\nmetric = "m"\nat_lest = 1\n[metrics.m]\nrecorded_by = "x"',
+            r"unknown key\(s\) \['at_lest'\]",
+        ),
+        ('[[gates]]\nname = "g"\nmetric = "m"\nat_least = 1\n[metrics.m]\nlesson = "x"', "recorded_by"),
         ("[[gates]\n", "not valid TOML"),
     ],
 )
@@ -163,7 +189,8 @@ def test_the_shipped_gates_hold_the_course_thresholds():
     gates = {gate.metric: gate for gate in config.gates_for("full")}
     assert gates["frozen_val_accuracy"].at_least == 0.70
     assert (gates["finetuned_val_accuracy"].at_least_metric, gates["finetuned_val_accuracy"].tolerance) == (
-        "finetune_start_val_accuracy", 0.01,
+        "finetune_start_val_accuracy",
+        0.01,
     )
     assert gates["scratch_completed"].equals is True
 
@@ -172,7 +199,8 @@ def test_the_shipped_demo_gates_hold_the_margins_of_transfer_learning():
     """Frozen at least 3 times and 10 points above scratch; fine-tuned at most 1 point below frozen."""
     bounds = [
         (gate.metric, gate.at_least_metric, round(gate.bound(0.01), 6), round(gate.bound(0.30), 6))
-        for gate in load_gates(DEFAULT_CONFIG).gates_for("demo") if gate.at_least_metric
+        for gate in load_gates(DEFAULT_CONFIG).gates_for("demo")
+        if gate.at_least_metric
     ]
     assert bounds == [
         ("frozen_val_accuracy", "scratch_val_accuracy", 0.03, 0.9),

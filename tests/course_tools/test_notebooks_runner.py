@@ -5,7 +5,6 @@ import sys
 
 import nbformat
 import pytest
-from tests.tiny_notebooks import write_lesson
 
 from course.config import PROFILES
 from course.metrics import read_metrics
@@ -20,6 +19,7 @@ from course_tools.notebooks import (
     main,
     plan_lessons,
 )
+from tests.tiny_notebooks import write_lesson
 
 RECORDS_AND_SAVES_A_FIGURE = (
     "from pathlib import Path\nfrom course.metrics import record",
@@ -30,7 +30,12 @@ RECORDS_AND_SAVES_A_FIGURE = (
 
 def _run_cli(*args, cwd):
     return subprocess.run(
-        [sys.executable, "-m", "course_tools.notebooks", *args], check=False, cwd=cwd, capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "course_tools.notebooks", *args],
+        check=False,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -48,22 +53,41 @@ def test_every_lesson_runs_and_the_failing_one_is_named_with_its_cell(tmp_path):
     table = result.stdout.splitlines()
     assert any(line.split()[:2] == ["alpha", "passed"] and "frozen_val_accuracy=0.7500" in line for line in table)
     assert any(line.split()[:2] == ["beta", "failed"] for line in table)
-    assert "FAILED beta (solutions/beta/beta.ipynb): cell 3 of 4 (`x = 1`) raised ValueError: shapes do not match" in result.stderr
+    assert (
+        "FAILED beta (solutions/beta/beta.ipynb): cell 3 of 4 (`x = 1`) raised ValueError: shapes do not match"
+        in result.stderr
+    )
     assert "FAILED alpha" not in result.stderr
 
 
 def test_selected_lessons_get_their_configured_parameters(tmp_path):
     config = tmp_path / "runner.toml"
-    config.write_text('[timeout]\ngrade = 120\n\n[lessons.alpha]\nparameters = { batches = 3 }\n')
+    config.write_text("[timeout]\ngrade = 120\n\n[lessons.alpha]\nparameters = { batches = 3 }\n")
     write_lesson(
-        tmp_path, "alpha", "from course.metrics import record\nrecord('batches_seen', batches)",
-        folder="lessons", parameters="profile = None\noutput_dir = 'figures'\nbatches = 1",
+        tmp_path,
+        "alpha",
+        "from course.metrics import record\nrecord('batches_seen', batches)",
+        folder="lessons",
+        parameters="profile = None\noutput_dir = 'figures'\nbatches = 1",
     )
     write_lesson(tmp_path, "beta", "raise RuntimeError('must not run')", folder="lessons")
     out = tmp_path / "executed"
 
-    status = main(["alpha", "--profile", "grade", "--out", str(out), "--source", "lessons",
-                   "--root", str(tmp_path), "--config", str(config)])
+    status = main(
+        [
+            "alpha",
+            "--profile",
+            "grade",
+            "--out",
+            str(out),
+            "--source",
+            "lessons",
+            "--root",
+            str(tmp_path),
+            "--config",
+            str(config),
+        ]
+    )
 
     assert status == 0
     assert read_metrics(out / "alpha.ipynb") == {"batches_seen": 3}
@@ -75,7 +99,9 @@ def test_selected_lessons_get_their_configured_parameters(tmp_path):
 def test_a_cell_over_the_time_limit_fails_its_lesson(tmp_path, capsys):
     write_lesson(tmp_path, "slow", "import time", "time.sleep(120)", "print('never')")
 
-    status = main(["--profile", "smoke", "--out", str(tmp_path / "executed"), "--timeout", "3", "--root", str(tmp_path)])
+    status = main(
+        ["--profile", "smoke", "--out", str(tmp_path / "executed"), "--timeout", "3", "--root", str(tmp_path)]
+    )
 
     assert status == 1
     captured = capsys.readouterr()
@@ -128,8 +154,14 @@ def test_no_lessons_is_an_error(tmp_path, folder, message):
     ("config", "message"),
     [
         ({"timeout": {"smoke": 60}, "lessons": {"zeta": {}}}, r"configure lesson\(s\) \['zeta'\]"),
-        ({"timeout": {"smoke": 60}, "lessons": {"alpha": {"parameters": {"profile": "full"}}}}, "sets \\['profile'\\] itself"),
-        ({"timeout": {"smoke": 60}, "lessons": {"alpha": {"timout": {"smoke": 5}}}}, r"unknown setting\(s\) \['timout'\]"),
+        (
+            {"timeout": {"smoke": 60}, "lessons": {"alpha": {"parameters": {"profile": "full"}}}},
+            "sets \\['profile'\\] itself",
+        ),
+        (
+            {"timeout": {"smoke": 60}, "lessons": {"alpha": {"timout": {"smoke": 5}}}},
+            r"unknown setting\(s\) \['timout'\]",
+        ),
         ({"timeout": {"smoke": 60}, "lessons": {"alpha": {"timeout": 5}}}, "timeout must be a table by profile"),
         ({"timeout": {"full": 60}}, "No cell timeout for profile 'smoke'"),
     ],

@@ -93,7 +93,9 @@ def test_standin_archive_has_the_official_layout(standin_archive):
         assert files.dtype == annotations.dtype == object and labels.dtype == np.float64
         names = cells(files)
         assert cells(annotations) == [name.removesuffix(".jpg") for name in names]
-        assert [STANFORD_DOGS_FOLDERS[int(label) - 1] for label in labels[:, 0]] == [name.split("/")[0] for name in names]
+        assert [STANFORD_DOGS_FOLDERS[int(label) - 1] for label in labels[:, 0]] == [
+            name.split("/")[0] for name in names
+        ]
         assert np.all(np.diff(labels[:, 0]) >= 0), "the lists run through the breeds in folder order"
         listed[split] = names
     assert not set(listed["train"]) & set(listed["test"])
@@ -215,7 +217,7 @@ def test_build_transfer_model_loads_the_standin_weights(standin_weights):
     the real file (course.models._square_imagenet_variance)."""
     plain = keras.applications.EfficientNetB0(include_top=False, weights=str(standin_weights))
     model = build_transfer_model(NUM_CLASSES, 224, weights=standin_weights)
-    backbone = model.layers[1:len(plain.layers)]  # the image input, the backbone, then the head
+    backbone = model.layers[1 : len(plain.layers)]  # the image input, the backbone, then the head
     assert [type(layer) for layer in backbone] == [type(layer) for layer in plain.layers[1:]]
     compared = 0
     for layer, loaded in zip(plain.layers[1:], backbone, strict=True):
@@ -264,8 +266,16 @@ def rehearsal_profile(archive: Path, weights: Path, work_dir: Path) -> Profile:
     checkpoints and saved frozen model, the explicit override of its refusal to train on a CPU, and the
     augmentation placed as on a GPU (inside the training step; mixed precision and XLA stay as this
     machine decides, since float16 and XLA compilation on a CPU would take the test's minutes many times)."""
-    return get_profile("full", source="archive", data_dir=str(archive), weights=str(weights),
-                       work_dir=str(work_dir), allow_cpu=True, augment_in_model=True, **CUT)
+    return get_profile(
+        "full",
+        source="archive",
+        data_dir=str(archive),
+        weights=str(weights),
+        work_dir=str(work_dir),
+        allow_cpu=True,
+        augment_in_model=True,
+        **CUT,
+    )
 
 
 def rehearse(profile: Profile, out: Path) -> list[RunResult]:
@@ -283,9 +293,17 @@ def test_full_profile_rehearsal(standin_archive, standin_weights, tmp_path, with
         rehearse(dataclasses.replace(profile, allow_cpu=False), tmp_path / "refused")
     full = PROFILES["full"]
     kept = {name: getattr(full, name) for name in ("image_size", "batch_size", "run_eagerly", "seed", "verbose")}
-    assert {name: getattr(profile, name) for name in kept} == kept == {
-        "image_size": 224, "batch_size": 64, "run_eagerly": False, "seed": 42, "verbose": "auto",
-    }
+    assert (
+        {name: getattr(profile, name) for name in kept}
+        == kept
+        == {
+            "image_size": 224,
+            "batch_size": 64,
+            "run_eagerly": False,
+            "seed": 42,
+            "verbose": "auto",
+        }
+    )
     assert (profile.name, profile.source) == ("full", "archive")
 
     data = load_augmented_data(profile)
@@ -307,7 +325,10 @@ def test_full_profile_rehearsal(standin_archive, standin_weights, tmp_path, with
         assert np.isfinite(result.history["loss"]).all() and np.isfinite(result.history["val_loss"]).all()
         assert 0 <= result.final_val_accuracy <= 1
     assert sorted(path.name for path in (tmp_path / "outputs").iterdir()) == [
-        "comparison.png", "finetuned.png", "frozen.png", "scratch.png",
+        "comparison.png",
+        "finetuned.png",
+        "frozen.png",
+        "scratch.png",
     ]
     saved = runtime.saved_model_path(profile, "frozen")
     assert saved.parent == work_dir / "models" and saved.is_file()

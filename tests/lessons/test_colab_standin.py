@@ -9,9 +9,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from tests import colab_standin as colab
 from tests import lesson_testing as lt
-import pytest
 
 # Every lesson's setup cell as the first release shipped it: `%pip` does not stop the notebook when
 # an install fails, and `--no-deps` leaves out what TensorFlow Datasets needs on Colab.

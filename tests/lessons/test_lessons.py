@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import re
 
-from tests import lesson_testing as lt
 import papermill
 import pytest
+
+from autograder.cells import TEXT_STUB, nbgrader_metadata
+from tests import lesson_testing as lt
 
 LESSONS = lt.lesson_names()
 
@@ -29,8 +31,7 @@ LOOKS_RIGHT_BUT_WRONG = {
             ),
             # the offline profile's numbers, typed in
             "ex3-facts-answer": (
-                "def dataset_facts(data):\n"
-                '    return {"num_classes": 120, "num_train": 480, "num_test": 240}'
+                'def dataset_facts(data):\n    return {"num_classes": 120, "num_train": 480, "num_test": 240}'
             ),
             # a string that claims to equal everything
             "ex3-names-answer": (
@@ -42,16 +43,22 @@ LOOKS_RIGHT_BUT_WRONG = {
                 '    return AnyName("a dog")'
             ),
         },
-        "caught_by": ["ex1-tests", "ex2-image-tests", "ex2-label-tests", "ex2-map-tests",
-                      "ex3-facts-tests", "ex3-names-tests"],
+        "caught_by": [
+            "ex1-tests",
+            "ex2-image-tests",
+            "ex2-label-tests",
+            "ex2-map-tests",
+            "ex3-facts-tests",
+            "ex3-names-tests",
+        ],
     },
     "lesson2_augmentation": {
         "answers": {
-            # core Keras layers: they look alike but are not the KerasCV pipeline
+            # the four layers, random in training and still at inference, but rotating up to 0.3 of a turn
             "ex1-answer": (
                 "def build_augmentation(seed=None):\n"
                 "    return keras.Sequential([\n"
-                "        keras.layers.RandomRotation(0.15, seed=seed),\n"
+                "        keras.layers.RandomRotation(0.3, seed=seed),\n"
                 "        keras.layers.RandomTranslation(0.1, 0.1, seed=seed),\n"
                 "        keras.layers.RandomFlip(seed=seed),\n"
                 "        keras.layers.RandomContrast(0.1, seed=seed),\n"
@@ -88,21 +95,22 @@ LOOKS_RIGHT_BUT_WRONG = {
             "ex1-answer": (
                 "def build_model(num_classes, image_size, learning_rate=1e-3):\n"
                 "    model = keras.applications.EfficientNetB0(\n"
-                "        include_top=True, weights=None, classes=num_classes, input_shape=(image_size, image_size, 3))\n"
+                "        include_top=True, weights=None, classes=num_classes,\n"
+                "        input_shape=(image_size, image_size, 3))\n"
                 "    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate),\n"
-                "                  loss=keras.losses.CategoricalCrossentropy(from_logits=True), metrics=[\"accuracy\"])\n"
+                '                  loss=keras.losses.CategoricalCrossentropy(from_logits=True), metrics=["accuracy"])\n'
                 "    return model"
             ),
             # epochs counted from 0
             "ex2-answer": (
                 "def plot_hist(hist):\n"
-                "    curves = hist.history if hasattr(hist, \"history\") else hist\n"
+                '    curves = hist.history if hasattr(hist, "history") else hist\n'
                 "    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))\n"
-                "    for ax, metric in zip(axes, (\"accuracy\", \"loss\")):\n"
-                "        ax.plot(curves[metric], label=\"train\")\n"
-                "        ax.plot(curves[f\"val_{metric}\"], label=\"validation\")\n"
-                "        ax.set_title(f\"model {metric}\")\n"
-                "        ax.set_xlabel(\"epoch\")\n"
+                '    for ax, metric in zip(axes, ("accuracy", "loss")):\n'
+                '        ax.plot(curves[metric], label="train")\n'
+                '        ax.plot(curves[f"val_{metric}"], label="validation")\n'
+                '        ax.set_title(f"model {metric}")\n'
+                '        ax.set_xlabel("epoch")\n'
                 "        ax.set_ylabel(metric)\n"
                 "        ax.legend()\n"
                 "    return fig"
@@ -110,13 +118,13 @@ LOOKS_RIGHT_BUT_WRONG = {
             # underfitting tested before the gap
             "ex3-answer": (
                 "def diagnose(history):\n"
-                "    curves = history.history if hasattr(history, \"history\") else history\n"
-                "    train, val = curves[\"accuracy\"][-1], curves[\"val_accuracy\"][-1]\n"
+                '    curves = history.history if hasattr(history, "history") else history\n'
+                '    train, val = curves["accuracy"][-1], curves["val_accuracy"][-1]\n'
                 "    if train < UNDERFITTING_ACCURACY:\n"
-                "        return \"underfitting\"\n"
+                '        return "underfitting"\n'
                 "    if train - val > OVERFITTING_GAP:\n"
-                "        return \"overfitting\"\n"
-                "    return \"good fit\""
+                '        return "overfitting"\n'
+                '    return "good fit"'
             ),
         },
         "caught_by": ["ex1-tests", "ex2-tests", "ex3-tests"],
@@ -134,10 +142,10 @@ LOOKS_RIGHT_BUT_WRONG = {
                 "    x = keras.layers.GlobalAveragePooling2D()(x)\n"
                 "    x = keras.layers.BatchNormalization()(x)\n"
                 "    x = keras.layers.Dropout(0.2)(x)\n"
-                "    outputs = keras.layers.Dense(num_classes, activation=\"softmax\")(x)\n"
+                '    outputs = keras.layers.Dense(num_classes, activation="softmax")(x)\n'
                 "    model = keras.Model(inputs, outputs)\n"
                 "    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate),\n"
-                "                  loss=\"categorical_crossentropy\", metrics=[\"accuracy\"])\n"
+                '                  loss="categorical_crossentropy", metrics=["accuracy"])\n'
                 "    return model"
             ),
             # the notebook's NUM_CLASSES instead of the num_classes argument
@@ -146,15 +154,16 @@ LOOKS_RIGHT_BUT_WRONG = {
                 "    head_trainable = 2 * NUM_FEATURES + NUM_FEATURES * NUM_CLASSES + NUM_CLASSES\n"
                 "    head_non_trainable = 2 * NUM_FEATURES\n"
                 "    if frozen:\n"
-                "        return {\"trainable\": head_trainable,\n"
-                "                \"non_trainable\": BACKBONE_TRAINABLE + BACKBONE_NON_TRAINABLE + head_non_trainable}\n"
-                "    return {\"trainable\": BACKBONE_TRAINABLE + head_trainable,\n"
-                "            \"non_trainable\": BACKBONE_NON_TRAINABLE + head_non_trainable}"
+                '        return {"trainable": head_trainable,\n'
+                '                "non_trainable": BACKBONE_TRAINABLE + BACKBONE_NON_TRAINABLE + head_non_trainable}\n'
+                '    return {"trainable": BACKBONE_TRAINABLE + head_trainable,\n'
+                '            "non_trainable": BACKBONE_NON_TRAINABLE + head_non_trainable}'
             ),
             # features taken in training mode: dropout on
             "ex3-answer": (
                 "def extract_features(backbone, images, batch_size=64):\n"
-                "    batches = [np.asarray(backbone(images[start:start + batch_size], training=True), dtype=np.float32)\n"
+                "    batches = [np.asarray(backbone(images[start:start + batch_size], training=True),\n"
+                "                          dtype=np.float32)\n"
                 "               for start in range(0, len(images), batch_size)]\n"
                 "    return np.concatenate(batches)"
             ),
@@ -169,18 +178,37 @@ LOOKS_RIGHT_BUT_WRONG = {
                 "    for layer in model.layers[-n:]:\n"
                 "        layer.trainable = True\n"
                 "    model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-5),\n"
-                "                  loss=\"categorical_crossentropy\", metrics=[\"accuracy\"])\n"
+                '                  loss="categorical_crossentropy", metrics=["accuracy"])\n'
                 "    return model"
             ),
             # one curve over both phases, but no line where fine-tuning starts
             "ex2-answer": (
                 "def plot_comparison(frozen_hist, finetuned_hist):\n"
-                "    frozen = frozen_hist.history if hasattr(frozen_hist, \"history\") else frozen_hist\n"
-                "    finetuned = finetuned_hist.history if hasattr(finetuned_hist, \"history\") else finetuned_hist\n"
+                '    frozen = frozen_hist.history if hasattr(frozen_hist, "history") else frozen_hist\n'
+                '    finetuned = finetuned_hist.history if hasattr(finetuned_hist, "history") else finetuned_hist\n'
                 "    return plot_hist({key: list(frozen[key]) + list(finetuned[key]) for key in frozen})"
             ),
         },
         "caught_by": ["ex1-layers-tests", "ex1-compile-tests", "ex2-tests"],
+    },
+}
+
+# Right answers written otherwise than the solution; the tests named must give them full marks.
+RIGHT_IN_ANOTHER_STYLE = {
+    "lesson2_augmentation": {
+        "answers": {
+            # the reference example's own core Keras layers instead of the solution's wrapped KerasCV layers
+            "ex1-answer": (
+                "def build_augmentation(seed=None):\n"
+                "    return keras.Sequential([\n"
+                "        keras.layers.RandomRotation(factor=0.15, seed=seed),\n"
+                "        keras.layers.RandomTranslation(height_factor=0.1, width_factor=0.1, seed=seed),\n"
+                "        keras.layers.RandomFlip(seed=seed),\n"
+                "        keras.layers.RandomContrast(factor=0.1, seed=seed),\n"
+                '    ], name="img_augmentation")'
+            ),
+        },
+        "full_marks": ["ex1-layers-tests", "ex1-behaviour-tests"],
     },
 }
 
@@ -248,11 +276,13 @@ def test_lesson_follows_the_course_conventions(lesson):
     title, setup, parameters, profile = notebook.cells[:4]
     assert title.cell_type == "markdown" and title.source.startswith("# ")
     assert setup.get("id") == "setup"
-    assert lt.nbgrader_metadata(setup).get("locked") is True
+    assert nbgrader_metadata(setup).get("locked") is True
     assert parameters.get("id") == "parameters" and "parameters" in parameters.metadata.get("tags", [])
     declared = papermill.inspect_notebook(str(lt.source_notebook(lesson)))
     assert {name: declared[name]["default"] for name in ("profile", "output_dir")} == {
-        "profile": "None", "output_dir": "None"}
+        "profile": "None",
+        "output_dir": "None",
+    }
     assert re.search(r"^PROFILE = get_profile\(profile\)$", profile.source, re.MULTILINE)
     # the work folder (Google Drive on Colab) is one switch in every lesson; lessons that train can opt into a CPU
     assert declared["drive"]["default"] == "False"
@@ -263,7 +293,9 @@ def test_lesson_follows_the_course_conventions(lesson):
     assert "print(PROFILE)" in profile.source and "warn_if_not_meaningful(PROFILE)" in profile.source
     if any("fit(" in cell.source for cell in notebook.cells if cell.cell_type == "code"):
         # the dtype policy must be set before the lesson builds its first model
-        assert re.search(r"^apply_acceleration\(PROFILE\)", profile.source, re.MULTILINE), "profile cell: apply_acceleration"
+        assert re.search(r"^apply_acceleration\(PROFILE\)", profile.source, re.MULTILINE), (
+            "profile cell: apply_acceleration"
+        )
 
 
 @needs_lessons
@@ -271,7 +303,7 @@ def test_lesson_follows_the_course_conventions(lesson):
 def test_cell_ids_match_grade_ids(lesson):
     """nbgrader identifies exercises by grade id and the release keeps cell ids: keep them equal."""
     for cell in lt.read(lt.source_notebook(lesson)).cells:
-        grade_id = lt.nbgrader_metadata(cell).get("grade_id")
+        grade_id = nbgrader_metadata(cell).get("grade_id")
         if grade_id is not None:
             assert cell.get("id") == grade_id
 
@@ -305,12 +337,14 @@ def test_leak_check_finds_solutions_hidden_tests_and_mark_schemes(tmp_path):
     assert lt.leaks(source_path, released_path) == []
     source_cells = {cell.get("id"): cell for cell in source.cells}
     released_cells = {cell.get("id"): cell for cell in released.cells}
-    for cell_id, secret in (("ex2-answer", "return lam * x1 + (1 - lam) * x2, lam * y1 + (1 - lam) * y2"),
-                            ("ex3-tests", "from course.augment import cutmix as reference_cutmix"),
-                            ("ex7-1-answer", "3 points in total.")):
+    for cell_id, secret in (
+        ("ex2-answer", "return lam * x1 + (1 - lam) * x2, lam * y1 + (1 - lam) * y2"),
+        ("ex3-tests", "from course.augment import cutmix as reference_cutmix"),
+        ("ex7-1-answer", "3 points in total."),
+    ):
         assert secret in source_cells[cell_id].source
         original = released_cells[cell_id].source
-        released_cells[cell_id].source = original.replace(lt.TEXT_STUB, "") + "\n" + secret
+        released_cells[cell_id].source = original.replace(TEXT_STUB, "") + "\n" + secret
         lt.nbformat.write(released, str(released_path))
         assert any(secret in leak for leak in lt.leaks(source_path, released_path)), cell_id
         released_cells[cell_id].source = original
@@ -338,7 +372,8 @@ def test_solution_scores_full_marks(lesson, course_root, released, timings):
     timings[(lesson, "nbgrader autograde, solution")] = grading.seconds
     assert grading.max_score > 0, f"{lesson} has no autograded points"
     assert {cell: grading.scores[cell] for cell in grading.autograded_cells} == {
-        cell: grading.max_scores[cell] for cell in grading.autograded_cells}
+        cell: grading.max_scores[cell] for cell in grading.autograded_cells
+    }
     assert lt.stderr_in_test_cells(grading.autograded_notebook) == {}, "stock nbgrader would fail these cells"
     assert lt.autograder_events(grading.autograded_notebook) == []
 
@@ -351,7 +386,8 @@ def test_untouched_lesson_scores_nothing(lesson, course_root, released, timings)
     timings[(lesson, "nbgrader autograde, untouched")] = grading.seconds
     assert grading.autograded_cells, f"{lesson} has no autograded test cells"
     assert {cell: grading.scores[cell] for cell in grading.autograded_cells} == {
-        cell: 0.0 for cell in grading.autograded_cells}
+        cell: 0.0 for cell in grading.autograded_cells
+    }
     assert lt.unexecuted_test_cells(grading.autograded_notebook) == [], "the grading run broke off"
 
 
@@ -367,6 +403,17 @@ def test_hidden_tests_catch_answers_that_only_look_right(lesson, course_root, re
     grading = lt.autograde(course_root, lesson, "looks_right")
     timings[(lesson, "nbgrader autograde, wrong answers")] = grading.seconds
     assert {cell: grading.scores[cell] for cell in case["caught_by"]} == {cell: 0.0 for cell in case["caught_by"]}
+
+
+@pytest.mark.parametrize("lesson", sorted(RIGHT_IN_ANOTHER_STYLE))
+def test_right_answers_in_another_style_score_full_marks(lesson, course_root, released, timings):
+    case = RIGHT_IN_ANOTHER_STYLE[lesson]
+    lt.submit(course_root, "another_style", lesson, lt.with_answers(released(lesson), case["answers"]))
+    grading = lt.autograde(course_root, lesson, "another_style")
+    timings[(lesson, "nbgrader autograde, another style")] = grading.seconds
+    assert {cell: grading.scores[cell] for cell in case["full_marks"]} == {
+        cell: grading.max_scores[cell] for cell in case["full_marks"]
+    }
 
 
 # Graded cells that need no trained model; they come before the lesson's long training cell.
