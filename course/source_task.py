@@ -43,13 +43,13 @@ class SourceWeightsError(RuntimeError):
 class SourceTask:
     """The source data set and how EfficientNetB0 is pretrained on it. Any change gives another cache file."""
 
-    image_size: int = 32
-    num_classes: int = 60
+    image_size: int = 32  # pixels, the demo profile's
+    num_classes: int = 60  # source classes (course.synthetic.source_classes)
     images_per_class: int = 100
     epochs: int = 5
     batch_size: int = 64
-    learning_rate: float = 2e-3
-    seed: int = 0
+    learning_rate: float = 2e-3  # Adam
+    seed: int = 0  # of the classes, the images, the initial weights and the shuffle
     generator_version: int = 1  # raise it when course.synthetic.source_image draws other pictures
 
     @property
