@@ -21,7 +21,15 @@ LESSONS = lt.lesson_names()
 LOOKS_RIGHT_BUT_WRONG = {
     "lesson1_data": {
         "answers": {
-            "ex1-answer": 'data_size = "large"\nsimilarity = "similar"',
+            # Stanford Dogs placed by its 12,000 images, not by its 100 per breed
+            "ex1-answer": (
+                "placements = {\n"
+                '    "stanford_dogs": ("large", "similar"),\n'
+                '    "blood_cells": ("small", "different"),\n'
+                '    "chest_xrays": ("large", "different"),\n'
+                '    "everyday_objects": ("large", "similar"),\n'
+                "}"
+            ),
             # scaled to 0..2 instead of 0..255, with smoothed labels
             "ex2-answer": (
                 "def preprocess(image, label):\n"
