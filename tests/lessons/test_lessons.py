@@ -91,7 +91,7 @@ LOOKS_RIGHT_BUT_WRONG = {
                 "    def __eq__(self, other):\n"
                 "        return True\n"
                 "    __hash__ = None\n\n"
-                'reference_techniques = AnySet({"rotation", "flip"})'
+                'geometric_techniques = AnySet({"rotation", "flip"})'
             ),
         },
         "caught_by": ["ex1-layers-tests", "ex2-tests", "ex3-tests", "ex7-1-set-tests"],
@@ -347,7 +347,7 @@ def test_leak_check_finds_solutions_hidden_tests_and_mark_schemes(tmp_path):
     for cell_id, secret in (
         ("ex2-answer", "return lam * x1 + (1 - lam) * x2, lam * y1 + (1 - lam) * y2"),
         ("ex3-tests", "from course.augment import cutmix as reference_cutmix"),
-        ("ex7-1-answer", "3 points in total."),
+        ("ex7-1-answer", "4 points in total."),
     ):
         assert secret in source_cells[cell_id].source
         original = released_cells[cell_id].source
