@@ -175,7 +175,8 @@ LOOKS_RIGHT_BUT_WRONG = {
                 "    return np.concatenate(batches)"
             ),
         },
-        "caught_by": ["ex1-structure-tests", "ex1-frozen-tests", "ex2-tests", "ex3-tests"],
+        # the nested backbone is frozen right (RIGHT_IN_ANOTHER_STYLE); only the flat structure asked for is missing
+        "caught_by": ["ex1-structure-tests", "ex2-tests", "ex3-tests"],
     },
     "lesson5_finetune": {
         "answers": {
@@ -216,6 +217,29 @@ RIGHT_IN_ANOTHER_STYLE = {
             ),
         },
         "full_marks": ["ex1-layers-tests", "ex1-behaviour-tests"],
+    },
+    "lesson4_frozen": {
+        "answers": {
+            # the Keras guide's nested backbone, called with training=False: frozen as completely as a flat one
+            "ex1-answer": (
+                "def build_frozen_model(num_classes, image_size, weights, learning_rate=1e-2):\n"
+                "    backbone = keras.applications.EfficientNetB0(\n"
+                "        include_top=False, weights=weights, input_shape=(image_size, image_size, 3))\n"
+                "    backbone.trainable = False\n"
+                "    inputs = keras.Input(shape=(image_size, image_size, 3))\n"
+                "    x = backbone(inputs, training=False)\n"
+                "    x = keras.layers.GlobalAveragePooling2D()(x)\n"
+                "    x = keras.layers.BatchNormalization()(x)\n"
+                "    x = keras.layers.Dropout(0.2)(x)\n"
+                '    outputs = keras.layers.Dense(num_classes, activation="softmax")(x)\n'
+                "    model = keras.Model(inputs, outputs)\n"
+                "    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate),\n"
+                '                  loss="categorical_crossentropy", metrics=["accuracy"])\n'
+                "    return model"
+            ),
+        },
+        # the exercise asks for a flat model (ex1-structure-tests); its freezing may be done either way
+        "full_marks": ["ex1-frozen-tests"],
     },
 }
 
