@@ -42,3 +42,15 @@ def test_readme_lesson_table_shows_the_notebooks_points():
     expected = {lesson: notebook_points(lesson) for lesson in lt.lesson_names()}
     found = readme_points()
     assert found == expected, f"README lesson table (autograded, written): expected {expected}; found {found}"
+
+
+def test_readme_names_the_written_and_total_points_of_the_course():
+    cells = [cell for lesson in lt.lesson_names() for cell in lt.read(lt.source_notebook(lesson)).cells]
+    written = sum(points(cell) for cell in cells if is_graded(cell) and not is_test(cell))
+    total = sum(points(cell) for cell in cells if is_graded(cell))
+    readme = (lt.REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    found = re.search(r"Exercises 7-1 to 7-4 \((\d+) of the course's (\d+) points\)", readme)
+    assert found, "expected the README to say 'Exercises 7-1 to 7-4 (<written> of the course's <total> points)'"
+    assert (found.group(1), found.group(2)) == (f"{written:g}", f"{total:g}"), (
+        f"expected {written:g} written of {total:g} points; found {found.group(1)} of {found.group(2)}"
+    )
