@@ -113,7 +113,8 @@ def check_reference_augmentation(pipeline: keras.layers.Layer, seed: int = 0) ->
 def check_training_only(pipeline: Callable, images) -> None:
     """Raise :class:`AugmentationMismatch` unless ``pipeline`` keeps the shape and the 0..255 range of
     ``images`` (a batch, float in 0..255), gives a different result on every call with
-    ``training=True`` and returns the images unchanged with ``training=False``."""
+    ``training=True``, draws for each image of a batch on its own (copies of one image come out
+    different) and returns the images unchanged with ``training=False``."""
     images = np.asarray(images, dtype=np.float32)
     if images.ndim != 4 or len(images) < 2:
         raise ValueError(f"images must be a batch [batch >= 2, height, width, channels]; got shape {images.shape}.")
@@ -125,6 +126,13 @@ def check_training_only(pipeline: Callable, images) -> None:
     if np.allclose(first, second):
         raise AugmentationMismatch(
             "expected two calls with training=True to augment differently; found the same images."
+        )
+    copies = np.repeat(images[:1], len(images), axis=0)
+    augmented_copies = np.asarray(pipeline(copies, training=True), dtype=np.float64)
+    if all(np.allclose(augmented, augmented_copies[0]) for augmented in augmented_copies[1:]):
+        raise AugmentationMismatch(
+            f"expected each image of a batch to get its own random draw; found {len(images)} copies of one image "
+            "augmented identically in one call (one draw for the whole batch)."
         )
     at_inference = np.asarray(pipeline(images, training=False), dtype=np.float64)
     change = float(np.abs(at_inference - images).max()) if at_inference.shape == images.shape else float("inf")

@@ -138,5 +138,10 @@ def test_a_pipeline_that_is_not_random_or_changes_the_shape_or_range_fails(image
         check_training_only(lambda batch, training: batch[:, :16], images)
     with pytest.raises(AugmentationMismatch, match="values in 0..255"):
         check_training_only(lambda batch, training: batch * 2 + np.random.uniform(size=batch.shape), images)
+    with pytest.raises(AugmentationMismatch, match="its own random draw"):
+        # one brightness offset for the whole batch: random on every call, but not per image
+        check_training_only(
+            lambda batch, training: np.clip(batch + np.random.uniform(-20, 20), 0, 255) if training else batch, images
+        )
     with pytest.raises(ValueError, match="must be a batch"):
         check_training_only(core_pipeline(), images[0])

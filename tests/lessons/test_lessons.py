@@ -22,7 +22,15 @@ LESSONS = lt.lesson_names()
 LOOKS_RIGHT_BUT_WRONG = {
     "lesson1_data": {
         "answers": {
-            "ex1-answer": 'data_size = "large"\nsimilarity = "similar"',
+            # Stanford Dogs placed by its 12,000 images, not by its 100 per breed
+            "ex1-answer": (
+                "placements = {\n"
+                '    "stanford_dogs": ("large", "similar"),\n'
+                '    "blood_cells": ("small", "different"),\n'
+                '    "chest_xrays": ("large", "different"),\n'
+                '    "everyday_objects": ("large", "similar"),\n'
+                "}"
+            ),
             # scaled to 0..2 instead of 0..255, with smoothed labels
             "ex2-answer": (
                 "def preprocess(image, label):\n"
@@ -84,7 +92,7 @@ LOOKS_RIGHT_BUT_WRONG = {
                 "    def __eq__(self, other):\n"
                 "        return True\n"
                 "    __hash__ = None\n\n"
-                'reference_techniques = AnySet({"rotation", "flip"})'
+                'geometric_techniques = AnySet({"rotation", "flip"})'
             ),
         },
         "caught_by": ["ex1-layers-tests", "ex2-tests", "ex3-tests", "ex7-1-set-tests"],
@@ -168,7 +176,8 @@ LOOKS_RIGHT_BUT_WRONG = {
                 "    return np.concatenate(batches)"
             ),
         },
-        "caught_by": ["ex1-structure-tests", "ex1-frozen-tests", "ex2-tests", "ex3-tests"],
+        # the nested backbone is frozen right (RIGHT_IN_ANOTHER_STYLE); only the flat structure asked for is missing
+        "caught_by": ["ex1-structure-tests", "ex2-tests", "ex3-tests"],
     },
     "lesson5_finetune": {
         "answers": {
@@ -209,6 +218,29 @@ RIGHT_IN_ANOTHER_STYLE = {
             ),
         },
         "full_marks": ["ex1-layers-tests", "ex1-behaviour-tests"],
+    },
+    "lesson4_frozen": {
+        "answers": {
+            # the Keras guide's nested backbone, called with training=False: frozen as completely as a flat one
+            "ex1-answer": (
+                "def build_frozen_model(num_classes, image_size, weights, learning_rate=1e-2):\n"
+                "    backbone = keras.applications.EfficientNetB0(\n"
+                "        include_top=False, weights=weights, input_shape=(image_size, image_size, 3))\n"
+                "    backbone.trainable = False\n"
+                "    inputs = keras.Input(shape=(image_size, image_size, 3))\n"
+                "    x = backbone(inputs, training=False)\n"
+                "    x = keras.layers.GlobalAveragePooling2D()(x)\n"
+                "    x = keras.layers.BatchNormalization()(x)\n"
+                "    x = keras.layers.Dropout(0.2)(x)\n"
+                '    outputs = keras.layers.Dense(num_classes, activation="softmax")(x)\n'
+                "    model = keras.Model(inputs, outputs)\n"
+                "    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate),\n"
+                '                  loss="categorical_crossentropy", metrics=["accuracy"])\n'
+                "    return model"
+            ),
+        },
+        # the exercise asks for a flat model (ex1-structure-tests); its freezing may be done either way
+        "full_marks": ["ex1-frozen-tests"],
     },
 }
 
@@ -340,7 +372,7 @@ def test_leak_check_finds_solutions_hidden_tests_and_mark_schemes(tmp_path):
     for cell_id, secret in (
         ("ex2-answer", "return lam * x1 + (1 - lam) * x2, lam * y1 + (1 - lam) * y2"),
         ("ex3-tests", "from course.augment import cutmix as reference_cutmix"),
-        ("ex7-1-answer", "3 points in total."),
+        ("ex7-1-answer", "4 points in total."),
     ):
         assert secret in source_cells[cell_id].source
         original = released_cells[cell_id].source
