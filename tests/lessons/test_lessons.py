@@ -18,6 +18,24 @@ from tests import lesson_testing as lt
 
 LESSONS = lt.lesson_names()
 
+# Lesson 4's model with the Keras guide's nested backbone, called with training=False.
+NESTED_BACKBONE_ANSWER = (
+    "def build_frozen_model(num_classes, image_size, weights, learning_rate=1e-2):\n"
+    "    backbone = keras.applications.EfficientNetB0(\n"
+    "        include_top=False, weights=weights, input_shape=(image_size, image_size, 3))\n"
+    "    backbone.trainable = False\n"
+    "    inputs = keras.Input(shape=(image_size, image_size, 3))\n"
+    "    x = backbone(inputs, training=False)\n"
+    "    x = keras.layers.GlobalAveragePooling2D()(x)\n"
+    "    x = keras.layers.BatchNormalization()(x)\n"
+    "    x = keras.layers.Dropout(0.2)(x)\n"
+    '    outputs = keras.layers.Dense(num_classes, activation="softmax")(x)\n'
+    "    model = keras.Model(inputs, outputs)\n"
+    "    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate),\n"
+    '                  loss="categorical_crossentropy", metrics=["accuracy"])\n'
+    "    return model"
+)
+
 # Answers that pass a lesson's visible tests but are wrong; the hidden tests named must catch them.
 LOOKS_RIGHT_BUT_WRONG = {
     "lesson1_data": {
@@ -140,22 +158,7 @@ LOOKS_RIGHT_BUT_WRONG = {
     "lesson4_frozen": {
         "answers": {
             # the backbone nested as one layer: the right head and trainable count, but not flat
-            "ex1-answer": (
-                "def build_frozen_model(num_classes, image_size, weights, learning_rate=1e-2):\n"
-                "    backbone = keras.applications.EfficientNetB0(\n"
-                "        include_top=False, weights=weights, input_shape=(image_size, image_size, 3))\n"
-                "    backbone.trainable = False\n"
-                "    inputs = keras.Input(shape=(image_size, image_size, 3))\n"
-                "    x = backbone(inputs, training=False)\n"
-                "    x = keras.layers.GlobalAveragePooling2D()(x)\n"
-                "    x = keras.layers.BatchNormalization()(x)\n"
-                "    x = keras.layers.Dropout(0.2)(x)\n"
-                '    outputs = keras.layers.Dense(num_classes, activation="softmax")(x)\n'
-                "    model = keras.Model(inputs, outputs)\n"
-                "    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate),\n"
-                '                  loss="categorical_crossentropy", metrics=["accuracy"])\n'
-                "    return model"
-            ),
+            "ex1-answer": NESTED_BACKBONE_ANSWER,
             # the notebook's NUM_CLASSES instead of the num_classes argument
             "ex2-answer": (
                 "def parameter_counts(num_classes, frozen):\n"
@@ -222,22 +225,7 @@ RIGHT_IN_ANOTHER_STYLE = {
     "lesson4_frozen": {
         "answers": {
             # the Keras guide's nested backbone, called with training=False: frozen as completely as a flat one
-            "ex1-answer": (
-                "def build_frozen_model(num_classes, image_size, weights, learning_rate=1e-2):\n"
-                "    backbone = keras.applications.EfficientNetB0(\n"
-                "        include_top=False, weights=weights, input_shape=(image_size, image_size, 3))\n"
-                "    backbone.trainable = False\n"
-                "    inputs = keras.Input(shape=(image_size, image_size, 3))\n"
-                "    x = backbone(inputs, training=False)\n"
-                "    x = keras.layers.GlobalAveragePooling2D()(x)\n"
-                "    x = keras.layers.BatchNormalization()(x)\n"
-                "    x = keras.layers.Dropout(0.2)(x)\n"
-                '    outputs = keras.layers.Dense(num_classes, activation="softmax")(x)\n'
-                "    model = keras.Model(inputs, outputs)\n"
-                "    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate),\n"
-                '                  loss="categorical_crossentropy", metrics=["accuracy"])\n'
-                "    return model"
-            ),
+            "ex1-answer": NESTED_BACKBONE_ANSWER,
         },
         # the exercise asks for a flat model (ex1-structure-tests); its freezing may be done either way
         "full_marks": ["ex1-frozen-tests"],
