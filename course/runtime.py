@@ -75,7 +75,7 @@ def require_accelerator(profile: Profile) -> None:
     raise AcceleratorRequiredError(
         "This runtime has no GPU or TPU, and the full profile trains EfficientNetB0 on 224-px Stanford Dogs "
         "for the reference schedule: on a CPU that takes hours (on two CPU cores an epoch of 12,000 images "
-        "takes minutes with a frozen backbone and about 20 minutes from scratch; one GPU takes 31-90 s). "
+        "takes minutes with a frozen backbone and about 20 minutes from scratch; a Colab T4 about 40 s). "
         f"{SWITCH_RUNTIME_HINT} To train on the CPU anyway, set allow_cpu = True in the parameters cell "
         "(or the environment variable COURSE_ALLOW_CPU=1)."
     )

@@ -15,7 +15,8 @@ No GPU was reachable where the course is built, so the figures are derived, not 
 - Stanford Dogs through TFDS: a 757 MB download (at an assumed 10 MB/s) and its preparation (20,580
   JPEGs rewritten as TFRecords at the decode rate above), once when the data set is kept on Drive.
 
-The reference reports 31-90 s per epoch on one GPU; :func:`lesson_minutes` gives 39 s for a
+The reference's logs (keras-io example, revision of 2026-07-13) show 87-148 s per from-scratch epoch on its
+GPU, without mixed precision and with an uncached input pipeline; :func:`lesson_minutes` gives 39 s for a
 from-scratch epoch. The GPU workflow records the real epoch times.
 """
 

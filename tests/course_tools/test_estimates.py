@@ -7,9 +7,10 @@ import pytest
 from course_tools import estimates
 
 
-def test_a_from_scratch_epoch_falls_in_the_references_published_range():
-    """The reference reports 31-90 s per epoch on one GPU; the derived T4 figure must land inside."""
-    assert 31 <= estimates.epoch_seconds("scratch") <= 90
+def test_a_from_scratch_epoch_lies_between_a_v100_and_the_references_logged_epochs():
+    """The reference's logs show 87-148 s per from-scratch epoch (no mixed precision, uncached pipeline); a T4
+    with mixed precision and the cached pipeline must be no slower, and no faster than a V100 in FP32."""
+    assert 12_000 / estimates.V100_TRAIN_FP32 <= estimates.epoch_seconds("scratch") <= 148
 
 
 def test_reusing_work_keeps_the_course_under_an_hour_and_repeating_it_costs_what_lesson_4_trains():
