@@ -8,6 +8,7 @@ marked so that :func:`standin_reasons` can say a run's numbers come from stand-i
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from dataclasses import dataclass
@@ -53,6 +54,15 @@ DOGS_ARCHIVE = (
     ),
 )
 ARCHIVE_LISTS = ("lists/train_list.mat", "lists/test_list.mat")
+
+
+def file_digest(path: Path, algorithm: str = "sha256") -> str:
+    """The hex digest of a file, read in 1 MiB blocks."""
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def keras_cache_dir() -> Path:

@@ -25,7 +25,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from course.downloads import SOURCE_WEIGHTS_MARK, keras_cache_dir, save_like_the_imagenet_file, weights_mark
+from course.downloads import (
+    SOURCE_WEIGHTS_MARK,
+    file_digest,
+    keras_cache_dir,
+    save_like_the_imagenet_file,
+    weights_mark,
+)
 from course.pipeline import resize_to_uint8
 from course.synthetic import source_classes, source_image
 
@@ -152,7 +158,7 @@ def cache_problem(task: SourceTask = SOURCE_TASK) -> str | None:
         expected = json.loads(manifest.read_text())["sha256"]
     except (ValueError, KeyError) as error:
         return f"its manifest {manifest} is unreadable ({error!r})"
-    actual = _sha256(path)
+    actual = file_digest(path)
     if actual != expected:
         return f"{path} has sha256 {actual}, its manifest says {expected}: the file is corrupt or was changed"
     return None
@@ -187,7 +193,7 @@ def source_weights(task: SourceTask = SOURCE_TASK, rebuild: bool = False) -> Pat
         ) from None
     os.replace(partial, path)
     record = {
-        "sha256": _sha256(path),
+        "sha256": file_digest(path),
         "description": f"EfficientNetB0 {SOURCE_WEIGHTS_DESCRIPTION} (not ImageNet)",
         "task": dataclasses.asdict(task),
         "source_train_accuracy": accuracy,
@@ -223,11 +229,3 @@ def describe_weights(weights: str | os.PathLike | None) -> str:
         where = "" if weights == SOURCE_WEIGHTS else f" ({weights})"
         return f"{SOURCE_WEIGHTS_DESCRIPTION}{where}: not ImageNet"
     return f"from the file {weights}"
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

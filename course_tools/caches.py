@@ -15,7 +15,6 @@ command that rebuilds it. The profile's source and data folder follow ``COURSE_S
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import shlex
 import shutil
@@ -25,7 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from course.config import PROFILES, SOURCES, Profile, ProfileError, get_profile
-from course.downloads import ARCHIVE_LISTS, DOGS_ARCHIVE, EFFICIENTNETB0_NOTOP, RemoteFile, keras_cache_dir
+from course.downloads import ARCHIVE_LISTS, DOGS_ARCHIVE, EFFICIENTNETB0_NOTOP, RemoteFile, file_digest, keras_cache_dir
 from course.source_task import SOURCE_WEIGHTS, SOURCE_WEIGHTS_DESCRIPTION, source_weights
 
 DEFAULT_MANIFEST = Path.home() / ".cache" / "course" / "caches.json"
@@ -42,15 +41,6 @@ class Cache:
     name: str
     root: str
     files: dict[str, str]  # path relative to root -> sha256
-
-
-def file_digest(path: Path, algorithm: str = "sha256") -> str:
-    """The hex digest of a file, read in 1 MiB blocks."""
-    digest = hashlib.new(algorithm)
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def catalogue(name: str, root: Path, relative_paths) -> Cache:
