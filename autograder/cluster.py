@@ -12,6 +12,7 @@ submission merged so far, and the next run grades only the rest.
 
 from __future__ import annotations
 
+import logging
 import socket
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -121,6 +122,8 @@ class ClusterGrader(Grader):
         self.address = address
 
     def connect(self):  # -> distributed.Client
+        if logging.getLogger().getEffectiveLevel() > logging.INFO:  # without --verbose
+            logging.getLogger("distributed").setLevel(logging.CRITICAL)  # its reconnection tracebacks
         try:
             from distributed import Client
         except ImportError:
