@@ -222,16 +222,29 @@ def build_parser() -> argparse.ArgumentParser:
         "--repository", default=default_course_dir(), help="the course root to copy (default: %(default)s)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary course")
+    parser.add_argument(
+        "--class",
+        dest="class_size",
+        type=int,
+        default=0,
+        metavar="N",
+        help="class mode: N students' mixed work in every lesson, graded with --jobs 1, --jobs 2 and a "
+        "2-worker Dask cluster, with projections for larger classes (see autograder.class_bench)",
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.students < 1 or min(args.jobs) < 1:
-        print("error: --students and --jobs must be at least 1", file=sys.stderr)
+    if args.students < 1 or min(args.jobs) < 1 or args.class_size < 0:
+        print("error: --students and --jobs must be at least 1, --class at least 0", file=sys.stderr)
         return 2
     put_python_tools_on_path()
     try:
+        if args.class_size:
+            from autograder.class_bench import run_class
+
+            return run_class(args.repository, args.class_size, args.lessons, args.keep)
         return run(args.repository, args.students, args.lessons, args.jobs, args.keep)
     except CourseError as error:
         print(f"error: {error}", file=sys.stderr)

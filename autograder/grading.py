@@ -92,6 +92,7 @@ class Grader:
         self.repairers = {}
         self.running = set()
         self.running_lock = threading.Lock()
+        self.merge_seconds: list[float] = []  # how long merging each outcome took (the benchmark reports it)
 
     def released_lessons(self) -> set[str]:
         with Gradebook(self.course.db_url, self.course_id) as gradebook:
@@ -137,7 +138,9 @@ class Grader:
             graded = self.grade_all(todo, templates, scratch_root)
             try:
                 for done, outcome in enumerate(graded, start=1):
+                    merge_started = time.monotonic()
                     self.merge(outcome)
+                    self.merge_seconds.append(time.monotonic() - merge_started)
                     shutil.rmtree(outcome.scratch, ignore_errors=True)
                     outcomes.append(outcome)
                     self.echo(self.progress_line(done, len(todo), outcome))

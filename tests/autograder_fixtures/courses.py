@@ -39,13 +39,14 @@ def hangs_in_every_cell():
     return replace_source(students.answered(), "add-answer", students.ADD + "    return a + b" + HIJACK)
 
 
-def make_course(folder, cases, lesson="basics", extra_config=""):
-    """A released course (solutions timed) in ``folder`` with one student per case."""
+def make_course(folder, cases, lesson="basics", extra_config="", released=()):
+    """A course in ``folder`` with one student per case, its lessons (``released``: all) released
+    and their solutions timed."""
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copytree(students.SOURCE, folder / "solutions")
     config = (ROOT / "nbgrader_config.py").read_text() + TEST_LIMITS + extra_config
     (folder / "nbgrader_config.py").write_text(config)
-    code, text = run_cli("--course-dir", folder, "release")
+    code, text = run_cli("--course-dir", folder, "release", *released)
     assert code == 0, text
     for student, content in cases.items():
         students.write_submission(folder, student, lesson, content)
