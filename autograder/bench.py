@@ -31,6 +31,7 @@ from autograder.lesson_model import LessonModel
 from autograder.records import read_record
 from autograder.release import release
 from autograder.student_work import notebook_bytes, write_submission
+from autograder.time_limits import LIMITS_FILE
 
 TARGET_SECONDS = 300  # one student's lessons, graded on 2 cores
 
@@ -38,7 +39,8 @@ TARGET_SECONDS = 300  # one student's lessons, graded on 2 cores
 def build_course(
     repository: Path | str, folder: Path, lessons: tuple[str, ...] | list[str] = ()
 ) -> tuple[Course, list[str]]:
-    """A released copy of ``repository``'s course in ``folder``; returns (course, lessons)."""
+    """A released copy of ``repository``'s course in ``folder``; returns (course, lessons). The
+    grading time limits are the repository's (nbgrader_time_limits.json), else measured here."""
     repository = Path(repository)
     for needed in (CONFIG_FILE, "solutions"):
         if not (repository / needed).exists():
@@ -53,9 +55,12 @@ def build_course(
         folder / "solutions",
         ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"),
     )
+    measured = (repository / LIMITS_FILE).exists()
+    if measured:  # grade with the limits the course's last release measured
+        shutil.copy(repository / LIMITS_FILE, folder / LIMITS_FILE)
     course = Course.load(folder)
     with contextlib.redirect_stdout(io.StringIO()):
-        released = release(course, lessons)
+        released = release(course, lessons, timing=not measured)
     return course, sorted(released)
 
 

@@ -63,6 +63,19 @@ def wait_for_first_record(folder, grading):
     assert records(folder), "no submission was merged"
 
 
+def busy_worker(client, grading):
+    """The address of a worker that has been grading one submission for 2 seconds."""
+    deadline = time.monotonic() + 240
+    while grading.poll() is None and time.monotonic() < deadline:
+        busy = {address: set(keys) for address, keys in client.processing().items() if keys}
+        time.sleep(2)
+        still = {address: set(keys) for address, keys in client.processing().items() if keys}
+        for address, keys in busy.items():
+            if keys & still.get(address, set()):
+                return address
+    raise AssertionError("no worker was seen grading")
+
+
 @pytest.fixture(scope="module")
 def released(tmp_path_factory):
     """A released course with the CASES filed, not graded yet (copy it before grading)."""
@@ -111,11 +124,8 @@ def test_cluster_grades_like_jobs_1_even_when_a_worker_is_killed_midway(released
     folder = tmp_path / "course"
     shutil.copytree(released, folder)
     grading = start_grading(folder, local.scheduler_address)
-    wait_for_first_record(folder, grading)
-    busy = [address for address, keys in client.processing().items() if keys]
-    assert busy, "no worker was grading when the first submission was merged"
-    pid = client.run(os.getpid, workers=[busy[0]])[busy[0]]
-    os.kill(pid, signal.SIGKILL)
+    victim = busy_worker(client, grading)
+    os.kill(client.run(os.getpid, workers=[victim])[victim], signal.SIGKILL)
     text, _ = grading.communicate(timeout=400)
     assert grading.returncode == 0, text
     assert text.count(" basics: ") == len(CASES), text
