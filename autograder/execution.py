@@ -124,7 +124,7 @@ class SafeExecute(Execute):
     def preprocess(self, nb: NotebookNode, resources: dict | None = None, km: Any = None) -> tuple[NotebookNode, dict]:
         self.events = []
         self._clean_cells = []
-        self._deadline = monotonic() + self.notebook_time_limit if self.notebook_time_limit else None
+        self._deadline = None  # set once the first kernel is up: starting it is not the notebook's time
         try:
             return super().preprocess(nb, resources, km)
         finally:
@@ -151,6 +151,8 @@ class SafeExecute(Execute):
         if self.protected_modules:
             snapshot = SNAPSHOT_CODE.format(guard=GUARD_MODULE, names=list(self.protected_modules))
             await self._run_silently(snapshot)
+        if self._deadline is None and self.notebook_time_limit:
+            self._deadline = monotonic() + self.notebook_time_limit
         return kc
 
     start_new_kernel_client = run_sync(async_start_new_kernel_client)
