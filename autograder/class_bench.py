@@ -17,6 +17,7 @@ import shutil
 import statistics
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -232,6 +233,7 @@ def run_class(
     echo(f"load average (1, 5, 15 min) before: {load_average()}")
     folder = Path(tempfile.mkdtemp(prefix="autograder-bench-"))
     quiet = lambda line: None  # noqa: E731
+    warnings.filterwarnings("ignore", message=".*not in session, add operation along")  # as the grade command
     try:
         started = time.monotonic()
         course, lessons = build_course(repository, folder / "course", lessons)

@@ -79,7 +79,7 @@ def measure_notebook(course: Course, path: Path) -> dict[str, float]:
     execute.preprocess(nb, {"metadata": {"path": str(path.parent)}})
     seconds = {}
     for index, cell in enumerate(nb.cells):
-        if cell.cell_type != "code" or not cell.source.strip():
+        if cell.cell_type != "code" or "execution" not in cell.metadata:  # empty, or left unrun as grading does
             continue
         errors = [output for output in cell.outputs if output.output_type == "error"]
         if errors:

@@ -4,6 +4,7 @@ and a solution that fails when run as grading runs it refused at release."""
 import json
 import shutil
 
+import nbformat
 import pytest
 
 from autograder.courseroot import Course, CourseError
@@ -57,3 +58,15 @@ def test_a_solution_that_fails_as_graded_is_refused(tmp_path):
     path.write_text(path.read_text().replace("return a + b  #", "return a + undefined_name  #"))
     with pytest.raises(CourseError, match=r"basics.ipynb: the solution fails in add-tests .*NameError"):
         measure_notebook(course, path)
+
+
+def test_code_after_the_last_test_is_not_run_by_grading_nor_timed(tmp_path):
+    course = course_with(tmp_path)
+    shutil.copytree(students.SOURCE / "basics", tmp_path / "basics")
+    path = tmp_path / "basics" / "basics.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell("raise RuntimeError('a training run no test reads')", id="demo"))
+    nbformat.write(nb, path)
+    measured = measure_notebook(course, path)
+    assert "add-tests" in measured and "normalise-tests" in measured
+    assert "demo" not in measured, "a cell after the last test that is no answer is left unrun"
