@@ -40,7 +40,15 @@ c.OverwriteCells.missing_cell_notification = (
     "This cell (id:{cell_id}) was missing from the submission; the autograder put it back.\n\n"
 )
 
-# Execution limits. A first Keras fit takes ~45 s on 2 CPU cores, so cells get 10 minutes.
+# Time limits. `release` times each lesson's solution as grading runs it and writes the lesson's
+# limits to nbgrader_time_limits.json (autograder/time_limits.py): a cell gets `margin` times the
+# slowest solution cell, a notebook `margin` times the solution's total, each at least its floor.
+c.TimeLimits.margin = 3.0
+c.TimeLimits.cell_floor_seconds = 10
+c.TimeLimits.notebook_floor_seconds = 20
+# Limits set by hand win over the measured ones, e.g. {"lesson4_frozen": {"cell": 120, "notebook": 300}}.
+c.TimeLimits.overrides = {}
+# A lesson never timed (and plain `nbgrader autograde`) uses these: a cell gets 10 minutes.
 c.Execute.timeout = 600
 c.Execute.interrupt_on_timeout = True
 c.Execute.startup_timeout = 120
@@ -71,6 +79,9 @@ c.GenerateFeedback.preprocessors = [
 # Parallel grading (python -m autograder grade --jobs N): a submission whose nbgrader run
 # outlives its notebooks' time limits by this much is stopped and scored 0.
 c.GradingRun.kill_grace_seconds = 300
+# Grade on a Dask cluster instead of this machine (what `grade --cluster ADDRESS` sets for one run),
+# e.g. "tcp://10.0.0.5:8786"; see the README's "Grading on a cluster (Dask)".
+c.ClusterGrading.address = ""
 
 # LMS downloads: extra file-name patterns (regular expressions with named groups, matched
 # against the path inside the download), tried before the built-in Canvas, Moodle and

@@ -31,6 +31,7 @@ from autograder.lesson_model import LessonModel
 from autograder.records import read_record
 from autograder.release import release
 from autograder.student_work import notebook_bytes, write_submission
+from autograder.time_limits import LIMITS_FILE
 
 TARGET_SECONDS = 300  # one student's lessons, graded on 2 cores
 
@@ -38,7 +39,8 @@ TARGET_SECONDS = 300  # one student's lessons, graded on 2 cores
 def build_course(
     repository: Path | str, folder: Path, lessons: tuple[str, ...] | list[str] = ()
 ) -> tuple[Course, list[str]]:
-    """A released copy of ``repository``'s course in ``folder``; returns (course, lessons)."""
+    """A released copy of ``repository``'s course in ``folder``; returns (course, lessons). The
+    grading time limits are the repository's (nbgrader_time_limits.json), else measured here."""
     repository = Path(repository)
     for needed in (CONFIG_FILE, "solutions"):
         if not (repository / needed).exists():
@@ -53,9 +55,12 @@ def build_course(
         folder / "solutions",
         ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"),
     )
+    measured = (repository / LIMITS_FILE).exists()
+    if measured:  # grade with the limits the course's last release measured
+        shutil.copy(repository / LIMITS_FILE, folder / LIMITS_FILE)
     course = Course.load(folder)
     with contextlib.redirect_stdout(io.StringIO()):
-        released = release(course, lessons)
+        released = release(course, lessons, timing=not measured)
     return course, sorted(released)
 
 
@@ -222,16 +227,29 @@ def build_parser() -> argparse.ArgumentParser:
         "--repository", default=default_course_dir(), help="the course root to copy (default: %(default)s)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary course")
+    parser.add_argument(
+        "--class",
+        dest="class_size",
+        type=int,
+        default=0,
+        metavar="N",
+        help="class mode: N students' mixed work in every lesson, graded with --jobs 1, --jobs 2 and a "
+        "2-worker Dask cluster, with projections for larger classes (see autograder.class_bench)",
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.students < 1 or min(args.jobs) < 1:
-        print("error: --students and --jobs must be at least 1", file=sys.stderr)
+    if args.students < 1 or min(args.jobs) < 1 or args.class_size < 0:
+        print("error: --students and --jobs must be at least 1, --class at least 0", file=sys.stderr)
         return 2
     put_python_tools_on_path()
     try:
+        if args.class_size:
+            from autograder.class_bench import run_class
+
+            return run_class(args.repository, args.class_size, args.lessons, args.keep)
         return run(args.repository, args.students, args.lessons, args.jobs, args.keep)
     except CourseError as error:
         print(f"error: {error}", file=sys.stderr)

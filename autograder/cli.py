@@ -26,7 +26,7 @@ a grading session:
 def command_release(course: Course, args: argparse.Namespace) -> None:
     from autograder.release import release
 
-    for lesson, paths in release(course, args.lessons, duedate=args.duedate).items():
+    for lesson, paths in release(course, args.lessons, duedate=args.duedate, timing=not args.skip_timing).items():
         print(f"released {lesson}: {', '.join(str(p.relative_to(course.root)) for p in paths)}")
 
 
@@ -42,12 +42,17 @@ def interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def command_grade(course: Course, args: argparse.Namespace) -> None:
+    from autograder.cluster import ClusterGrading, grade_on_cluster
     from autograder.grading import grade
 
     started = time.monotonic()
+    address = args.cluster or ClusterGrading(config=course.config).address
     previous = signal.signal(signal.SIGTERM, interrupt)  # `kill` stops grading like Ctrl-C
     try:
-        outcomes = grade(course, students=args.students, lessons=args.lessons, jobs=args.jobs, force=args.force)
+        if address:
+            outcomes = grade_on_cluster(course, address, args.students, args.lessons, force=args.force)
+        else:
+            outcomes = grade(course, students=args.students, lessons=args.lessons, jobs=args.jobs, force=args.force)
     finally:
         signal.signal(signal.SIGTERM, previous)
     flagged = sum(outcome.serious for outcome in outcomes)
@@ -111,6 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.add_argument("lessons", nargs="*", metavar="LESSON", help="default: every lesson")
     sub.add_argument("--duedate", help='due date for late flags, e.g. "2025-03-01 23:59:00 UTC"')
+    sub.add_argument(
+        "--skip-timing",
+        action="store_true",
+        help="do not run the solutions to time them; grading keeps the limits measured before",
+    )
     sub.set_defaults(run=command_release)
 
     sub = commands.add_parser(
@@ -128,6 +138,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--students", nargs="+", default=[], metavar="STUDENT")
     sub.add_argument("--lessons", nargs="+", default=[], metavar="LESSON")
     sub.add_argument("--jobs", type=int, default=1, help="submissions graded at once")
+    sub.add_argument(
+        "--cluster",
+        default="",
+        metavar="ADDRESS",
+        help="grade on the Dask scheduler at ADDRESS, e.g. tcp://10.0.0.5:8786 (default: c.ClusterGrading.address)",
+    )
     sub.add_argument("--force", action="store_true", help="regrade submissions already graded")
     sub.set_defaults(run=command_grade)
 

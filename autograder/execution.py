@@ -26,9 +26,9 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute, SaveAutoGrades
-from traitlets import Dict, Integer, List, Unicode
+from traitlets import Bool, Dict, Integer, List, Unicode
 
-from autograder.cells import grade_id, is_test
+from autograder.cells import grade_id, is_answer, is_test
 
 EVENTS_KEY = "autograder"
 
@@ -106,6 +106,11 @@ class SafeExecute(Execute):
         help="Characters of stream/display output kept per cell (0: no limit).",
     ).tag(config=True)
     kernel_env = Dict({}, help="Environment variables added to the kernel's environment.").tag(config=True)
+    skip_after_last_test = Bool(
+        True,
+        help="Leave unrun the code cells after the last test cell that are not answers (training runs, plots, "
+        "demos): no score can depend on them.",
+    ).tag(config=True)
     protected_modules = List(
         Unicode(),
         ["builtins", "math", "numpy"],
@@ -124,7 +129,8 @@ class SafeExecute(Execute):
     def preprocess(self, nb: NotebookNode, resources: dict | None = None, km: Any = None) -> tuple[NotebookNode, dict]:
         self.events = []
         self._clean_cells = []
-        self._deadline = monotonic() + self.notebook_time_limit if self.notebook_time_limit else None
+        self._deadline = None  # set once the first kernel is up: starting it is not the notebook's time
+        self._last_test = max((index for index, cell in enumerate(nb.cells) if is_test(cell)), default=-1)
         try:
             return super().preprocess(nb, resources, km)
         finally:
@@ -151,6 +157,8 @@ class SafeExecute(Execute):
         if self.protected_modules:
             snapshot = SNAPSHOT_CODE.format(guard=GUARD_MODULE, names=list(self.protected_modules))
             await self._run_silently(snapshot)
+        if self._deadline is None and self.notebook_time_limit:
+            self._deadline = monotonic() + self.notebook_time_limit
         return kc
 
     start_new_kernel_client = run_sync(async_start_new_kernel_client)
@@ -185,8 +193,8 @@ class SafeExecute(Execute):
         await self.async_start_new_kernel_client()
 
     def _get_timeout(self, cell: NotebookNode | None) -> int | None:
-        timeout = super()._get_timeout(cell)
-        if cell is None or self._deadline is None:
+        timeout = super()._get_timeout(cell)  # cell None: code the autograder runs (restore, replay)
+        if self._deadline is None:
             return timeout
         remaining = max(1, int(self._deadline - monotonic()))
         return remaining if timeout is None else min(timeout, remaining)
@@ -196,6 +204,9 @@ class SafeExecute(Execute):
     ) -> NotebookNode:
         if cell.cell_type != "code" or not cell.source.strip():
             return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+        if self.skip_after_last_test and cell_index > self._last_test and not is_answer(cell):
+            cell.outputs = []
+            return cell
         if self._deadline is not None and monotonic() >= self._deadline:
             message = f"not run: the notebook's time limit ({self.notebook_time_limit} s) was used up by earlier cells"
             cell.outputs = [error_output("NotebookTimeLimit", message)]

@@ -18,7 +18,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -38,6 +38,7 @@ from autograder.mark_schemes import show_mark_schemes
 from autograder.records import read_record, write_record
 from autograder.repair import SubmissionRepair
 from autograder.submission import Submission, UnreadableNotebook, find_submissions, read_notebook
+from autograder.time_limits import lesson_limits
 
 TIMESTAMP_FILE = "timestamp.txt"
 
@@ -92,6 +93,7 @@ class Grader:
         self.repairers = {}
         self.running = set()
         self.running_lock = threading.Lock()
+        self.merge_seconds: list[float] = []  # how long merging each outcome took (the benchmark reports it)
 
     def released_lessons(self) -> set[str]:
         with Gradebook(self.course.db_url, self.course_id) as gradebook:
@@ -134,30 +136,38 @@ class Grader:
                 )
                 for lesson in sorted({s.lesson for s, _ in todo})
             }
-            with ThreadPoolExecutor(max_workers=self.jobs) as pool:
-                futures = [
-                    pool.submit(
-                        self.grade_one,
-                        submission,
-                        fingerprint,
-                        templates[submission.lesson],
-                        scratch_root / f"job{index}",
-                    )
-                    for index, (submission, fingerprint) in enumerate(todo)
-                ]
-                try:
-                    for done, future in enumerate(as_completed(futures), start=1):
-                        outcome = future.result()
-                        self.merge(outcome)
-                        shutil.rmtree(outcome.scratch, ignore_errors=True)
-                        outcomes.append(outcome)
-                        self.echo(self.progress_line(done, len(todo), outcome))
-                except BaseException:
-                    for future in futures:
-                        future.cancel()
-                    self.stop_running()
-                    raise
+            graded = self.grade_all(todo, templates, scratch_root)
+            try:
+                for done, outcome in enumerate(graded, start=1):
+                    merge_started = time.monotonic()
+                    self.merge(outcome)
+                    self.merge_seconds.append(time.monotonic() - merge_started)
+                    shutil.rmtree(outcome.scratch, ignore_errors=True)
+                    outcomes.append(outcome)
+                    self.echo(self.progress_line(done, len(todo), outcome))
+            finally:
+                graded.close()
         return outcomes
+
+    def grade_all(
+        self, todo: list[tuple[Submission, str]], templates: dict[str, Path], scratch_root: Path
+    ) -> Iterator[Outcome]:
+        """Grade ``todo`` (submission, fingerprint) with ``jobs`` nbgrader processes at once; yield
+        each Outcome as it finishes. Closing the iterator early stops what is still running."""
+        with ThreadPoolExecutor(max_workers=self.jobs) as pool:
+            futures = [
+                pool.submit(
+                    self.grade_one, submission, fingerprint, templates[submission.lesson], scratch_root / f"job{index}"
+                )
+                for index, (submission, fingerprint) in enumerate(todo)
+            ]
+            try:
+                for future in as_completed(futures):
+                    yield future.result()
+            finally:
+                for future in futures:
+                    future.cancel()
+                self.stop_running()
 
     def stop_running(self) -> None:
         """Kill the nbgrader processes still grading (the run is being interrupted)."""
@@ -230,7 +240,9 @@ class Grader:
         """Run ``nbgrader autograde`` on the scratch folder, with a hard time limit."""
         submission = outcome.submission
         notebooks = len(self.course.release_notebooks(submission.lesson))
-        hard_limit = self.notebook_time_limit * notebooks + self.kill_grace if self.notebook_time_limit else None
+        limits = lesson_limits(self.course, submission.lesson)
+        notebook_limit = limits.notebook if limits else self.notebook_time_limit
+        hard_limit = notebook_limit * notebooks + self.kill_grace if notebook_limit else None
         command = [
             sys.executable,
             "-m",
@@ -242,6 +254,7 @@ class Grader:
             "--force",
             f"--course-dir={outcome.scratch}",
             f"--CourseDirectory.db_url=sqlite:///{outcome.scratch / 'gradebook.db'}",
+            *(limits.nbgrader_arguments() if limits else []),
         ]
         log_path = outcome.scratch / "nbgrader.log"
         with open(log_path, "wb") as log:

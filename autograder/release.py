@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
@@ -15,6 +16,7 @@ from autograder.cells import grade_id
 from autograder.colab import ColabLink, write_colab_cells
 from autograder.courseroot import Course, CourseError
 from autograder.submission import VALID_CELL_ID
+from autograder.time_limits import measure_lesson
 
 
 def stable_cell_ids(nb: NotebookNode) -> bool:
@@ -34,11 +36,16 @@ def stable_cell_ids(nb: NotebookNode) -> bool:
 
 
 def release(
-    course: Course, lessons: tuple[str, ...] | list[str] = (), duedate: str | None = None
+    course: Course,
+    lessons: tuple[str, ...] | list[str] = (),
+    duedate: str | None = None,
+    timing: bool = True,
+    echo: Callable[[str], None] = print,
 ) -> dict[str, list[Path]]:
     """Write the Colab badge and setup cell (c.ColabLink) into each lesson's source, regenerate
-    lessons/<lesson>/ for each lesson (all of solutions/ by default) and record the lessons in the
-    gradebook. Returns {lesson: [released notebook paths]}."""
+    lessons/<lesson>/ for each lesson (all of solutions/ by default), record the lessons in the
+    gradebook and, with ``timing``, time their solutions for grading's limits (autograder.time_limits).
+    Returns {lesson: [released notebook paths]}."""
     available = course.source_lessons()
     unknown = sorted(set(lessons) - set(available))
     if unknown:
@@ -70,4 +77,6 @@ def release(
             with Gradebook(course.db_url, course.coursedir().course_id) as gradebook:
                 gradebook.update_or_create_assignment(lesson, duedate=duedate)
         released[lesson] = course.release_notebooks(lesson)
+        if timing:
+            measure_lesson(course, lesson, echo)
     return released

@@ -31,6 +31,7 @@ from autograder.cells import (
     is_answer,
     is_test,
 )
+from autograder.time_limits import LIMITS_FILE
 from course_tools.notebooks import (
     DEFAULT_CONFIG,
     LessonRun,
@@ -109,6 +110,8 @@ def make_course_root(destination: Path, root: Path = REPO_ROOT) -> Path:
     """A copy of the course (its nbgrader configuration and ``solutions/``) to release and grade in."""
     destination.mkdir(parents=True, exist_ok=True)
     shutil.copy2(root / CONFIG_FILE, destination / CONFIG_FILE)
+    if (root / LIMITS_FILE).exists():  # the grading limits measured at the last release
+        shutil.copy2(root / LIMITS_FILE, destination / LIMITS_FILE)
     shutil.copytree(
         root / SOURCE_FOLDER,
         destination / SOURCE_FOLDER,
@@ -118,8 +121,18 @@ def make_course_root(destination: Path, root: Path = REPO_ROOT) -> Path:
 
 
 def release(course_root: Path, lessons: tuple[str, ...] = ()) -> None:
-    """``python -m autograder release``: regenerate ``lessons/`` (and the gradebook) in ``course_root``."""
-    command = [sys.executable, "-m", "autograder", "--course-dir", str(course_root), "release", *lessons]
+    """``python -m autograder release --skip-timing``: regenerate ``lessons/`` (and the gradebook) in
+    ``course_root``; grading keeps the time limits measured by the course's last release."""
+    command = [
+        sys.executable,
+        "-m",
+        "autograder",
+        "--course-dir",
+        str(course_root),
+        "release",
+        "--skip-timing",
+        *lessons,
+    ]
     completed = subprocess.run(command, capture_output=True, text=True, cwd=course_root, check=False)
     if completed.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed:\n{completed.stdout}\n{completed.stderr}")

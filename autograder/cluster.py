@@ -1,0 +1,215 @@
+"""``grade --cluster ADDRESS``: grade submissions on a Dask ``distributed`` cluster.
+
+Each submission becomes one Dask task. The task carries everything its worker needs besides the
+installed course package: the course's configuration and time limits, the lesson's source and
+release notebooks, the lesson-only template gradebook and the submitted files. The worker repairs
+and grades the submission exactly as ``--jobs`` does (``Grader.grade_one``: its own scratch course,
+gradebook and ``nbgrader autograde`` process) and returns the scratch gradebook and graded files.
+The main process merges the results into the course gradebook one submission at a time, so a run
+that is killed, loses a worker (Dask reruns its task elsewhere) or loses its scheduler keeps every
+submission merged so far, and the next run grades only the rest.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+from traitlets import Unicode
+from traitlets.config import Configurable
+
+from autograder.courseroot import CONFIG_FILE, Course, CourseError
+from autograder.flags import Flag
+from autograder.grading import TIMESTAMP_FILE, Grader, Outcome
+from autograder.records import RECORD_FILE
+from autograder.submission import Submission
+from autograder.time_limits import LIMITS_FILE
+
+TEMPLATE_FILE = "gradebook.template.db"
+RESULT_PARTS = ("gradebook.db", "autograded", "nbgrader.log")
+Files = dict[str, bytes]  # relative path -> content
+
+
+class ClusterGrading(Configurable):
+    """Where ``python -m autograder grade`` sends submissions when no --cluster is given."""
+
+    address = Unicode(
+        "",
+        help="Address of a Dask scheduler, e.g. tcp://10.0.0.5:8786 ('' grades on this machine).",
+    ).tag(config=True)
+
+
+def read_tree(folder: Path, under: str = "") -> Files:
+    """Every file below ``folder`` (symlinks followed), by path relative to it, prefixed ``under``."""
+    prefix = f"{under}/" if under else ""
+    if folder.is_file():
+        return {under: folder.read_bytes()}
+    return {
+        f"{prefix}{path.relative_to(folder).as_posix()}": path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and "__pycache__" not in path.parts and ".ipynb_checkpoints" not in path.parts
+    }
+
+
+def write_tree(files: Files, folder: Path) -> None:
+    for name, content in files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+
+
+def relative_folder(course: Course, step: str) -> str:
+    folder = course.folder(step)
+    if not folder.is_relative_to(course.root):
+        raise CourseError(
+            f"the {step} folder {folder} is outside the course root {course.root}: "
+            "grading on a cluster needs it inside (set a relative path in nbgrader_config.py)"
+        )
+    return folder.relative_to(course.root).as_posix()
+
+
+def lesson_bundle(course: Course, lesson: str, template: Path) -> Files:
+    """What a worker needs to grade submissions of ``lesson``, as files of a course root."""
+    bundle = {CONFIG_FILE: (course.root / CONFIG_FILE).read_bytes(), TEMPLATE_FILE: template.read_bytes()}
+    if (course.root / LIMITS_FILE).exists():
+        bundle[LIMITS_FILE] = (course.root / LIMITS_FILE).read_bytes()
+    for step in ("source", "release"):
+        bundle.update(read_tree(course.folder(step) / lesson, f"{relative_folder(course, step)}/{lesson}"))
+    return bundle
+
+
+def submission_files(submission: Submission) -> Files:
+    """The submitted files the grading uses (notebooks and timestamp), by name."""
+    return {
+        path.name: path.read_bytes()
+        for path in sorted(submission.folder.iterdir())
+        if path.is_file() and (path.suffix == ".ipynb" or path.name == TIMESTAMP_FILE) and path.name != RECORD_FILE
+    }
+
+
+def grade_on_worker(bundle: Files, student: str, lesson: str, submitted: Files, fingerprint: str) -> dict:
+    """Run on a Dask worker: grade one submission in a temporary course built from ``bundle``;
+    return the outcome and the scratch files the main process merges."""
+    with tempfile.TemporaryDirectory(prefix="autograder-worker-") as folder:
+        root = Path(folder)
+        write_tree(bundle, root / "course")
+        write_tree(submitted, root / "submission")
+        course = Course.load(root / "course")
+        grader = Grader(course, echo=lambda line: None)
+        submission = Submission(student, lesson, root / "submission")
+        outcome = grader.grade_one(submission, fingerprint, root / "course" / TEMPLATE_FILE, root / "scratch")
+        result = {}
+        for part in RESULT_PARTS:
+            if (root / "scratch" / part).exists():
+                result.update(read_tree(root / "scratch" / part, part))
+        return {
+            "failure": outcome.failure,
+            "flags": [flag.as_dict() for flag in outcome.flags],
+            "seconds": outcome.seconds,
+            "files": result,
+            "worker": socket.gethostname(),
+        }
+
+
+class ClusterGrader(Grader):
+    """A Grader whose submissions are graded by the workers of a Dask cluster."""
+
+    def __init__(self, course: Course, address: str, force: bool = False, echo: Callable[[str], None] = print) -> None:
+        super().__init__(course, jobs=1, force=force, echo=echo)
+        self.address = address
+
+    def connect(self):  # -> distributed.Client
+        if logging.getLogger().getEffectiveLevel() > logging.INFO:  # without --verbose
+            logging.getLogger("distributed").setLevel(logging.CRITICAL)  # its reconnection tracebacks
+        try:
+            from distributed import Client
+        except ImportError:
+            raise CourseError(
+                "grading on a cluster needs Dask's distributed: pip install distributed (on the workers too)"
+            ) from None
+        try:
+            return Client(self.address, timeout=30)
+        except (OSError, TimeoutError) as error:
+            raise CourseError(
+                f"no Dask scheduler answers at {self.address} ({error}); start one (dask scheduler) or fix --cluster"
+            ) from None
+
+    def grade_all(
+        self, todo: list[tuple[Submission, str]], templates: dict[str, Path], scratch_root: Path
+    ) -> Iterator[Outcome]:
+        """Send every submission to the cluster; yield each Outcome, its files unpacked into
+        ``scratch_root``, as its task finishes."""
+        from distributed import as_completed
+        from distributed.client import FutureCancelledError
+        from distributed.scheduler import KilledWorker
+
+        client = self.connect()
+        bundles = {lesson: lesson_bundle(self.course, lesson, path) for lesson, path in templates.items()}
+        workers = len(client.scheduler_info().get("workers", {}))
+        self.echo(f"grading {len(todo)} submissions on the Dask cluster at {self.address} ({workers} workers)")
+        submissions, futures = {}, []
+        for index, (submission, fingerprint) in enumerate(todo):
+            future = client.submit(
+                grade_on_worker,
+                bundles[submission.lesson],
+                submission.student,
+                submission.lesson,
+                submission_files(submission),
+                fingerprint,
+                key=f"grade-{submission.student}-{submission.lesson}-{index}",
+                pure=False,
+            )
+            submissions[future.key] = (submission, fingerprint, scratch_root / f"job{index}")
+            futures.append(future)
+        finished = 0
+        try:
+            for future in as_completed(futures):
+                submission, fingerprint, scratch = submissions[future.key]
+                try:
+                    result = future.result()
+                except KilledWorker as error:
+                    yield Outcome(
+                        submission,
+                        fingerprint,
+                        scratch=scratch,
+                        failure=f"every Dask worker that graded it died ({error}); it may crash its kernel's host",
+                    )
+                    finished += 1
+                    continue
+                except (FutureCancelledError, OSError) as error:
+                    raise self.lost(finished, len(todo), error) from None
+                write_tree(result["files"], scratch)
+                outcome = Outcome(submission, fingerprint, scratch=scratch, failure=result["failure"])
+                outcome.flags = [Flag.from_dict(flag) for flag in result["flags"]]
+                outcome.seconds = result["seconds"]
+                finished += 1
+                yield outcome
+        finally:
+            client.cancel(futures)
+            client.close(timeout=5)
+
+    def lost(self, finished: int, total: int, error: BaseException) -> CourseError:
+        """The error of a run whose scheduler went away."""
+        return CourseError(
+            f"lost the Dask scheduler at {self.address} ({type(error).__name__}: {error}) after "
+            f"{finished} of {total} submissions; every one of those is merged and kept: "
+            "start the scheduler again and rerun the command to grade the rest"
+        )
+
+
+def grade_on_cluster(
+    course: Course,
+    address: str,
+    students: Iterable[str] = (),
+    lessons: Iterable[str] = (),
+    force: bool = False,
+    echo: Callable[[str], None] = print,
+) -> list[Outcome]:
+    """Grade submissions on the Dask cluster at ``address`` (see the module docstring)."""
+    grader = ClusterGrader(course, address, force=force, echo=echo)
+    if not grader.released_lessons():
+        raise CourseError("no lesson is released yet: run `python -m autograder release` first")
+    return grader.run(students, lessons)
