@@ -16,7 +16,10 @@ from __future__ import annotations
 import copy
 import os
 import re
+import shutil
 import sys
+import tempfile
+from pathlib import Path
 from time import monotonic
 from typing import Any
 
@@ -29,6 +32,7 @@ from nbgrader.preprocessors import Execute, SaveAutoGrades
 from traitlets import Dict, Integer, List, Unicode
 
 from autograder.cells import grade_id, is_test
+from autograder.sandbox import Sandbox
 
 EVENTS_KEY = "autograder"
 
@@ -74,23 +78,40 @@ def output_size(content: dict[str, Any]) -> int:
 
 
 class LimitedKernelManager(AsyncKernelManager):
-    """A kernel manager whose kernels start under an address-space limit."""
+    """A kernel manager whose kernels start under an address-space limit and, once ``confine``d,
+    in the sandbox (``autograder.sandbox``), reached over IPC sockets in a private folder."""
 
     memory_limit_mb = Integer(0, help="Address-space limit of the kernel in MiB (0: none)")
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.sandbox: Sandbox | None = None
+        self.private: Path | None = None
+
+    def confine(self, sandbox: Sandbox, folder: str) -> None:
+        """Start the next kernel in ``sandbox`` with a copy of ``folder``'s files other than notebooks
+        (graded notebooks of the lesson, written there by nbgrader, hold hidden tests)."""
+        self.sandbox = sandbox
+        self.private = Path(tempfile.mkdtemp(prefix="autograder-kernel-"))
+        shutil.copytree(folder, self.private / "submission", ignore=shutil.ignore_patterns("*.ipynb"))
+        self.transport = "ipc"
+        self.connection_file = str(self.private / "kernel.json")
+        self.ip = str(self.private / "kernel-ipc")
+
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         command = super().format_kernel_cmd(extra_arguments)
-        if not self.memory_limit_mb:
-            return command
-        return [
-            sys.executable,
-            "-m",
-            "autograder.kernel_launcher",
-            "--memory-mb",
-            str(self.memory_limit_mb),
-            "--",
-            *command,
-        ]
+        launcher = [sys.executable, "-m", "autograder.kernel_launcher", "--memory-mb", str(self.memory_limit_mb)]
+        if self.sandbox is None:
+            return [*launcher, "--", *command] if self.memory_limit_mb else command
+        # Signals cannot reach into the sandbox's session: the kernel interrupts itself on request.
+        self.kernel_spec.interrupt_mode = "message"
+        launcher += ["--copy-from", str(self.private / "submission")]
+        return self.sandbox.wrap([*launcher, "--", *command], self.private, self._launch_args.get("env", {}))
+
+    async def _async_cleanup_resources(self, restart: bool = False) -> None:
+        await super()._async_cleanup_resources(restart)
+        if self.private is not None and not restart:
+            shutil.rmtree(self.private, ignore_errors=True)
 
 
 class SafeExecute(Execute):
@@ -142,6 +163,9 @@ class SafeExecute(Execute):
 
     async def async_start_new_kernel(self, **kwargs: Any) -> None:
         kwargs.setdefault("env", {**os.environ, **self.kernel_env})
+        sandbox = Sandbox(config=self.config)
+        if sandbox.enabled:
+            self.km.confine(sandbox, kwargs.get("cwd") or self.resources.get("metadata", {}).get("path") or ".")
         await super().async_start_new_kernel(**kwargs)
 
     start_new_kernel = run_sync(async_start_new_kernel)

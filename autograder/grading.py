@@ -36,6 +36,7 @@ from autograder.flags import Flag, flag_from_event
 from autograder.gradebook import backup_gradebook, make_lesson_template, merge_graded, record_ungradable, sqlite_path
 from autograder.records import read_record, write_record
 from autograder.repair import SubmissionRepair
+from autograder.sandbox import UNSANDBOXED_FLAG, Sandbox
 from autograder.submission import Submission, UnreadableNotebook, find_submissions, read_notebook
 
 TIMESTAMP_FILE = "timestamp.txt"
@@ -88,6 +89,7 @@ class Grader:
         execute = SafeExecute(config=course.config)
         self.notebook_time_limit = execute.notebook_time_limit
         self.kill_grace = GradingRun(config=course.config).kill_grace_seconds
+        self.sandbox = Sandbox(config=course.config)
         self.repairers = {}
         self.running = set()
         self.running_lock = threading.Lock()
@@ -97,7 +99,9 @@ class Grader:
             return {assignment.name for assignment in gradebook.assignments}
 
     def run(self, students: Iterable[str] = (), lessons: Iterable[str] = ()) -> list[Outcome]:
-        """Grade the matching submissions; return the list of Outcomes merged."""
+        """Grade the matching submissions; return the list of Outcomes merged. Raises
+        SandboxUnavailable when student code cannot be sandboxed (and the sandbox is not turned off)."""
+        self.sandbox.ensure_available()
         backup = backup_gradebook(self.course.db_url)
         if backup:
             self.echo(f"gradebook backed up to {backup}")
@@ -185,6 +189,10 @@ class Grader:
         """Repair and autograde one submission in ``scratch``; never raises."""
         started = time.monotonic()
         outcome = Outcome(submission, fingerprint, scratch=scratch)
+        if not self.sandbox.enabled:
+            outcome.flags.append(
+                Flag(UNSANDBOXED_FLAG, "graded without a sandbox (c.Sandbox.enabled = False in nbgrader_config.py)")
+            )
         try:
             self.prepare_scratch(outcome, template)
             if not outcome.failure:
