@@ -34,6 +34,7 @@ from jupyter_core.utils import ensure_async, run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 from nbformat.v4 import new_output
+from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import Execute, SaveAutoGrades
 from traitlets import Dict, Integer, List, Unicode
 
@@ -46,7 +47,7 @@ EVENTS_KEY = "autograder"
 # Runs in the kernel once it starts, before any student code: installs the test guard.
 GUARD_INSTALL = """
 import autograder.kernel_guard as _autograder_kernel_guard
-_autograder_kernel_guard.install(get_ipython(), {key!r}, {protected!r}, {name!r})
+_autograder_kernel_guard.install(get_ipython(), {key!r}, {protected!r}, {name!r}, {forbidden!r})
 del _autograder_kernel_guard
 """
 
@@ -178,7 +179,10 @@ class SafeExecute(Execute):
         self._guard_key = secrets.token_bytes(32)
         self._guard_name = f"_autograder_guard_{secrets.token_hex(8)}"
         install = GUARD_INSTALL.format(
-            key=self._guard_key.hex(), protected=list(self.protected_modules), name=self._guard_name
+            key=self._guard_key.hex(),
+            protected=list(self.protected_modules),
+            name=self._guard_name,
+            forbidden=self.forbidden_folders(),
         )
         reply = await self._run_silently(install)
         if reply["content"]["status"] != "ok":
@@ -186,6 +190,26 @@ class SafeExecute(Execute):
         return kc
 
     start_new_kernel_client = run_sync(async_start_new_kernel_client)
+
+    def forbidden_folders(self) -> list[str] | None:
+        """The course's folders on the grader's side, whose mention in a sandboxed kernel is an incident
+        (None: not sandboxed, nothing is watched)."""
+        if self.km.sandbox is None:
+            return None
+        root = Path(CourseDirectory(config=self.config).root).resolve()
+        return [os.getcwd(), str(root), str(root.parent), str(self.km.private)]
+
+    async def _note_incidents(self, cell: NotebookNode, cell_index: int) -> None:
+        """Record what the cell's code tried against the sandbox (the sandbox stopped it)."""
+        if self.km.sandbox is None:
+            return
+        reply = await self._run_silently("", {"incidents": f"{self._guard_name}.incidents()"})
+        try:
+            incidents = ast.literal_eval(reply["content"]["user_expressions"]["incidents"]["data"]["text/plain"])
+        except (KeyError, ValueError, SyntaxError):
+            return
+        for incident in incidents if isinstance(incidents, list) else []:
+            self.record(cell, cell_index, "sandbox", f"the sandbox stopped it: it {incident}")
 
     async def _run_silently(self, code: str, user_expressions: dict[str, str] | None = None) -> dict:
         msg_id = await ensure_async(
@@ -258,8 +282,11 @@ class SafeExecute(Execute):
         self._output_truncated = False
         try:
             if is_test(cell):
-                return await self._execute_test(cell, cell_index, execution_count, store_history)
-            return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+                await self._execute_test(cell, cell_index, execution_count, store_history)
+            else:
+                await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+            await self._note_incidents(cell, cell_index)
+            return cell
         except DeadKernelError:
             message = (
                 "the kernel died while running this cell (it exited, crashed or ran out "

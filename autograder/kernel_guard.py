@@ -33,6 +33,8 @@ import threading
 import types
 from typing import Any
 
+from autograder.kernel_watch import Watch
+
 PASSED = "passed"
 HOOK_EVENTS = frozenset({"sys.settrace", "sys.setprofile"})
 SHELL_LISTS = ("input_transformers_cleanup", "input_transformers_post", "ast_transformers")
@@ -54,17 +56,22 @@ class Guard:
     def __init__(self, shell: Any, key: bytes, protected: list[str]) -> None:
         self.shell = shell
         self.key = key
-        self.modules = []
         for name in protected:
             try:
-                module = importlib.import_module(name)
+                importlib.import_module(name)
             except Exception:  # noqa: BLE001 - a protected module the kernel lacks is not protected
                 continue
-            self.modules.append((name, module, dict(vars(module)), function_parts(vars(module))))
+        # A package's submodules too: numpy.allclose calls numpy._core.numeric.isclose.
+        self.modules = [
+            (name, module, dict(vars(module)), function_parts(vars(module)))
+            for name, module in list(sys.modules.items())
+            if isinstance(module, types.ModuleType) and any(name == p or name.startswith(f"{p}.") for p in protected)
+        ]
         self.classes = [cls for helper in self.helpers() for cls in type(helper).__mro__ if cls is not object]
         self.baseline = self.state()
         self.hook_calls = 0
         self.verdicts: dict[str, str] = {}
+        self.watch: Watch | None = None
         sys.addaudithook(self.audit)
 
     def helpers(self) -> list[Any]:
@@ -177,6 +184,10 @@ class Guard:
         verdict = f"student code altered the kernel while it ran: {', '.join(altered)}" if altered else PASSED
         self.verdicts[nonce] = verdict
 
+    def incidents(self) -> list[str]:
+        """What student code tried against the sandbox since the last call (nothing unsandboxed)."""
+        return self.watch.incidents() if self.watch else []
+
     def verdict(self, nonce: str) -> str:
         """``<hmac> <verdict>`` for the test sent with ``nonce``."""
         verdict = self.verdicts.pop(nonce, "it never started")
@@ -211,6 +222,11 @@ def same(old: Any, new: Any) -> bool:
     return old is new
 
 
-def install(shell: Any, key_hex: str, protected: list[str], name: str) -> None:
-    """Make a Guard for ``shell`` reachable as the builtin ``name`` (before any student code runs)."""
-    setattr(builtins, name, Guard(shell, bytes.fromhex(key_hex), protected))
+def install(shell: Any, key_hex: str, protected: list[str], name: str, forbidden: list[str] | None) -> None:
+    """Make a Guard for ``shell`` reachable as the builtin ``name`` (before any student code runs);
+    in the sandbox (``forbidden``: the course's folders), with a Watch of what student code tries."""
+    guard = Guard(shell, bytes.fromhex(key_hex), protected)
+    if forbidden is not None:
+        guard.watch = Watch(forbidden)
+        sys.addaudithook(guard.watch.audit)
+    setattr(builtins, name, guard)

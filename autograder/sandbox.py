@@ -143,7 +143,8 @@ def kernel_environment(env: dict[str, str]) -> dict[str, str]:
     """The variables a sandboxed kernel keeps (no tokens or paths of the grader's), plus its own
     HOME and TMPDIR inside the sandbox."""
     kept = {name: value for name, value in env.items() if name in KEPT_VARIABLES or name.startswith(KEPT_PREFIXES)}
-    return {**kept, "HOME": INSIDE_HOME, "TMPDIR": INSIDE_ROOT}
+    # No bytecode written beside read-only sources (the attempt would look like a write outside the sandbox).
+    return {**kept, "HOME": INSIDE_HOME, "TMPDIR": INSIDE_ROOT, "PYTHONDONTWRITEBYTECODE": "1"}
 
 
 @cache

@@ -197,11 +197,13 @@ def moved_to_the_end(target: Target) -> nbformat.NotebookNode:
 
 
 def hooked(hook: Callable[[Target], str]) -> Callable[[Target], Content]:
-    """The target answer left as its stub, followed by lines that rig the kernel."""
+    """The target answer's function returning its first argument (wrong), followed by lines that
+    rig the kernel."""
 
     def make(target: Target) -> nbformat.NotebookNode:
         lesson = target.lesson
-        return lesson.correct({target.answer: f"{lesson.stub(target.answer)}\n\n{hook(target)}"})
+        wrong = with_stub_body(lesson.stub(target.answer), f"return {lesson.first_parameter(target.answer)}")
+        return lesson.correct({target.answer: f"{wrong}\n\n{hook(target)}"})
 
     return make
 
@@ -502,11 +504,11 @@ CATALOGUE = [
 CATALOGUE += [
     WorkKind(
         name,
-        f"an answer left as its stub, with {description}",
+        f"a wrong function (it returns its first argument), with {description}",
         PARTIAL,
         hooked(hook),
         needs=FUNCTION_ANSWER,
-        how=f"left as its stub, with {description}",
+        how=f"wrong, with {description}",
     )
     for name, (description, hook) in KERNEL_HOOKS.items()
 ]
