@@ -40,7 +40,7 @@ from traitlets import Dict, Integer, List, Unicode
 
 from autograder.cells import grade_id, is_test
 from autograder.kernel_guard import PASSED, signature
-from autograder.sandbox import Sandbox
+from autograder.sandbox import COURSE_ROOT_VARIABLE, Sandbox
 
 EVENTS_KEY = "autograder"
 
@@ -197,7 +197,8 @@ class SafeExecute(Execute):
         if self.km.sandbox is None:
             return None
         root = Path(CourseDirectory(config=self.config).root).resolve()
-        return [os.getcwd(), str(root), str(root.parent), str(self.km.private)]
+        course = os.environ.get(COURSE_ROOT_VARIABLE, "")
+        return [folder for folder in (course, str(root), str(root.parent), str(self.km.private)) if folder]
 
     async def _note_incidents(self, cell: NotebookNode, cell_index: int) -> None:
         """Record what the cell's code tried against the sandbox (the sandbox stopped it)."""

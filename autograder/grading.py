@@ -36,7 +36,7 @@ from autograder.flags import Flag, flag_from_event
 from autograder.gradebook import backup_gradebook, make_lesson_template, merge_graded, record_ungradable, sqlite_path
 from autograder.records import read_record, write_record
 from autograder.repair import SubmissionRepair
-from autograder.sandbox import UNSANDBOXED_FLAG, Sandbox
+from autograder.sandbox import COURSE_ROOT_VARIABLE, UNSANDBOXED_FLAG, Sandbox
 from autograder.submission import Submission, UnreadableNotebook, find_submissions, read_notebook
 
 TIMESTAMP_FILE = "timestamp.txt"
@@ -254,7 +254,12 @@ class Grader:
         with open(log_path, "wb") as log:
             with self.running_lock:
                 process = subprocess.Popen(
-                    command, cwd=self.course.root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                    command,
+                    cwd=self.course.root,
+                    env={**os.environ, COURSE_ROOT_VARIABLE: str(self.course.root)},
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
                 )
                 self.running.add(process)
             try:

@@ -27,6 +27,7 @@ class Watch:
         self.forbidden = [folder.rstrip("/") + "/" for folder in forbidden if folder]
         self.noted: list[str] = []
         self.checking = False  # the watch's own look at /proc is no incident
+        self.lasting: set[str] = set()  # detached processes and a full disk, reported once
 
     def audit(self, event: str, args: tuple) -> None:
         if self.checking:
@@ -53,16 +54,18 @@ class Watch:
             self.noted.append(incident)
 
     def incidents(self) -> list[str]:
-        """What was noted since the last call, plus detached processes and a full disk now."""
+        """What was noted since the last call, plus detached processes and a full disk not reported yet."""
         found, self.noted = self.noted, []
         self.checking = True
         try:
-            found += detached_processes()
+            lasting = detached_processes()
         finally:
             self.checking = False
         usage = os.statvfs("/tmp")
         if usage.f_blocks and 1 - usage.f_bavail / usage.f_blocks >= FULL_DISK:
-            found.append(f"filled its disk ({usage.f_blocks * usage.f_frsize // 2**20} MiB)")
+            lasting.append(f"filled its disk ({usage.f_blocks * usage.f_frsize // 2**20} MiB)")
+        found += [incident for incident in lasting if incident not in self.lasting]
+        self.lasting.update(lasting)
         return found
 
 

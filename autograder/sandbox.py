@@ -67,6 +67,7 @@ KEPT_PREFIXES = (
     "XLA_",
 )
 UNSANDBOXED_FLAG = "unsandboxed"
+COURSE_ROOT_VARIABLE = "AUTOGRADER_COURSE_ROOT"  # tells the grading process the course's real folder
 OPT_OUT_HINT = (
     "To grade without a sandbox (student code then runs with your rights and can read your course "
     "folder), set c.Sandbox.enabled = False in nbgrader_config.py."

@@ -78,3 +78,13 @@ def test_a_folder_that_is_not_a_course_is_refused(repository, tmp_path):
     code, text = run_bench("--repository", repository)
     assert code == 2 and "must be a course root holding nbgrader_config.py and solutions/" in text
     assert not list(tmp_path.glob("autograder-bench-*")), "the temporary course is removed"
+
+
+def test_sandbox_cost_compares_grading_with_and_without_the_sandbox(repository):
+    code, text = run_bench("--repository", repository, "--students", 1, "--lessons", "basics", "--sandbox-cost")
+    assert code == 0, text
+    row = re.search(r"^basics\s+(?P<on>[\d.]+)\s+(?P<off>[\d.]+)\s+(?P<cost>[+-][\d.]+)$", text, re.MULTILINE)
+    assert row, text
+    assert float(row["cost"]) == pytest.approx(float(row["on"]) - float(row["off"]), abs=0.11)
+    assert "basics, sandboxed: " in text and "basics, unsandboxed: " in text
+    assert re.search(r"sandbox cost: [+-][\d.]+ s per notebook on average \(1 per lesson\)", text)

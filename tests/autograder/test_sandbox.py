@@ -7,6 +7,7 @@ its reason, and leave the course folder, the gradebook and the honest students' 
 """
 
 import hashlib
+import json
 import os
 import shutil
 import uuid
@@ -96,8 +97,9 @@ def with_attack(code):
     return students.answered(add_answer=f"{ADD}    return a - b\n\n{code}", normalise_answer=stub)
 
 
-def tree_digest(folder, skip=("autograded", "feedback")):
-    """{relative path: sha256} of every file under ``folder`` except the grading outputs and backups."""
+def tree_digest(folder, skip=("autograded", "feedback", "gradebook.db")):
+    """{relative path: sha256} of every file under ``folder`` except the grading outputs (the
+    gradebook, whose honest rows are compared instead) and backups."""
     digests = {}
     for path in sorted(folder.rglob("*")):
         relative = path.relative_to(folder)
@@ -140,17 +142,21 @@ def attacked(tmp_path_factory):
 def test_each_attack_is_stopped_scored_zero_and_flagged_with_its_reason(attacked, attacker):
     folder = attacked[0]
     assert set(auto_scores(folder, attacker).values()) == {0.0}
-    reasons = [flag["message"] for flag in record(folder, attacker)["flags"] if flag["code"] == "sandbox"]
-    assert reasons and all(flag["serious"] for flag in record(folder, attacker)["flags"] if flag["code"] == "sandbox")
-    assert any(ATTACKS[attacker][1] in reason for reason in reasons), reasons
+    flags = [flag for flag in record(folder, attacker)["flags"] if flag["code"] == "sandbox"]
+    assert flags and all(flag["serious"] for flag in flags)
+    expected = [flag for flag in flags if ATTACKS[attacker][1] in flag["message"]]
+    assert len(expected) == 1 or attacker in ("write-outside", "read-neighbour", "socket"), flags
+    assert expected and expected[0]["message"].startswith("add-answer: the sandbox stopped it: it "), flags
 
 
-def test_nothing_of_the_course_reaches_an_attackers_notebook(attacked):
+def test_nothing_of_the_course_reaches_an_attackers_outputs(attacked):
     folder = attacked[0]
     for attacker in ATTACKS:
-        graded = (folder / "autograded" / attacker / "basics" / "basics.ipynb").read_text()
-        for secret in ("reference-solution", "hidden-test-add", "BEGIN SOLUTION", str(folder / "solutions")):
-            assert secret not in graded.replace(f"'{folder}/pwned.txt'", ""), (attacker, secret)
+        graded = json.loads((folder / "autograded" / attacker / "basics" / "basics.ipynb").read_text())
+        outputs = json.dumps([cell.get("outputs", []) for cell in graded["cells"]])
+        assert "autograder-" not in outputs.replace(MARKER, ""), attacker  # no grading job's folder was seen
+        for secret in ("reference-solution", "BEGIN SOLUTION", "nbgrader_config", "gradebook.db"):
+            assert secret not in outputs.replace(f"{folder}/gradebook.db", ""), (attacker, secret)
 
 
 def test_course_folder_and_honest_grades_are_unchanged(attacked):
