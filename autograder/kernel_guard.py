@@ -172,6 +172,7 @@ class Guard:
 
     def run_test(self, source: str, nonce: str) -> None:
         """Run a test cell's source from the baseline; record the verdict (see the module docstring)."""
+        __tracebackhide__ = True  # noqa: F841 - IPython leaves this frame out of the test's traceback
         self.reset()
         self.verdicts[nonce] = "it did not run to its end"
         calls = self.hook_calls

@@ -12,10 +12,11 @@ from __future__ import annotations
 import os
 from typing import Any
 
-WRITABLE = ("/tmp/", "/dev/")
+WRITABLE = ("/tmp", "/dev")
+LOCAL_HOSTS = frozenset({"", "localhost", "127.0.0.1", "::1", "0.0.0.0", "::"})
 PATH_EVENTS = frozenset({"open", "os.listdir", "os.scandir", "os.chdir", "os.mkdir", "os.remove", "os.rename"})
 WRITE_EVENTS = frozenset({"os.mkdir", "os.remove", "os.rename"})
-NETWORK_EVENTS = frozenset({"socket.connect", "socket.bind", "socket.sendto", "socket.getaddrinfo"})
+NETWORK_EVENTS = frozenset({"socket.connect", "socket.sendto", "socket.getaddrinfo"})
 FULL_DISK = 0.9  # share of the tmpfs in use that counts as filling it
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 
@@ -37,16 +38,27 @@ class Watch:
             writes = event in WRITE_EVENTS or (event == "open" and opens_for_writing(args))
             self.check_path(path, writes)
         elif event in NETWORK_EVENTS:
-            address = args[1] if event != "socket.getaddrinfo" else args[0]
-            if event == "socket.getaddrinfo" or isinstance(address, tuple):
-                self.note(f"tried to use the network ({address!r})")
+            self.check_address(event, args)
+
+    def check_address(self, event: str, args: tuple) -> None:
+        """Note a connection, datagram or name lookup for a host other than the sandbox's own."""
+        if event == "socket.getaddrinfo":
+            address = host = args[0]
+        elif len(args) > 1 and isinstance(args[1], tuple) and args[1]:
+            address, host = args[1], args[1][0]
+        else:
+            return  # a Unix socket
+        if isinstance(host, bytes):
+            host = host.decode(errors="replace")
+        if isinstance(host, str) and host not in LOCAL_HOSTS:
+            self.note(f"tried to use the network ({address!r})")
 
     def check_path(self, path: str, writes: bool) -> None:
         if other_process(path):
             self.note(f"looked at other processes ({path})")
         elif any(f"{path}/".startswith(folder) for folder in self.forbidden):
             self.note(f"tried to reach the course's files ({path})")
-        elif writes and not path.startswith(WRITABLE):
+        elif writes and not any(path == root or path.startswith(f"{root}/") for root in WRITABLE):
             self.note(f"tried to write outside its folder ({path})")
 
     def note(self, incident: str) -> None:

