@@ -87,7 +87,6 @@ class Guard:
         shell = self.shell
         found = {
             "custom exception handler": (shell.custom_exceptions, vars(shell).get("CustomTB")),
-            "events": {name: tuple(callbacks) for name, callbacks in shell.events.callbacks.items()},
             "trace function": (sys.gettrace(), getattr(threading, "_trace_hook", None)),
             "profile function": (sys.getprofile(), getattr(threading, "_profile_hook", None)),
         }
@@ -129,8 +128,6 @@ class Guard:
         threading.setprofile(None)
         vars(shell).pop("CustomTB", None)
         shell.custom_exceptions = base["custom exception handler"][0]
-        for name, callbacks in base["events"].items():
-            shell.events.callbacks[name][:] = callbacks
         for name in SHELL_LISTS:
             getattr(shell, name)[:] = base[name]
         for name in TRANSFORMER_LISTS:
@@ -196,11 +193,20 @@ class Guard:
 
 
 def function_parts(namespace: dict[str, Any]) -> dict[types.FunctionType, tuple]:
-    """The code, defaults and keyword defaults of the Python functions in ``namespace``."""
+    """The code, defaults and keyword defaults of the Python functions in ``namespace``, and of
+    those behind its wrappers (``functools.wraps``, numpy's ``array_function_dispatch``)."""
+    functions = []
+    for value in namespace.values():
+        functions.append(value)
+        if callable(value) and not isinstance(value, type):
+            try:
+                functions += [getattr(value, "__wrapped__", None), getattr(value, "_implementation", None)]
+            except Exception:  # noqa: BLE001 - an attribute that fails to load wraps nothing
+                continue
     return {
-        value: (value.__code__, value.__defaults__, value.__kwdefaults__)
-        for value in namespace.values()
-        if isinstance(value, types.FunctionType)
+        function: (function.__code__, function.__defaults__, function.__kwdefaults__)
+        for function in functions
+        if isinstance(function, types.FunctionType)
     }
 
 
