@@ -1,5 +1,8 @@
 # Two commands from a fresh clone: `make demo` (the main job: every lesson executed offline in the
-# smoke profile, executed notebooks and figures in outputs/) and `make test`.
+# demo profile, where transfer learning works at small scale; executed notebooks and figures in outputs/,
+# the three approaches side by side, then the demo's accuracy gates) and `make test`.
+# The demo's backbone is pretrained offline on synthetic source images once (minutes), then cached. The work
+# folder lets lesson 5 fine-tune the frozen model lesson 4 trained instead of training it again.
 # Both create the local virtualenv .venv on first use; `make test` also builds .venv-colab, a stand-in
 # for Colab's runtime (its package versions, from .ci/colab/constraints.txt).
 PYTHON ?= python3
@@ -9,7 +12,10 @@ INSTALLED := $(VENV)/.installed
 COLAB_VENV := .venv-colab
 COLAB_INSTALLED := $(COLAB_VENV)/.installed
 
-.PHONY: demo test colab-standin
+LAB_PORT ?= 8888
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
+
+.PHONY: demo test colab-standin lab
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +33,17 @@ $(COLAB_INSTALLED): .ci/colab/constraints.txt
 colab-standin: $(COLAB_INSTALLED)
 
 demo: $(INSTALLED)
-	$(RUN) -m course_tools.notebooks --profile smoke --out outputs
+	$(RUN) -m course_tools.pretrain
+	COURSE_WORK_DIR=$(CURDIR)/outputs/work $(RUN) -m course_tools.notebooks --profile demo --out outputs
+	$(RUN) -m course_tools.gates outputs --profile demo
+
+# Manual grading: JupyterLab on the course root (nbgrader reads nbgrader_config.py from there), with
+# nbgrader's formgrader; open it from the Nbgrader menu. Listens on this machine only. The virtualenv's
+# bin/ goes on PATH because the formgrader runs `alembic` when it creates the gradebook.
+lab: $(INSTALLED)
+	$(VENV)/bin/jupyter server extension enable --sys-prefix nbgrader.server_extensions.formgrader >/dev/null 2>&1
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" \
+		--ip=127.0.0.1 --port=$(LAB_PORT) $(ALLOW_ROOT)
 
 test: $(INSTALLED) $(COLAB_INSTALLED)
 	$(RUN) -m pytest

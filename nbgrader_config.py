@@ -88,3 +88,6 @@ c.SubmissionCollector.filename_patterns = []
 # Canvas gradebook import: the column header of each lesson, e.g.
 # {"lesson1": "Lesson 1: transfer learning (123456)"}; a lesson not listed uses its name.
 c.GradeExport.canvas_columns = {}
+# A lesson a student never submitted is left empty in the Canvas CSV (Canvas shows it as missing);
+# True exports it as 0 points (the same as `python -m autograder export --missing-as-zero`).
+c.GradeExport.missing_as_zero = False

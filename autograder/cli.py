@@ -17,7 +17,7 @@ a grading session:
   python -m autograder release                         # solutions/ -> lessons/ + gradebook
   python -m autograder collect ~/Downloads/submissions.zip --lesson lesson1 --roster roster.csv
   python -m autograder grade --jobs 2                  # repair + autograde, parallel
-  python -m autograder report                          # scores and flags per lesson
+  python -m autograder report                          # scores and flags; class pages (HTML)
   python -m autograder feedback                        # feedback/<student>/<lesson>/*.html
   python -m autograder export                          # grades.csv + canvas_grades.csv
 """
@@ -67,16 +67,26 @@ def command_feedback(course: Course, args: argparse.Namespace) -> None:
 def command_export(course: Course, args: argparse.Namespace) -> None:
     from autograder.export import export
 
-    for path in export(course, grades_csv=args.to, canvas_csv=args.canvas, roster=args.roster):
+    paths = export(
+        course,
+        grades_csv=args.to,
+        canvas_csv=args.canvas,
+        roster=args.roster,
+        missing_as_zero=args.missing_as_zero or None,
+    )
+    for path in paths:
         print(f"wrote {path}")
 
 
 def command_report(course: Course, args: argparse.Namespace) -> None:
+    from autograder.class_page import write_class_pages
     from autograder.report import report
 
     text, path = report(course, lessons=args.lessons, csv_path=args.csv)
     print(text)
     print(f"wrote {path}")
+    pages = write_class_pages(course, path.parent / "class", lessons=args.lessons)
+    print(f"wrote {pages[0]} (the class at a glance; one page per lesson beside it)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -130,9 +140,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--to", help="grades CSV (default: autograded/grades.csv)")
     sub.add_argument("--canvas", help="Canvas CSV (default: autograded/canvas_grades.csv)")
     sub.add_argument("--roster", help="CSV with id and optional sis_user_id, section columns")
+    sub.add_argument(
+        "--missing-as-zero",
+        action="store_true",
+        help="0 points for a lesson never submitted (default: empty, which Canvas imports as "
+        "missing; or set c.GradeExport.missing_as_zero = True in nbgrader_config.py)",
+    )
     sub.set_defaults(run=command_export)
 
-    sub = commands.add_parser("report", help="per-lesson table of scores and flags")
+    sub = commands.add_parser(
+        "report",
+        help="per-lesson table of scores and flags, and the class at a "
+        "glance: autograded/class/index.html and one HTML page per lesson",
+    )
     sub.add_argument("--lessons", nargs="+", default=[], metavar="LESSON")
     sub.add_argument("--csv", help="where to write the table (default: autograded/report.csv)")
     sub.set_defaults(run=command_report)

@@ -61,6 +61,13 @@ except ModuleNotFoundError as error:
 print(check_environment())"""
 
 
+def _matching(proposal: dict, pattern: str, fix: str) -> str:
+    """The proposed value of a ``ColabLink`` setting if it matches ``pattern``, else an error with ``fix``."""
+    if not re.fullmatch(pattern, proposal["value"]):
+        raise TraitError(f"c.ColabLink.{proposal['trait'].name} = {proposal['value']!r}: {fix}")
+    return proposal["value"]
+
+
 class ColabLink(Configurable):
     """The GitHub repository and release the lessons' Colab badges and setup cells point at."""
 
@@ -71,22 +78,20 @@ class ColabLink(Configurable):
 
     @validate("repository")
     def _check_repository(self, proposal: dict) -> str:
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+", proposal["value"]):
-            raise TraitError(
-                f"c.ColabLink.repository = {proposal['value']!r}: give the GitHub repository as "
-                "owner/name, e.g. 'my-university/transfer-learning'."
-            )
-        return proposal["value"]
+        return _matching(
+            proposal,
+            r"[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+",
+            "give the GitHub repository as owner/name, e.g. 'my-university/transfer-learning'.",
+        )
 
     @validate("ref")
     def _check_ref(self, proposal: dict) -> str:
-        if not re.fullmatch(r"v?\d+(\.\d+)+([.+-][0-9A-Za-z.]+)?|[0-9a-f]{40}", proposal["value"]):
-            raise TraitError(
-                f"c.ColabLink.ref = {proposal['value']!r}: give a release tag such as 'v0.2.0' "
-                "(or a full commit hash), not a branch: a branch moves, and a library change "
-                "would break lessons students are halfway through."
-            )
-        return proposal["value"]
+        return _matching(
+            proposal,
+            r"v?\d+(\.\d+)+([.+-][0-9A-Za-z.]+)?|[0-9a-f]{40}",
+            "give a release tag such as 'v0.2.0' (or a full commit hash), not a branch: a branch moves, "
+            "and a library change would break lessons students are halfway through.",
+        )
 
     def badge(self, lesson: str) -> str:
         """The Markdown "Open In Colab" badge of the released ``lesson``."""

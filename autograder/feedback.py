@@ -22,6 +22,7 @@ from nbgrader.converters.base import NbGraderException
 from nbgrader.preprocessors import ClearHiddenTests
 
 from autograder.courseroot import Course, CourseError
+from autograder.mark_schemes import without_mark_schemes
 from autograder.submission import UnreadableNotebook, read_notebook
 
 HIDDEN_TESTS_PREPROCESSOR = "autograder.feedback.HideHiddenTests"
@@ -29,12 +30,16 @@ MIN_SECRET_LENGTH = 12  # shorter hidden-test lines ("else:", "pass") are not se
 
 
 class HideHiddenTests(ClearHiddenTests):
-    """Remove hidden-test regions from cells, and reduce the tracebacks of those cells to their
-    last line (a traceback quotes the failing hidden assertion)."""
+    """Remove hidden-test regions from cells and the graders' mark-scheme cells, and reduce the
+    tracebacks of those cells to their last line (a traceback quotes the failing hidden assertion)."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.enforce_metadata = False
+
+    def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
+        """Also take out the mark schemes the formgrader shows (autograder.mark_schemes)."""
+        return super().preprocess(without_mark_schemes(nb), resources)
 
     def preprocess_cell(self, cell: NotebookNode, resources: dict, cell_index: int) -> tuple[NotebookNode, dict]:
         had_hidden_tests = self.begin_test_delimeter in cell.source

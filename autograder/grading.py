@@ -34,6 +34,7 @@ from autograder.courseroot import Course, CourseError
 from autograder.execution import EVENTS_KEY, SafeExecute
 from autograder.flags import Flag, flag_from_event
 from autograder.gradebook import backup_gradebook, make_lesson_template, merge_graded, record_ungradable, sqlite_path
+from autograder.mark_schemes import show_mark_schemes
 from autograder.records import read_record, write_record
 from autograder.repair import SubmissionRepair
 from autograder.sandbox import COURSE_ROOT_VARIABLE, UNSANDBOXED_FLAG, Sandbox
@@ -279,6 +280,7 @@ class Grader:
         for path in sorted(graded.glob("*.ipynb")):
             events = nbformat.read(path, as_version=4).metadata.get(EVENTS_KEY, {}).get("events", [])
             outcome.flags += [flag_from_event(event) for event in events]
+            show_mark_schemes(path, self.course.folder("source") / submission.lesson / path.name)
         if process.returncode != 0:
             tail = log_path.read_text(errors="replace").strip().splitlines()[-3:]
             outcome.flags.append(

@@ -17,6 +17,7 @@ from course.downloads import standin_reasons
 from course.fast_augment import FastAugment
 from course.models import build_scratch_model, build_transfer_model, unfreeze_top
 from course.runtime import saved_model_path
+from course.source_task import SOURCE_WEIGHTS_DESCRIPTION, is_source_weights
 from course.train import fit
 
 FROZEN_MODEL = "frozen"  # the name lesson 4 saves its trained frozen model under, where lesson 5 looks
@@ -51,7 +52,8 @@ class RunResult:
 
 def warn_if_not_meaningful(profile: Profile) -> None:
     """Say loudly when accuracies cannot be compared with the reference's: synthetic data, random
-    weights, or the stand-ins of :mod:`course_tools.standins`."""
+    weights, weights pretrained offline on synthetic source images (the ``demo`` profile), or the
+    stand-ins of :mod:`course_tools.standins`."""
     standins = standin_reasons(profile)
     if profile.meaningful and not standins:
         return
@@ -60,7 +62,18 @@ def warn_if_not_meaningful(profile: Profile) -> None:
         reasons.append("the data are synthetic images, not Stanford Dogs")
     if profile.weights is None:
         reasons.append("the 'pretrained' backbone has RANDOM weights, not ImageNet weights")
+    pretrained_offline = is_source_weights(profile.weights)
+    if pretrained_offline:
+        reasons.append(f"the backbone is {SOURCE_WEIGHTS_DESCRIPTION}, not on ImageNet")
     reasons += standins
+    if pretrained_offline and not standins:
+        print(
+            f"NOTE: profile {profile.name!r} shows transfer learning at small scale: {' and '.join(reasons)}. "
+            "Compare its three approaches with each other (from scratch near chance, the frozen and fine-tuned "
+            "backbone far above it), not with the reference's numbers; run the 'full' profile for those.",
+            file=sys.stderr,
+        )
+        return
     print(
         f"NOTE: profile {profile.name!r} is a plumbing check: {' and '.join(reasons)}. "
         "Its accuracies say nothing about transfer learning; run the 'full' profile for real numbers.",

@@ -41,7 +41,7 @@ class Profile:
     epochs_finetune: int
     steps_per_epoch: int | None  # None: the whole training set each epoch
     validation_steps: int | None  # None: the whole test set
-    weights: str | None  # "imagenet", a path to a weights file, or None (random)
+    weights: str | None  # "imagenet", "synthetic-source" (course.source_task), a path to a weights file, or None
     seed: int
     verbose: int | str  # Keras fit verbosity
     run_eagerly: bool  # True skips graph building: faster for a handful of steps on a CPU
@@ -68,53 +68,33 @@ class Profile:
         return f"Profile {self.name!r}: {fields}"
 
 
+# fmt: off
+_SMOKE = Profile(
+    name="smoke", source="synthetic", image_size=64, batch_size=16,
+    epochs_scratch=2, epochs_frozen=2, epochs_finetune=1, steps_per_epoch=6, validation_steps=3,
+    weights=None, seed=42, verbose=2, run_eagerly=True,
+)
 PROFILES: dict[str, Profile] = {
     "full": Profile(
-        name="full",
-        source="tfds",
-        image_size=224,
-        batch_size=64,
-        epochs_scratch=40,
-        epochs_frozen=25,
-        epochs_finetune=4,
-        steps_per_epoch=None,
-        validation_steps=None,
-        weights="imagenet",
-        seed=42,
-        verbose="auto",
-        run_eagerly=False,
+        name="full", source="tfds", image_size=224, batch_size=64,
+        epochs_scratch=40, epochs_frozen=25, epochs_finetune=4, steps_per_epoch=None, validation_steps=None,
+        weights="imagenet", seed=42, verbose="auto", run_eagerly=False,
     ),
-    "smoke": Profile(
-        name="smoke",
-        source="synthetic",
-        image_size=64,
-        batch_size=16,
-        epochs_scratch=2,
-        epochs_frozen=2,
-        epochs_finetune=1,
-        steps_per_epoch=6,
-        validation_steps=3,
-        weights=None,
-        seed=42,
-        verbose=2,
-        run_eagerly=True,
+    "smoke": _SMOKE,
+    # Transfer learning that works offline: a backbone pretrained on the synthetic source task
+    # (course.source_task), few images per breed, 32 px. Scratch stays near chance; frozen and fine-tuned don't.
+    "demo": dataclasses.replace(
+        _SMOKE, name="demo", image_size=32, batch_size=32, epochs_scratch=4, epochs_frozen=4,
+        steps_per_epoch=None, validation_steps=None, weights="synthetic-source", run_eagerly=False,
+        synthetic_train_size=480, synthetic_test_size=480,
     ),
-    "grade": Profile(
-        name="grade",
-        source="synthetic",
-        image_size=64,
-        batch_size=16,
-        epochs_scratch=1,
-        epochs_frozen=1,
-        epochs_finetune=1,
-        steps_per_epoch=2,
-        validation_steps=2,
-        weights=None,
-        seed=0,
+    # Smoke made deterministic, quiet and as short as grading allows.
+    "grade": dataclasses.replace(
+        _SMOKE, name="grade", epochs_scratch=1, epochs_frozen=1, steps_per_epoch=2, validation_steps=2, seed=0,
         verbose=0,
-        run_eagerly=True,
     ),
 }
+# fmt: on
 
 
 def accelerated(profile: Profile, setting: str, gpu_available: bool) -> bool:

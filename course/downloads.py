@@ -9,6 +9,7 @@ marked so that :func:`standin_reasons` can say a run's numbers come from stand-i
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from course.config import Profile
 ARCHIVE_MARK = "STAND-IN.txt"  # in the data folder of a generated archive (course_tools.standins)
 WEIGHTS_FILE_NAME = "efficientnetb0_notop.h5"  # the name keras.applications gives the ImageNet file
 WEIGHTS_MARK = "course_standin"  # HDF5 attribute on the root group of generated weights
+SOURCE_WEIGHTS_MARK = "course_source_pretrained"  # HDF5 attribute of weights pretrained on the synthetic source task
 
 
 @dataclass(frozen=True)
@@ -63,15 +65,48 @@ def standin_reasons(profile: Profile) -> list[str]:
     reasons = []
     if profile.source == "archive" and profile.data_dir and (Path(profile.data_dir) / ARCHIVE_MARK).is_file():
         reasons.append(f"the archive in {profile.data_dir} is a generated stand-in, not Stanford Dogs")
-    if profile.weights not in (None, "imagenet") and _is_standin_weights(Path(profile.weights)):
+    if profile.weights not in (None, "imagenet") and weights_mark(Path(profile.weights), WEIGHTS_MARK) is not None:
         reasons.append(f"the weights file {profile.weights} holds RANDOM stand-in weights, not ImageNet weights")
     return reasons
 
 
-def _is_standin_weights(path: Path) -> bool:
+def weights_mark(path: Path, mark: str) -> str | None:
+    """The text of the attribute ``mark`` on the root of the HDF5 weights file ``path``; None without one."""
     import h5py
 
     if not (path.is_file() and h5py.is_hdf5(path)):
-        return False
+        return None
     with h5py.File(path, "r") as stream:
-        return WEIGHTS_MARK in stream.attrs
+        value = stream.attrs.get(mark)
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def save_like_the_imagenet_file(model, path: Path, marks: dict[str, str]) -> None:
+    """Save ``model``'s weights in Keras 2's HDF5 format, which ``keras.applications`` reads topologically,
+    with the attributes ``marks`` on the root. The root lists ``layer_names``; each layer's group lists its
+    ``weight_names`` ("<layer>/<weight>:0", trainable weights first) and holds them. Layers are named as in
+    a fresh process ("input_1", "rescaling", "normalization"), so that the file does not depend on the
+    models built before it."""
+    import h5py
+    import keras
+    from keras.src.legacy.saving.legacy_h5_format import save_attributes_to_hdf5_group
+
+    names = [
+        "input_1" if isinstance(layer, keras.layers.InputLayer) else re.sub(r"_\d+$", "", layer.name)
+        for layer in model.layers
+    ]
+    if len(set(names)) != len(names):
+        raise ValueError(f"Layer names clash once their numbers are removed: {sorted(names)}.")
+    with h5py.File(path, "w") as stream:
+        save_attributes_to_hdf5_group(stream, "layer_names", [name.encode() for name in names])
+        stream.attrs["backend"] = b"tensorflow"
+        stream.attrs["keras_version"] = keras.__version__.encode()
+        for mark, text in marks.items():
+            stream.attrs[mark] = text
+        for layer, name in zip(model.layers, names, strict=True):
+            weights = layer.trainable_weights + layer.non_trainable_weights
+            weight_names = [f"{name}/{weight.name}:0" for weight in weights]
+            group = stream.create_group(name)
+            save_attributes_to_hdf5_group(group, "weight_names", [weight_name.encode() for weight_name in weight_names])
+            for weight_name, weight in zip(weight_names, weights, strict=True):
+                group.create_dataset(weight_name, data=keras.ops.convert_to_numpy(weight))

@@ -15,6 +15,7 @@ import numpy as np
 from course.acceleration import applied, distribution_strategy, float32_output
 from course.config import NUM_CLASSES
 from course.downloads import EFFICIENTNETB0_NOTOP
+from course.source_task import resolve_weights
 
 HIGHEST_FINETUNE_LEARNING_RATE = 1e-3
 # keras/src/applications/efficientnet.py: the ImageNet standard deviations, which Keras's ImageNet
@@ -83,8 +84,9 @@ def build_transfer_model(
 ) -> keras.Model:
     """A frozen EfficientNetB0 backbone with a new head: pooling, batch norm, dropout, softmax.
 
-    ``weights`` is ``"imagenet"`` (downloaded once into Keras's cache), the path to a weights file
-    (for example a copy of that cache's ``efficientnetb0_notop.h5``), or ``None`` for random weights.
+    ``weights`` is ``"imagenet"`` (downloaded once into Keras's cache), ``"synthetic-source"`` (pretrained
+    offline on synthetic source images: :mod:`course.source_task`), the path to a weights file (for example a
+    copy of that cache's ``efficientnetb0_notop.h5``), or ``None`` for random weights.
     The model is flat, so ``model.layers[-20:]`` are the backbone's top layers and the head.
     """
     _check_learning_rate(learning_rate)
@@ -168,7 +170,7 @@ def _backbone(x: keras.KerasTensor, weights) -> keras.Model:
         return keras.applications.EfficientNetB0(include_top=False, weights="imagenet", input_tensor=x)
     if weights is None:
         return keras.applications.EfficientNetB0(include_top=False, weights=None, input_tensor=x)
-    path = os.fspath(weights)
+    path = os.fspath(resolve_weights(weights))
     if not os.path.isfile(path):
         raise FileNotFoundError(
             f"weights={path!r}: no such file. Pass 'imagenet' to download the ImageNet weights, the path "

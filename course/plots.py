@@ -25,6 +25,8 @@ from matplotlib import rcParams
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from course.config import NUM_CLASSES
+
 CURVE_KEYS = ("accuracy", "val_accuracy", "loss", "val_loss")
 METRIC_TITLES = {"accuracy": "model accuracy", "loss": "model loss"}
 FINETUNE_LABEL = "start fine-tuning"
@@ -166,6 +168,25 @@ def plot_finetune(frozen, finetuned, title: str | None = None) -> NotebookFigure
     for ax in figure.axes:
         ax.axvline(boundary, color="gray", linestyle=":", label=FINETUNE_LABEL)
         ax.legend()
+    return figure
+
+
+def plot_accuracies(accuracies: Mapping[str, float], title: str | None = None) -> NotebookFigure:
+    """One bar per approach (``{"from scratch": 0.01, ...}``), labelled with its validation accuracy,
+    on a 0..1 axis with chance level marked."""
+    if not accuracies:
+        raise ValueError("plot_accuracies needs a non-empty dict from approach to validation accuracy.")
+    figure = NotebookFigure(figsize=(7, 4), layout="constrained")
+    ax = figure.add_subplot()
+    names, values = list(accuracies), [float(value) for value in accuracies.values()]
+    bars = ax.bar(names, values, color=[f"C{index}" for index in range(len(names))])
+    ax.bar_label(bars, labels=[f"{value:.3f}" for value in values], padding=3)
+    ax.axhline(1 / NUM_CLASSES, color="gray", linestyle=":", label=f"chance (1/{NUM_CLASSES})")
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("validation accuracy")
+    ax.legend()
+    if title:
+        ax.set_title(title)
     return figure
 
 

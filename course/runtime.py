@@ -29,6 +29,7 @@ import tensorflow as tf
 
 from course import acceleration
 from course.config import Profile
+from course.source_task import SOURCE_WEIGHTS, resolve_weights
 
 WORK_DIR_ENVIRONMENT = "COURSE_WORK_DIR"
 DRIVE_MOUNT_POINT = "/content/drive"
@@ -91,6 +92,8 @@ def prepare_runtime(
     elsewhere ``drive=True`` without one is an error. ``allow_cpu=True`` lets the ``full`` profile
     train without a GPU or TPU. The ``grade`` profile ignores ``drive``. Prints the work folder and,
     in the ``full`` profile on a machine without an accelerator, how to switch the runtime.
+    ``weights="synthetic-source"`` (the ``demo`` profile) becomes the cached file of those weights,
+    pretrained here first when it is missing (:func:`course.source_task.source_weights`).
     """
     if drive and profile.name == "grade":
         print("drive = True is ignored in the grade profile: every graded notebook runs on its own.")
@@ -98,6 +101,8 @@ def prepare_runtime(
         profile = dataclasses.replace(profile, work_dir=_mount_drive(mount))
     if allow_cpu:
         profile = dataclasses.replace(profile, allow_cpu=True)
+    if profile.weights == SOURCE_WEIGHTS:
+        profile = dataclasses.replace(profile, weights=resolve_weights(profile.weights))
     if profile.work_dir:
         Path(profile.work_dir).mkdir(parents=True, exist_ok=True)
         print(f"Work folder: {profile.work_dir} (the prepared data set, training checkpoints, saved models).")

@@ -10,7 +10,6 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from course.acceleration import distribution_strategy as distribution_strategy  # lessons 3-5 import it from here
 from course.acceleration import prepare_for_training, set_train_augmentation
 from course.config import Profile, get_profile
 from course.runtime import checkpoint_dir, require_accelerator

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from course.config import PROFILES, SOURCES, Profile, ProfileError, get_profile
 from course.downloads import ARCHIVE_LISTS, DOGS_ARCHIVE, EFFICIENTNETB0_NOTOP, RemoteFile, keras_cache_dir
+from course.source_task import SOURCE_WEIGHTS, SOURCE_WEIGHTS_DESCRIPTION, source_weights
 
 DEFAULT_MANIFEST = Path.home() / ".cache" / "course" / "caches.json"
 
@@ -97,9 +98,13 @@ def _hash_mismatch(remote: RemoteFile, path: Path) -> CacheError:
 def prepare_weights(
     profile: Profile, cache_dir: Path, force: bool = False, remote: RemoteFile = EFFICIENTNETB0_NOTOP
 ) -> Cache | None:
-    """The backbone weights ``profile`` uses: ImageNet weights fetched into Keras's cache, or a local file."""
+    """The backbone weights ``profile`` uses: ImageNet weights fetched into Keras's cache, the weights
+    pretrained offline on synthetic source images (built unless cached and intact), or a local file."""
     if profile.weights is None:
         return None
+    if profile.weights == SOURCE_WEIGHTS:
+        path = source_weights(rebuild=force)
+        return catalogue(f"EfficientNetB0 weights {SOURCE_WEIGHTS_DESCRIPTION}", path.parent, [path.name])
     if profile.weights == "imagenet":
         path = fetch(remote, cache_dir, "models", force)
         return catalogue("EfficientNetB0 ImageNet weights (Keras cache)", path.parent, [path.name])

@@ -1,22 +1,23 @@
 """Accuracy gates: do the executed lessons reach the reference's numbers?
 
-    python -m course_tools.gates DIR [--config course/gates.toml]
+    python -m course_tools.gates DIR [--profile full|demo] [--config course_tools/gates.toml]
 
 Reads the metrics that the executed notebooks in DIR recorded with :func:`course.metrics.record`,
-checks each gate of the configuration (thresholds in ``course/gates.toml``), prints every gate as
-PASS or FAIL with its numbers and exits with status 1 if any gate failed. A metric nobody recorded
-fails its gate, naming the lesson that should have recorded it.
+checks each gate of the configuration for the profile (thresholds in ``course_tools/gates.toml``: the
+``full`` profile's and, beside them, the offline ``demo`` profile's), prints every gate as PASS or FAIL
+with its numbers and exits with status 1 if any gate failed. A metric nobody recorded fails its gate,
+naming the lesson that should have recorded it; so does a metric from a run with another profile.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-import tomllib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from course.metrics import read_metrics
+from course_tools.settings import read_settings
 
 DEFAULT_CONFIG = Path(__file__).with_name("gates.toml")
 
@@ -27,7 +28,8 @@ class GateConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Gate:
-    """One check: ``metric`` >= ``at_least``, == ``equals``, or >= ``at_least_metric`` - ``tolerance``."""
+    """One check on the runs of ``profile``: ``metric`` >= ``at_least``, == ``equals``, or
+    >= ``factor`` x ``at_least_metric`` + ``margin`` - ``tolerance``."""
 
     name: str
     metric: str
@@ -35,6 +37,24 @@ class Gate:
     equals: bool | int | float | None = None
     at_least_metric: str | None = None
     tolerance: float = 0.0
+    factor: float = 1.0
+    margin: float = 0.0
+    profile: str | None = None  # None: the configuration's default profile
+
+    def bound(self, reference: float) -> float:
+        """The least value ``metric`` may take when ``at_least_metric`` is ``reference``."""
+        return self.factor * reference + self.margin - self.tolerance
+
+    def describe_bound(self, reference: float) -> str:
+        """``bound`` as a formula, e.g. "3 x scratch_val_accuracy 0.0100 + 0.1 = 0.1300"."""
+        formula = f"{self.at_least_metric} {reference:.4f}"
+        if self.factor != 1:
+            formula = f"{self.factor:g} x {formula}"
+        if self.margin:
+            formula += f" + {self.margin:g}"
+        if self.tolerance:
+            formula += f" - {self.tolerance:g}"
+        return f"{formula} = {self.bound(reference):.4f}"
 
     @property
     def metrics(self) -> list[str]:
@@ -51,9 +71,23 @@ class MetricSource:
 
 @dataclass(frozen=True)
 class GatesConfig:
-    profile: str
-    gates: list[Gate]
+    profile: str  # the default profile: of the gates that name none, and of the command
+    gates: list[Gate]  # each with its profile filled in
     metrics: dict[str, MetricSource]
+
+    @property
+    def profiles(self) -> list[str]:
+        """The profiles that have gates, in the order they first appear."""
+        return list(dict.fromkeys(gate.profile for gate in self.gates))
+
+    def gates_for(self, profile: str) -> list[Gate]:
+        """The gates for runs of ``profile``; :class:`GateConfigError` if there are none."""
+        gates = [gate for gate in self.gates if gate.profile == profile]
+        if not gates:
+            raise GateConfigError(
+                f"No gates for profile {profile!r}; the configuration has gates for {', '.join(self.profiles)}."
+            )
+        return gates
 
 
 @dataclass(frozen=True)
@@ -92,33 +126,30 @@ def _build(kind, table: dict, where: str):
 
 def load_gates(path: Path = DEFAULT_CONFIG) -> GatesConfig:
     """The gates in ``path``, checked for consistency."""
-    try:
-        raw = tomllib.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise GateConfigError(
-            f"No gates configuration at {path}. Run from a checkout (pip install -e .) or pass --config."
-        ) from None
-    except tomllib.TOMLDecodeError as error:
-        raise GateConfigError(f"{path} is not valid TOML: {error}") from None
+    raw = read_settings(path, GateConfigError)
     gates = [_build(Gate, table, f"{path}, gate {index + 1}") for index, table in enumerate(raw.get("gates", []))]
     metrics = {
         name: _build(MetricSource, table, f"{path}, [metrics.{name}]") for name, table in raw.get("metrics", {}).items()
     }
     if not gates:
         raise GateConfigError(f"{path} defines no [[gates]].")
+    default_profile = raw.get("profile", "full")
+    gates = [replace(gate, profile=gate.profile or default_profile) for gate in gates]
     for gate in gates:
         comparisons = [gate.at_least is not None, gate.equals is not None, gate.at_least_metric is not None]
         if sum(comparisons) != 1:
             raise GateConfigError(f"{path}, gate {gate.name!r}: give exactly one of at_least, equals, at_least_metric.")
-        if gate.tolerance and gate.at_least_metric is None:
-            raise GateConfigError(f"{path}, gate {gate.name!r}: tolerance only applies with at_least_metric.")
+        defaults = (("tolerance", 0), ("margin", 0), ("factor", 1))
+        relative = [key for key, unset in defaults if getattr(gate, key) != unset]
+        if relative and gate.at_least_metric is None:
+            raise GateConfigError(f"{path}, gate {gate.name!r}: {relative[0]} only applies with at_least_metric.")
         undescribed = [name for name in gate.metrics if name not in metrics]
         if undescribed:
             raise GateConfigError(
                 f"{path}, gate {gate.name!r}: add [metrics.{undescribed[0]}] with recorded_by = "
                 '"<the lesson that records it>".'
             )
-    return GatesConfig(raw.get("profile", "full"), gates, metrics)
+    return GatesConfig(default_profile, gates, metrics)
 
 
 def _run_profile(notebook: Path) -> str | None:
@@ -131,13 +162,13 @@ def _run_profile(notebook: Path) -> str | None:
 class ExecutedLessons:
     """The metrics recorded by the executed notebooks ``<lesson>.ipynb`` in a folder."""
 
-    def __init__(self, directory: Path):
+    def __init__(self, directory: Path, profile: str = "full"):
         self.directory = Path(directory)
         notebooks = sorted(self.directory.glob("*.ipynb"))
         if not notebooks:
             raise GateConfigError(
                 f"No executed notebooks in {self.directory}. Run the lessons first: "
-                f"python -m course_tools.notebooks --profile full --out {self.directory}"
+                f"python -m course_tools.notebooks --profile {profile} --out {self.directory}"
             )
         self.recorded = {notebook.stem: (read_metrics(notebook), notebook) for notebook in notebooks}
 
@@ -180,9 +211,10 @@ def _number(name: str, reading: MetricReading) -> float:
 
 
 def check_gate(gate: Gate, lessons: ExecutedLessons, config: GatesConfig) -> GateResult:
-    """Evaluate one gate against the executed lessons."""
+    """Evaluate one gate against the executed lessons of its profile."""
+    profile = gate.profile or config.profile
     try:
-        measured = lessons.measure(gate.metric, config.metrics[gate.metric], config.profile)
+        measured = lessons.measure(gate.metric, config.metrics[gate.metric], profile)
         where = f"({measured.notebook.name})"
         if gate.equals is not None:
             passed = type(measured.value) is type(gate.equals) and measured.value == gate.equals
@@ -193,16 +225,13 @@ def check_gate(gate: Gate, lessons: ExecutedLessons, config: GatesConfig) -> Gat
             passed = value >= gate.at_least
             sign = ">=" if passed else "<"
             return GateResult(gate, passed, f"{gate.metric} {value:.4f} {sign} {gate.at_least:.4f} {where}")
-        reference = lessons.measure(gate.at_least_metric, config.metrics[gate.at_least_metric], config.profile)
-        bound = _number(gate.at_least_metric, reference) - gate.tolerance
-        passed = value >= bound
-        sign = ">=" if passed else "<"
-        return GateResult(
-            gate,
-            passed,
-            f"{gate.metric} {value:.4f} {sign} {gate.at_least_metric} {reference.value:.4f} - {gate.tolerance:g} "
-            f"= {bound:.4f} {where}",
+        reference = _number(
+            gate.at_least_metric,
+            lessons.measure(gate.at_least_metric, config.metrics[gate.at_least_metric], profile),
         )
+        passed = value >= gate.bound(reference)
+        sign = ">=" if passed else "<"
+        return GateResult(gate, passed, f"{gate.metric} {value:.4f} {sign} {gate.describe_bound(reference)} {where}")
     except MetricUnavailable as reason:
         return GateResult(gate, False, str(reason))
 
@@ -211,6 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m course_tools.gates", description=__doc__.splitlines()[0])
     parser.add_argument("directory", type=Path, metavar="DIR", help="folder of executed lesson notebooks")
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="gates configuration (TOML)")
+    parser.add_argument("--profile", help="the profile whose gates to check (default: the configuration's, full)")
     return parser
 
 
@@ -218,11 +248,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         config = load_gates(args.config)
-        lessons = ExecutedLessons(args.directory)
+        gates = config.gates_for(args.profile or config.profile)
+        lessons = ExecutedLessons(args.directory, args.profile or config.profile)
     except GateConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    results = [check_gate(gate, lessons, config) for gate in config.gates]
+    results = [check_gate(gate, lessons, config) for gate in gates]
     for result in results:
         print(result)
     failed = sum(not result.passed for result in results)

@@ -6,8 +6,10 @@ Lessons are the folders ``<source>/<lesson>/<lesson>.ipynb`` (``solutions/`` by 
 on the Jupyter kernel ``python3`` with the papermill parameters ``profile`` and ``output_dir``
 (``<out>/<lesson>/``: the lesson saves its figures there), plus the lesson's own parameters from
 ``course/notebooks.toml``, which also sets how long one cell may run. The executed notebook is
-written to ``<out>/<lesson>.ipynb``. A table gives each lesson's status, time and recorded metrics;
-the exit status is 1 if any lesson failed, and the failing lesson and cell are named.
+written to ``<out>/<lesson>.ipynb``. A table gives each lesson's status, time and recorded metrics,
+then, when the lessons recorded them, the three approaches' validation accuracies side by side
+(also drawn in ``<out>/approaches.png``); the exit status is 1 if any lesson failed, and the failing
+lesson and cell are named.
 """
 
 from __future__ import annotations
@@ -17,14 +19,20 @@ import logging
 import shutil
 import sys
 import time
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from course.config import PROFILES
 from course.metrics import read_metrics
+from course_tools.settings import read_settings
 
 KERNEL = "python3"
+# The three approaches, by the metric the lesson that trains each records.
+APPROACHES = {
+    "from scratch": "scratch_val_accuracy",
+    "frozen backbone, new head": "frozen_val_accuracy",
+    "fine-tuned top layers": "finetuned_val_accuracy",
+}
 REQUIRED_PARAMETERS = ("profile", "output_dir")
 NOTEBOOK_FOLDERS = ("solutions", "lessons")
 DEFAULT_CONFIG = Path(__file__).with_name("notebooks.toml")
@@ -85,14 +93,7 @@ def discover_lessons(folder: Path) -> dict[str, Path]:
 
 def load_config(path: Path) -> dict:
     """The runner settings in ``path`` (see ``course/notebooks.toml``)."""
-    try:
-        config = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise NotebookRunError(
-            f"No runner settings at {path}. Run from a checkout (pip install -e .) or pass --config."
-        ) from None
-    except tomllib.TOMLDecodeError as error:
-        raise NotebookRunError(f"{path} is not valid TOML: {error}") from None
+    config = read_settings(path, NotebookRunError)
     unknown = sorted(set(config) - {"timeout", "lessons"})
     if unknown:
         raise NotebookRunError(f"{path}: unknown table(s) {unknown}; expected [timeout] and [lessons.<lesson>].")
@@ -239,6 +240,28 @@ def format_runs(runs: list[LessonRun]) -> str:
     )
 
 
+def approach_accuracies(runs: list[LessonRun]) -> dict[str, float]:
+    """The validation accuracy of each approach (:data:`APPROACHES`) whose lesson recorded one."""
+    recorded = {name: value for run in runs for name, value in run.metrics.items()}
+    return {approach: recorded[metric] for approach, metric in APPROACHES.items() if metric in recorded}
+
+
+def format_approaches(accuracies: dict[str, float], profile: str) -> str:
+    """The approaches side by side, each transfer approach with its margin over the one before."""
+    scratch, frozen, _ = (accuracies.get(approach) for approach in APPROACHES)
+    lines = [f"three approaches, validation accuracy (profile {profile}, this run):"]
+    for approach, accuracy in accuracies.items():
+        if approach == "frozen backbone, new head" and scratch is not None:
+            times = f"{accuracy / scratch:.1f}x" if scratch > 0 else "infinitely many times"
+            comparison = f"{times} from scratch, {100 * (accuracy - scratch):+.1f} points"
+        elif approach == "fine-tuned top layers" and frozen is not None:
+            comparison = f"{100 * (accuracy - frozen):+.1f} points on the frozen backbone"
+        else:
+            comparison = ""
+        lines.append(f"  {approach:<26} {accuracy:.4f}  {comparison}".rstrip())
+    return "\n".join(lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m course_tools.notebooks", description=__doc__.splitlines()[0])
     parser.add_argument("lessons", nargs="*", metavar="LESSON", help="lessons to run (default: every lesson)")
@@ -269,6 +292,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(format_runs(runs))
+    accuracies = approach_accuracies(runs)
+    if accuracies:
+        from course.plots import plot_accuracies, save
+
+        print(format_approaches(accuracies, args.profile))
+        title = f"three approaches, profile {args.profile}"
+        print(f"figure: {save(plot_accuracies(accuracies, title), args.out / 'approaches.png')}")
     failed = [run for run in runs if not run.passed]
     for run in failed:
         print(f"FAILED {run.lesson} ({args.source}/{run.lesson}/{run.lesson}.ipynb): {run.failure}", file=sys.stderr)

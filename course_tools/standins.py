@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 from pathlib import Path
 
@@ -31,7 +30,13 @@ from PIL import Image
 
 from course.breeds import STANFORD_DOGS_FOLDERS
 from course.config import NUM_CLASSES
-from course.downloads import ARCHIVE_MARK, WEIGHTS_FILE_NAME, WEIGHTS_MARK, keras_cache_dir
+from course.downloads import (
+    ARCHIVE_MARK,
+    WEIGHTS_FILE_NAME,
+    WEIGHTS_MARK,
+    keras_cache_dir,
+    save_like_the_imagenet_file,
+)
 from course.synthetic import class_palettes, synthetic_image
 
 # The official archive: 100 training images per breed, 20,580 in all.
@@ -132,7 +137,7 @@ def _write_list(path: Path, entries: list[tuple[str, int]]) -> None:
 def write_standin_weights(folder: str | os.PathLike, seed: int = 0) -> Path:
     """Write ``folder/efficientnetb0_notop.h5``: random EfficientNetB0 weights without top, with the
     ImageNet mean as the Normalization mean and the ImageNet standard deviation where its variance
-    belongs, in the format of Keras's ImageNet file (see :func:`_save_like_the_imagenet_file`).
+    belongs, in the format of Keras's ImageNet file (see :func:`course.downloads.save_like_the_imagenet_file`).
     Seeds Keras's global random generators with ``seed``."""
     import keras
 
@@ -157,37 +162,9 @@ def write_standin_weights(folder: str | os.PathLike, seed: int = 0) -> Path:
     )
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / WEIGHTS_FILE_NAME
-    _save_like_the_imagenet_file(backbone, path, f"random EfficientNetB0 weights (seed {seed}), not ImageNet's")
+    mark = f"random EfficientNetB0 weights (seed {seed}), not ImageNet's"
+    save_like_the_imagenet_file(backbone, path, {WEIGHTS_MARK: mark})
     return path
-
-
-def _save_like_the_imagenet_file(model, path: Path, mark: str) -> None:
-    """Keras 2's HDF5 weights format, which ``keras.applications`` reads topologically: the root lists
-    ``layer_names``; each layer's group lists its ``weight_names`` ("<layer>/<weight>:0", trainable
-    weights first) and holds them. Layers are named as in a fresh process ("input_1", "rescaling",
-    "normalization"), so that the file does not depend on the models built before it."""
-    import h5py
-    import keras
-    from keras.src.legacy.saving.legacy_h5_format import save_attributes_to_hdf5_group
-
-    names = [
-        "input_1" if isinstance(layer, keras.layers.InputLayer) else re.sub(r"_\d+$", "", layer.name)
-        for layer in model.layers
-    ]
-    if len(set(names)) != len(names):
-        raise StandInError(f"Layer names clash once their numbers are removed: {sorted(names)}.")
-    with h5py.File(path, "w") as stream:
-        save_attributes_to_hdf5_group(stream, "layer_names", [name.encode() for name in names])
-        stream.attrs["backend"] = b"tensorflow"
-        stream.attrs["keras_version"] = keras.__version__.encode()
-        stream.attrs[WEIGHTS_MARK] = mark
-        for layer, name in zip(model.layers, names, strict=True):
-            weights = layer.trainable_weights + layer.non_trainable_weights
-            weight_names = [f"{name}/{weight.name}:0" for weight in weights]
-            group = stream.create_group(name)
-            save_attributes_to_hdf5_group(group, "weight_names", [weight_name.encode() for weight_name in weight_names])
-            for weight_name, weight in zip(weight_names, weights, strict=True):
-                group.create_dataset(weight_name, data=keras.ops.convert_to_numpy(weight))
 
 
 def main(argv: list[str] | None = None) -> int:

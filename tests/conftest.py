@@ -36,3 +36,12 @@ def without_gpu(monkeypatch):
     from course import acceleration
 
     monkeypatch.setattr(acceleration, "gpu_available", lambda: False)
+
+
+@pytest.fixture(scope="session")
+def graded(tmp_path_factory):
+    """The fixture class graded once per session (tests/graded_course.py): (course folder, grade's
+    output). Tests that change its gradebook work on a copy."""
+    from tests.graded_course import graded_fixture_class
+
+    return graded_fixture_class(tmp_path_factory.mktemp("course"))

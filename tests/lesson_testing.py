@@ -48,6 +48,9 @@ GRADE_PROFILE_ENVIRONMENT = {"COURSE_PROFILE": "grade", "NBGRADER_EXECUTION": "a
 
 # Lines shorter than this (``return x``, ``)``) may legitimately appear in both versions.
 DISTINCTIVE_LINE_LENGTH = 12
+# The lessons that train, executed in the demo profile (real transfer learning, checked by its gates:
+# tests/lessons/test_demo.py) rather than in smoke; the others run in smoke.
+DEMO_LESSONS = ("lesson3_scratch", "lesson4_frozen", "lesson5_finetune")
 
 
 # --- lessons and notebooks ---------------------------------------------------------------------

@@ -1,59 +1,24 @@
 """End to end: release, grade (real nbgrader autograde processes), feedback, export, report.
 
 One class of students, every robustness case a student, is released and graded once with
---jobs 2 in a temporary course; the tests read the gradebook, records and files it produced.
+--jobs 2 in a temporary course (the session fixture ``graded``, tests/graded_course.py); the tests
+read the gradebook, records and files it produced.
 """
 
-import contextlib
 import csv
-import io
 import json
-import shutil
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 from nbgrader.api import Grade, Gradebook
 
-from autograder.cli import main
+from autograder.courseroot import Course
+from autograder.export import export
 from autograder.feedback import visible_text
 from tests.autograder_fixtures import students
-
-ROOT = Path(__file__).resolve().parents[2]
-# Small limits so the hostile cases finish quickly.
-TEST_LIMITS = """
-c.Execute.timeout = 5
-c.Execute.startup_timeout = 60
-c.SafeExecute.notebook_time_limit = 90
-c.SafeExecute.memory_limit_mb = 1024
-c.SafeExecute.max_output_chars = 20000
-c.GradingRun.kill_grace_seconds = 60
-"""
-FULL = students.full_score_cases()
-HALF = students.half_score_cases()
-ZERO = students.zero_score_cases()
-
-
-def run_cli(*args):
-    """Run ``python -m autograder`` in this process; return (exit code, printed text)."""
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-        code = main([*args])
-    return code, out.getvalue()
-
-
-def make_course(folder, cases, lesson="basics", release_options=()):
-    """A released course in ``folder`` with one student per case."""
-    folder.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(students.SOURCE, folder / "solutions")
-    (folder / "nbgrader_config.py").write_text((ROOT / "nbgrader_config.py").read_text() + TEST_LIMITS)
-    code, text = run_cli("--course-dir", str(folder), "release", *release_options)
-    assert code == 0, text
-    for student, content in cases.items():
-        students.write_submission(folder, student, lesson, content)
-    return folder
+from tests.graded_course import FULL, HALF, ZERO, make_course, run_cli
 
 
 def auto_scores(folder, student, lesson="basics"):
@@ -73,23 +38,6 @@ def record(folder, student, lesson="basics"):
 
 def flag_codes(folder, student):
     return {flag["code"] for flag in record(folder, student)["flags"]}
-
-
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    folder = make_course(
-        tmp_path_factory.mktemp("course"),
-        {**FULL, **HALF, **ZERO},
-        release_options=["--duedate", "2025-03-01 23:59:00 UTC"],
-    )
-    late = folder / "submitted" / "correct" / "basics"
-    (late / "timestamp.txt").write_text("2025-03-02 11:59:00.000000 UTC")
-    (late / "lms_submission.json").write_text(json.dumps({"late": True}))
-    started = time.monotonic()
-    code, text = run_cli("--course-dir", str(folder), "grade", "--jobs", "2")
-    assert code == 0, text
-    print(f"graded {len(FULL) + len(HALF) + len(ZERO)} submissions with --jobs 2 in {time.monotonic() - started:.0f} s")
-    return folder, text
 
 
 def test_release_is_stable_and_has_no_outputs(graded):
@@ -192,7 +140,15 @@ def test_feedback_never_shows_hidden_tests_or_solutions(graded):
     for page in pages:
         seen = visible_text(page.read_text())
         assert "assert add(1, 2) == 3" in seen, "the visible test is shown"
-        for secret in ("hidden_sum", "hidden_z", "hidden-test", "HIDDEN TESTS", "reference-solution"):
+        for secret in (
+            "hidden_sum",
+            "hidden_z",
+            "hidden-test",
+            "HIDDEN TESTS",
+            "reference-solution",
+            "mark-scheme-explain",
+            "Mark scheme for",
+        ):
             assert secret not in seen, (page, secret)
     assert not list((folder / "feedback").glob("*/basics/autograder.json"))
 
@@ -217,8 +173,18 @@ def test_export_writes_nbgrader_and_canvas_csv(graded, tmp_path):
     assert rows[("vectors", "correct")]["score"] == "0.0"
     canvas = (folder / "autograded" / "canvas_grades.csv").read_text().splitlines()
     assert canvas[0] == "Student,ID,SIS User ID,Section,basics,vectors"
-    assert "correct,correct,SIS-1,Section A,4,0" in canvas
-    assert "not-json,not-json,,,0,0" in canvas
+    assert canvas[1] == "    Points Possible,,,,5,3", "Canvas's row of each assignment's points"
+    assert "correct,correct,SIS-1,Section A,4," in canvas, "vectors was never submitted: missing, not 0"
+    assert "not-json,not-json,,,0," in canvas, "an unreadable file scores 0; the missing lesson stays empty"
+    zeros = tmp_path / "zeros.csv"
+    code, text = run_cli("--course-dir", str(folder), "export", "--canvas", str(zeros), "--missing-as-zero")
+    assert code == 0, text
+    assert "not-json,not-json,,,0,0" in zeros.read_text().splitlines()
+    course = Course.load(folder)
+    course.config.GradeExport.missing_as_zero = True  # the nbgrader_config.py setting
+    from_config = tmp_path / "zeros-from-config.csv"
+    export(course, grades_csv=tmp_path / "grades.csv", canvas_csv=from_config)
+    assert "not-json,not-json,,,0,0" in from_config.read_text().splitlines()
 
 
 def test_report_lists_scores_and_reasons_per_lesson(graded):

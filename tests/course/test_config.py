@@ -40,7 +40,7 @@ def test_offline_profiles_need_no_download(name):
 
 
 def test_unknown_profile_lists_the_valid_ones():
-    with pytest.raises(ProfileError, match="Unknown profile 'fast'.*full, smoke, grade"):
+    with pytest.raises(ProfileError, match="Unknown profile 'fast'.*full, smoke, demo, grade"):
         get_profile("fast")
 
 

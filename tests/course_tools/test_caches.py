@@ -215,3 +215,18 @@ def test_verify_without_a_readable_manifest_says_how_to_prepare(tmp_path, capsys
 def test_the_archive_source_needs_a_data_folder(tmp_path, capsys):
     assert main(["prepare", "--profile", "smoke", "--source", "archive", "--manifest", str(tmp_path / "m.json")]) == 1
     assert "pass --data-dir or set COURSE_DATA_DIR" in capsys.readouterr().err
+
+
+def test_the_demo_profile_catalogues_its_backbone_pretrained_offline(tmp_path, monkeypatch):
+    from course_tools import caches
+
+    weights = tmp_path / "efficientnetb0_notop_synthetic_source.h5"
+    weights.write_bytes(b"pretrained offline")
+    rebuilds = []
+    monkeypatch.setattr(caches, "source_weights", lambda rebuild=False: rebuilds.append(rebuild) or weights)
+
+    cache = prepare_weights(get_profile("demo"), tmp_path / "keras", force=True)
+
+    assert rebuilds == [True]  # --force pretrains again
+    assert cache.name == "EfficientNetB0 weights pretrained offline on synthetic source images"
+    assert cache.files == {weights.name: hashlib.sha256(b"pretrained offline").hexdigest()}

@@ -158,6 +158,10 @@ def test_no_executed_notebooks_is_an_error_saying_how_to_make_them(tmp_path, cap
             '[[gates]]\nname = "g"\nmetric = "m"\nat_least = 1\ntolerance = 0.1\n[metrics.m]\nrecorded_by = "x"',
             "tolerance only",
         ),
+        (
+            '[[gates]]\nname = "g"\nmetric = "m"\nat_least = 1\nfactor = 3.0\n[metrics.m]\nrecorded_by = "x"',
+            "factor only",
+        ),
         ('[[gates]]\nname = "g"\nmetric = "m"\nat_least = 1', r"add \[metrics.m\]"),
         (
             '[[gates]]\nname = "g"\nmetric = "m"\nat_least_metric = "n"\n[metrics.m]\nrecorded_by = "x"',
@@ -180,14 +184,50 @@ def test_a_broken_gates_configuration_is_reported(tmp_path, text, message):
 
 def test_the_shipped_gates_hold_the_course_thresholds():
     config = load_gates(DEFAULT_CONFIG)
-    gates = {gate.metric: gate for gate in config.gates}
     assert config.profile == "full"
+    assert config.profiles == ["full", "demo"]
+    gates = {gate.metric: gate for gate in config.gates_for("full")}
     assert gates["frozen_val_accuracy"].at_least == 0.70
     assert (gates["finetuned_val_accuracy"].at_least_metric, gates["finetuned_val_accuracy"].tolerance) == (
         "finetune_start_val_accuracy",
         0.01,
     )
     assert gates["scratch_completed"].equals is True
+
+
+def test_the_shipped_demo_gates_hold_the_margins_of_transfer_learning():
+    """Frozen at least 3 times and 10 points above scratch; fine-tuned at most 1 point below frozen."""
+    bounds = [
+        (gate.metric, gate.at_least_metric, round(gate.bound(0.01), 6), round(gate.bound(0.30), 6))
+        for gate in load_gates(DEFAULT_CONFIG).gates_for("demo")
+        if gate.at_least_metric
+    ]
+    assert bounds == [
+        ("frozen_val_accuracy", "scratch_val_accuracy", 0.03, 0.9),
+        ("frozen_val_accuracy", "scratch_val_accuracy", 0.11, 0.4),
+        ("finetuned_val_accuracy", "frozen_val_accuracy", 0.0, 0.29),
+        ("finetuned_val_accuracy", "finetune_start_val_accuracy", 0.0, 0.29),
+    ]
+
+
+def test_a_relative_gate_prints_its_formula_and_checks_its_profile_only(tmp_path, executed, capsys):
+    folder = _lessons(tmp_path / "executed", executed, scratch="scratch", transfer="transfer")
+    config = tmp_path / "gates.toml"
+    config.write_text(
+        '[[gates]]\nname = "far above scratch"\nmetric = "frozen_val_accuracy"\n'
+        'at_least_metric = "scratch_val_accuracy"\nfactor = 3.0\nmargin = 0.1\n'
+        '[[gates]]\nprofile = "smoke"\nname = "smoke only"\nmetric = "frozen_val_accuracy"\nat_least = 0.99\n'
+        '[metrics.frozen_val_accuracy]\nrecorded_by = "the transfer lesson"\n'
+        '[metrics.scratch_val_accuracy]\nrecorded_by = "the scratch lesson"\n'
+    )
+    assert main([str(folder), "--config", str(config)]) == 1  # 0.76 < 3 x 0.23 + 0.1
+    assert capsys.readouterr().out.splitlines() == [
+        "FAIL  far above scratch: frozen_val_accuracy 0.7600 < 3 x scratch_val_accuracy 0.2300 + 0.1 = 0.7900 "
+        "(transfer.ipynb)",
+        "0 of 1 gate(s) passed",
+    ]
+    assert main([str(folder), "--config", str(config), "--profile", "demo"]) == 2
+    assert "No gates for profile 'demo'; the configuration has gates for full, smoke." in capsys.readouterr().err
 
 
 def test_every_gated_metric_is_recorded_by_exactly_one_solution_notebook():
@@ -202,6 +242,7 @@ def test_every_gated_metric_is_recorded_by_exactly_one_solution_notebook():
     gated = {name for gate in config.gates for name in gate.metrics}
     assert {name: recorders.get(name, set()) for name in gated} == {
         "frozen_val_accuracy": {"lesson4_frozen"},
+        "scratch_val_accuracy": {"lesson3_scratch"},
         "finetune_start_val_accuracy": {"lesson5_finetune"},
         "finetuned_val_accuracy": {"lesson5_finetune"},
         "scratch_completed": {"lesson3_scratch"},

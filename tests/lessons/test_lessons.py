@@ -1,8 +1,9 @@
 """The lessons: released correctly, runnable, and graded as intended by nbgrader.
 
 Every lesson under ``solutions/`` is checked; a new lesson is picked up by existing. The slow tests
-execute each lesson in the ``smoke`` profile with papermill and grade it with ``nbgrader autograde``
-in the ``grade`` profile; their times are listed at the end of the run.
+execute each lesson in the ``smoke`` profile with papermill (the lessons that train run in the ``demo``
+profile instead, in test_demo.py) and grade it with ``nbgrader autograde`` in the ``grade`` profile;
+their times are listed at the end of the run.
 """
 
 from __future__ import annotations
@@ -53,11 +54,11 @@ LOOKS_RIGHT_BUT_WRONG = {
     },
     "lesson2_augmentation": {
         "answers": {
-            # core Keras layers: they look alike but are not the KerasCV pipeline
+            # the four layers, random in training and still at inference, but rotating up to 0.3 of a turn
             "ex1-answer": (
                 "def build_augmentation(seed=None):\n"
                 "    return keras.Sequential([\n"
-                "        keras.layers.RandomRotation(0.15, seed=seed),\n"
+                "        keras.layers.RandomRotation(0.3, seed=seed),\n"
                 "        keras.layers.RandomTranslation(0.1, 0.1, seed=seed),\n"
                 "        keras.layers.RandomFlip(seed=seed),\n"
                 "        keras.layers.RandomContrast(0.1, seed=seed),\n"
@@ -189,6 +190,25 @@ LOOKS_RIGHT_BUT_WRONG = {
             ),
         },
         "caught_by": ["ex1-layers-tests", "ex1-compile-tests", "ex2-tests"],
+    },
+}
+
+# Right answers written otherwise than the solution; the tests named must give them full marks.
+RIGHT_IN_ANOTHER_STYLE = {
+    "lesson2_augmentation": {
+        "answers": {
+            # the reference example's own core Keras layers instead of the solution's wrapped KerasCV layers
+            "ex1-answer": (
+                "def build_augmentation(seed=None):\n"
+                "    return keras.Sequential([\n"
+                "        keras.layers.RandomRotation(factor=0.15, seed=seed),\n"
+                "        keras.layers.RandomTranslation(height_factor=0.1, width_factor=0.1, seed=seed),\n"
+                "        keras.layers.RandomFlip(seed=seed),\n"
+                "        keras.layers.RandomContrast(factor=0.1, seed=seed),\n"
+                '    ], name="img_augmentation")'
+            ),
+        },
+        "full_marks": ["ex1-layers-tests", "ex1-behaviour-tests"],
     },
 }
 
@@ -334,8 +354,9 @@ def test_leak_check_finds_solutions_hidden_tests_and_mark_schemes(tmp_path):
 
 
 @needs_lessons
-@pytest.mark.parametrize("lesson", LESSONS)
+@pytest.mark.parametrize("lesson", [lesson for lesson in LESSONS if lesson not in lt.DEMO_LESSONS])
 def test_solution_runs_in_the_smoke_profile(lesson, tmp_path, timings):
+    """The lessons that train run in the demo profile instead: tests/lessons/test_demo.py."""
     run, executed = lt.execute_lesson(lesson, "smoke", tmp_path)
     timings[(lesson, "papermill, smoke profile")] = run.seconds
     assert run.passed, f"{lesson}: {run.status}: {run.failure}"
@@ -382,6 +403,17 @@ def test_hidden_tests_catch_answers_that_only_look_right(lesson, course_root, re
     grading = lt.autograde(course_root, lesson, "looks_right")
     timings[(lesson, "nbgrader autograde, wrong answers")] = grading.seconds
     assert {cell: grading.scores[cell] for cell in case["caught_by"]} == {cell: 0.0 for cell in case["caught_by"]}
+
+
+@pytest.mark.parametrize("lesson", sorted(RIGHT_IN_ANOTHER_STYLE))
+def test_right_answers_in_another_style_score_full_marks(lesson, course_root, released, timings):
+    case = RIGHT_IN_ANOTHER_STYLE[lesson]
+    lt.submit(course_root, "another_style", lesson, lt.with_answers(released(lesson), case["answers"]))
+    grading = lt.autograde(course_root, lesson, "another_style")
+    timings[(lesson, "nbgrader autograde, another style")] = grading.seconds
+    assert {cell: grading.scores[cell] for cell in case["full_marks"]} == {
+        cell: grading.max_scores[cell] for cell in case["full_marks"]
+    }
 
 
 # Graded cells that need no trained model; they come before the lesson's long training cell.

@@ -1,0 +1,274 @@
+"""Check an augmentation pipeline by what it does, not by which library built it.
+
+Lesson 2 asks for the reference example's augmentation: random rotation by up to 0.15 of a turn,
+translation by up to 0.1 of the height and width, a left-right flip (upside-down allowed too) and a
+contrast change of up to 0.1, random while training and the identity at inference. The reference
+builds it from core Keras layers (``keras.layers.RandomRotation``, ...), the course from KerasCV
+layers kept out of inference by :class:`course.models.TrainingOnly`; both are right. So the checks
+here find the four layers by their class names (in either library, however they are nested), then
+feed each one probe images and measure what it did:
+
+- rotation: the angle by which a dot off the centre moved around the centre;
+- translation: how far a dot at the centre moved, as a fraction of the height and the width;
+- flip: which mirror images of an asymmetric image came out;
+- contrast: how much the spread of the pixel values around their mean was scaled.
+
+:func:`measure_reference_augmentation` returns those measurements (the lesson prints them);
+:func:`check_reference_augmentation` and :func:`check_training_only` raise
+:class:`AugmentationMismatch`, an ``AssertionError`` saying what was expected and what was found.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+
+PROBE_SIZE = 64  # pixels; the probes below keep their dots away from the borders at this size
+DRAWS = 64  # images per probe: every layer draws its random parameters once per image
+TECHNIQUE_OF_CLASS = {
+    "RandomRotation": "rotation",
+    "RandomTranslation": "translation",
+    "RandomFlip": "flip",
+    "RandomContrast": "contrast",
+}
+TECHNIQUES = tuple(TECHNIQUE_OF_CLASS.values())
+# What the reference draws: up to these magnitudes (a rotation in turns, a translation in fractions of
+# the side, a contrast factor's distance from 1), both directions.
+REFERENCE_STRENGTH = {"rotation": 0.15, "translation": 0.1, "contrast": 0.1}
+# A strength is right when no draw exceeds it by more than TOLERANCE (measurement error) and the largest
+# of DRAWS draws reaches REACHED of it (for a uniform draw, missing that by chance has odds below 1e-7).
+TOLERANCE = {"rotation": 2 / 360, "translation": 0.01, "contrast": 0.006}
+REACHED = 0.75
+
+
+class AugmentationMismatch(AssertionError):
+    """A pipeline does not augment as asked; the message says what was expected and what was found."""
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """What one augmentation layer did to ``DRAWS`` probe images."""
+
+    technique: str
+    layer: str  # the layer's class and module, e.g. "keras_cv...RandomRotation"
+    largest: float | tuple[float, float] | None  # the largest change (per axis for a translation; None for a flip)
+    detail: str  # the measurement in words
+    flips: dict[str, int] | None = None  # for a flip: how many images came out unchanged, left-right, ...
+
+    def __str__(self) -> str:
+        return f"{self.technique:<12} {self.layer:<48} {self.detail}"
+
+
+def find_augmentation_layers(pipeline: keras.layers.Layer) -> dict[str, keras.layers.Layer]:
+    """The pipeline's rotation, translation, flip and contrast layers, by technique name.
+
+    Layers are recognised by class name (``RandomRotation``, ... from Keras or KerasCV) however deeply
+    they are nested (``keras.Sequential``, :class:`course.models.TrainingOnly`, any wrapper layer).
+    Raises :class:`AugmentationMismatch` when one is missing or appears twice.
+    """
+    if not isinstance(pipeline, keras.layers.Layer):
+        raise AugmentationMismatch(
+            f"expected a Keras layer such as a keras.Sequential of augmentation layers; found "
+            f"{type(pipeline).__name__}."
+        )
+    found: dict[str, list[keras.layers.Layer]] = {technique: [] for technique in TECHNIQUES}
+    for layer in _leaf_layers(pipeline):
+        technique = TECHNIQUE_OF_CLASS.get(type(layer).__name__)
+        if technique is not None:
+            found[technique].append(layer)
+    problems = []
+    for technique, layers in found.items():
+        if not layers:
+            problems.append(f"no {technique} layer (expected one Random{technique.capitalize()} layer)")
+        elif len(layers) > 1:
+            problems.append(f"{len(layers)} {technique} layers (expected one)")
+    if problems:
+        names = [type(layer).__name__ for layer in _leaf_layers(pipeline)] or ["no layers"]
+        raise AugmentationMismatch(f"{'; '.join(problems)}. The pipeline holds: {', '.join(names)}.")
+    return {technique: layers[0] for technique, layers in found.items()}
+
+
+def measure_reference_augmentation(pipeline: keras.layers.Layer, seed: int = 0) -> dict[str, Measurement]:
+    """Each of the four layers of ``pipeline`` applied alone (``training=True``) to ``DRAWS`` probe
+    images, and what it did. Draws are random: the numbers differ slightly from call to call."""
+    layers = find_augmentation_layers(pipeline)
+    rng = np.random.default_rng(seed)
+    return {technique: _MEASURE[technique](layers[technique], rng) for technique in TECHNIQUES}
+
+
+def check_reference_augmentation(pipeline: keras.layers.Layer, seed: int = 0) -> dict[str, Measurement]:
+    """Raise :class:`AugmentationMismatch` unless ``pipeline`` rotates by up to 0.15 of a turn,
+    translates by up to 0.1 of the height and the width, flips left-right (upside-down as well is
+    allowed) and scales the contrast by up to 0.1; returns the measurements."""
+    measured = measure_reference_augmentation(pipeline, seed)
+    problems = [problem for technique in TECHNIQUES if (problem := _strength_problem(measured[technique]))]
+    if problems:
+        raise AugmentationMismatch("; ".join(problems))
+    return measured
+
+
+def check_training_only(pipeline: Callable, images) -> None:
+    """Raise :class:`AugmentationMismatch` unless ``pipeline`` keeps the shape and the 0..255 range of
+    ``images`` (a batch, float in 0..255), gives a different result on every call with
+    ``training=True`` and returns the images unchanged with ``training=False``."""
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim != 4 or len(images) < 2:
+        raise ValueError(f"images must be a batch [batch >= 2, height, width, channels]; got shape {images.shape}.")
+    first, second = (np.asarray(pipeline(images, training=True), dtype=np.float64) for _ in range(2))
+    if first.shape != images.shape:
+        raise AugmentationMismatch(f"expected the shape {images.shape} to be kept; found {first.shape}.")
+    if first.min() < -0.5 or first.max() > 255.5:
+        raise AugmentationMismatch(f"expected augmented values in 0..255; found {first.min():.1f}..{first.max():.1f}.")
+    if np.allclose(first, second):
+        raise AugmentationMismatch(
+            "expected two calls with training=True to augment differently; found the same images."
+        )
+    at_inference = np.asarray(pipeline(images, training=False), dtype=np.float64)
+    change = float(np.abs(at_inference - images).max()) if at_inference.shape == images.shape else float("inf")
+    if change > 1e-3:
+        raise AugmentationMismatch(
+            f"expected the images unchanged with training=False (inference); found pixels changed by up to "
+            f"{change:.1f}. KerasCV layers augment on every call: wrap them in course.models.TrainingOnly, or "
+            "use the core Keras layers, which augment only when training."
+        )
+
+
+# --- probes ------------------------------------------------------------------------------------
+
+
+def _leaf_layers(layer: keras.layers.Layer) -> Iterator[keras.layers.Layer]:
+    """The layers inside ``layer`` that hold no recognised technique inside them, depth first."""
+    if type(layer).__name__ in TECHNIQUE_OF_CLASS:
+        yield layer
+        return
+    inner = [child for child in layer._flatten_layers(include_self=False, recursive=False)]  # Keras's own tracking
+    if not inner:
+        if not isinstance(layer, keras.layers.InputLayer):
+            yield layer
+        return
+    for child in inner:
+        yield from _leaf_layers(child)
+
+
+def _apply(layer: keras.layers.Layer, images: np.ndarray) -> np.ndarray:
+    return np.asarray(layer(images, training=True), dtype=np.float64)
+
+
+def _dot(rng: np.random.Generator, row: float, column: float) -> np.ndarray:
+    """``DRAWS`` black images with one small bright Gaussian dot (std 1.5 px) centred at (row, column)."""
+    rows, columns = np.mgrid[0:PROBE_SIZE, 0:PROBE_SIZE].astype(np.float32)
+    dot = 255 * np.exp(-((rows - row) ** 2 + (columns - column) ** 2) / (2 * 1.5**2))
+    return np.repeat(dot[None, :, :, None], 3, axis=3).repeat(DRAWS, axis=0).astype(np.float32)
+
+
+def _centroids(images: np.ndarray) -> np.ndarray:
+    """The intensity-weighted centre (row, column) of each image's dot, in pixel coordinates."""
+    weights = images.mean(axis=3)
+    weights = np.where(weights > 0.05 * weights.max(axis=(1, 2), keepdims=True), weights, 0.0)
+    rows, columns = np.mgrid[0:PROBE_SIZE, 0:PROBE_SIZE]
+    total = weights.sum(axis=(1, 2))
+    return np.stack([(weights * rows).sum(axis=(1, 2)) / total, (weights * columns).sum(axis=(1, 2)) / total], axis=1)
+
+
+def _describe_layer(layer: keras.layers.Layer) -> str:
+    return f"{type(layer).__module__.split('.')[0]}.{type(layer).__name__}"
+
+
+def _measure_rotation(layer: keras.layers.Layer, rng: np.random.Generator) -> Measurement:
+    # A dot 12 px right of the centre: its reflections (fill_mode "reflect") lie beyond any corner.
+    centre = (PROBE_SIZE - 1) / 2
+    rows, columns = _centroids(_apply(layer, _dot(rng, centre, centre + 12))).T
+    turns = np.arctan2(-(rows - centre), columns - centre) / (2 * np.pi)
+    largest = float(np.abs(turns).max())
+    return Measurement(
+        "rotation",
+        _describe_layer(layer),
+        largest,
+        f"rotated by up to {largest:.3f} of a turn ({360 * largest:.0f} degrees)",
+    )
+
+
+def _measure_translation(layer: keras.layers.Layer, rng: np.random.Generator) -> Measurement:
+    centre = (PROBE_SIZE - 1) / 2
+    shifts = (_centroids(_apply(layer, _dot(rng, centre, centre))) - centre) / PROBE_SIZE
+    height, width = (float(value) for value in np.abs(shifts).max(axis=0))
+    return Measurement(
+        "translation",
+        _describe_layer(layer),
+        (height, width),
+        f"shifted by up to {height:.3f} of the height and {width:.3f} of the width",
+    )
+
+
+def _measure_flip(layer: keras.layers.Layer, rng: np.random.Generator) -> Measurement:
+    probe = rng.uniform(0, 255, (PROBE_SIZE, PROBE_SIZE, 3)).astype(np.float32)
+    variants = {
+        "unchanged": probe,
+        "left-right": probe[:, ::-1],
+        "upside-down": probe[::-1],
+        "both": probe[::-1, ::-1],
+    }
+    counts = dict.fromkeys([*variants, "other"], 0)
+    for output in _apply(layer, np.repeat(probe[None], DRAWS, axis=0)):
+        matching = [name for name, variant in variants.items() if np.allclose(output, variant, atol=1e-2)]
+        counts[matching[0] if matching else "other"] += 1
+    seen = [name for name, count in counts.items() if count]
+    detail = ", ".join(f"{name} {counts[name]}" for name in seen) + f" of {DRAWS}"
+    return Measurement("flip", _describe_layer(layer), None, detail, flips=counts)
+
+
+def _measure_contrast(layer: keras.layers.Layer, rng: np.random.Generator) -> Measurement:
+    # Values 60..190 stay inside 0..255 for contrast factors up to 1.5, so nothing is clipped.
+    probe = rng.uniform(60, 190, (DRAWS, PROBE_SIZE, PROBE_SIZE, 3)).astype(np.float32)
+
+    def spread(images):
+        return (images - images.mean(axis=(1, 2), keepdims=True)).std(axis=(1, 2, 3))
+
+    factors = spread(_apply(layer, probe)) / spread(probe.astype(np.float64))
+    largest = float(np.abs(factors - 1).max())
+    return Measurement(
+        "contrast", _describe_layer(layer), largest, f"contrast scaled by {factors.min():.3f}..{factors.max():.3f}"
+    )
+
+
+_MEASURE: dict[str, Callable[[keras.layers.Layer, np.random.Generator], Measurement]] = {
+    "rotation": _measure_rotation,
+    "translation": _measure_translation,
+    "flip": _measure_flip,
+    "contrast": _measure_contrast,
+}
+
+
+def _strength_problem(measurement: Measurement) -> str | None:
+    """What is wrong with one measured layer, in words, or None."""
+    technique = measurement.technique
+    if technique == "flip":
+        counts = measurement.flips
+        if counts["other"]:
+            return f"flip: expected only mirror images; found images that are not ({measurement.detail})"
+        if not counts["left-right"] + counts["both"]:
+            return f"flip: expected left-right mirror images; found {measurement.detail}"
+        if not counts["unchanged"]:
+            return f"flip: expected some images left as they are; found {measurement.detail}"
+        return None
+    expected = REFERENCE_STRENGTH[technique]
+    for largest, axis in _per_axis(measurement):
+        where = f"{technique}{axis}"
+        if largest > expected + TOLERANCE[technique]:
+            return f"{where}: expected at most {expected}; found {largest:.3f} ({measurement.detail})"
+        if largest < REACHED * expected:
+            return (
+                f"{where}: expected changes of up to {expected}; the largest of {DRAWS} draws was only "
+                f"{largest:.3f} ({measurement.detail})"
+            )
+    return None
+
+
+def _per_axis(measurement: Measurement) -> list[tuple[float, str]]:
+    if isinstance(measurement.largest, tuple):
+        height, width = measurement.largest
+        return [(height, " (height)"), (width, " (width)")]
+    return [(measurement.largest, "")]
