@@ -58,6 +58,13 @@ c.SafeExecute.max_output_chars = 200_000  # per cell; the rest of an output floo
 c.SafeExecute.kernel_env = {"COURSE_PROFILE": "grade", "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONWARNINGS": "ignore"}
 c.SafeExecute.protected_modules = ["builtins", "math", "numpy", "numpy.linalg", "numpy.random", "numpy.testing"]
 c.LimitOutput.max_lines = 1000
+# Every student kernel runs in a bubblewrap sandbox: it sees only its own files (in a tmpfs of
+# disk_mb MiB), the Python environment and the folders below, read-only; no network, no other
+# process. Without bubblewrap grading stops; c.Sandbox.enabled = False grades unsandboxed (every
+# record then says so).
+c.Sandbox.enabled = True
+c.Sandbox.disk_mb = 512
+c.Sandbox.read_only_paths = []  # lesson data the grade profile reads (it uses synthetic data)
 
 c.Autograde.autograde_preprocessors = [
     "autograder.execution.SafeExecute",

@@ -8,6 +8,8 @@ with ``--jobs 2``. Prints seconds per notebook and the speed-up per lesson, the 
 student's lessons (the target: under 5 minutes on 2 cores) and the load average before and
 after. Every graded notebook must get full points: timing grading that fails measures
 nothing, so the benchmark stops, says so, keeps the course for inspection and exits 1.
+``--sandbox-cost`` instead grades every lesson with one job in the sandbox and without it
+(``c.Sandbox.enabled``) and prints what the sandbox costs per notebook.
 """
 
 from __future__ import annotations
@@ -159,6 +161,35 @@ def format_timing_table(
     return "\n".join(lines)
 
 
+def sandbox_cost(
+    course: Course, lessons: list[str], ids: list[str], released_gradebook: Path, echo: Callable[[str], None]
+) -> int:
+    """Grade every lesson with one job, sandboxed and not; print seconds per notebook and the
+    difference. Returns 0, or 1 when grading did not give full points."""
+    config = course.root / CONFIG_FILE
+    original = config.read_text()
+    lines = [f"{'lesson':<22} {'s/nb sandboxed':>15} {'s/nb unsandboxed':>17} {'cost s/nb':>10}"]
+    costs = []
+    for lesson in lessons:
+        per_notebook = {}
+        for sandboxed in (True, False):
+            config.write_text(f"{original}\nc.Sandbox.enabled = {sandboxed}\n")
+            fresh_grading_state(course, released_gradebook)
+            seconds, printed = grade_lesson(course, lesson, 1)
+            problems = shortfalls(course, lesson, ids)
+            if problems:
+                echo(invalid_run(course, problems, printed))
+                return 1
+            per_notebook[sandboxed] = seconds / len(ids)
+            echo(f"  {lesson}, {'sandboxed' if sandboxed else 'unsandboxed'}: {seconds:.1f} s")
+        costs.append(per_notebook[True] - per_notebook[False])
+        lines.append(f"{lesson:<22} {per_notebook[True]:>15.1f} {per_notebook[False]:>17.1f} {costs[-1]:>+10.1f}")
+    config.write_text(original)
+    lines.append(f"sandbox cost: {sum(costs) / len(costs):+.1f} s per notebook on average ({len(ids)} per lesson)")
+    echo("\n".join(lines))
+    return 0
+
+
 def plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
@@ -174,8 +205,10 @@ def run(
     jobs_list: tuple[int, ...] | list[int] = (1, 2),
     keep: bool = False,
     echo: Callable[[str], None] = print,
+    sandbox: bool = False,
 ) -> int:
-    """Run the benchmark; return 0, or 1 when grading did not give full points."""
+    """Run the benchmark (``sandbox``: the sandbox's cost instead); return 0, or 1 when grading did
+    not give full points."""
     echo(f"load average (1, 5, 15 min) before: {load_average()}")
     folder = Path(tempfile.mkdtemp(prefix="autograder-bench-"))
     try:
@@ -183,6 +216,11 @@ def run(
         ids = file_correct_work(course, lessons, students)
         released_gradebook = folder / "released-gradebook.db"
         shutil.copy(course.root / "gradebook.db", released_gradebook)
+        if sandbox:
+            code = sandbox_cost(course, lessons, ids, released_gradebook, echo)
+            keep = keep or code != 0
+            echo(f"load average (1, 5, 15 min) after: {load_average()}  ({os.cpu_count()} cores)")
+            return code
         per_notebook = {lesson: {} for lesson in lessons}
         for jobs in jobs_list:
             fresh_grading_state(course, released_gradebook)
@@ -236,6 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="class mode: N students' mixed work in every lesson, graded with --jobs 1, --jobs 2 and a "
         "2-worker Dask cluster, with projections for larger classes (see autograder.class_bench)",
     )
+    parser.add_argument("--sandbox-cost", action="store_true", help="time one job with and without the sandbox instead")
     return parser
 
 
@@ -250,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
             from autograder.class_bench import run_class
 
             return run_class(args.repository, args.class_size, args.lessons, args.keep)
-        return run(args.repository, args.students, args.lessons, args.jobs, args.keep)
+        return run(args.repository, args.students, args.lessons, args.jobs, args.keep, sandbox=args.sandbox_cost)
     except CourseError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -5,6 +5,9 @@ per kernel, a time limit per notebook on top of nbgrader's per-cell timeout, a c
 size, a kernel restarted (not the whole notebook lost) when student code kills it, with the
 cells that had run cleanly replayed so only the broken cell loses its points, and numpy,
 math and builtins restored before every test cell so monkeypatching them cannot fake a pass.
+Test cells run under the test guard (``autograder.kernel_guard``): a test keeps its points only
+if the guard, signing with a key student code never saw, reports that it ran to its end from a
+clean kernel and that nothing changed how the kernel runs or reports it meanwhile.
 What it had to do is written to the notebook's metadata (``autograder.events``).
 
 ``SaveAutoGradesIgnoringStderr`` scores test cells from their errors, not from library
@@ -13,10 +16,16 @@ warnings written to stderr.
 
 from __future__ import annotations
 
+import ast
 import copy
+import hmac
 import os
 import re
+import secrets
+import shutil
 import sys
+import tempfile
+from pathlib import Path
 from time import monotonic
 from typing import Any
 
@@ -25,37 +34,22 @@ from jupyter_core.utils import ensure_async, run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 from nbformat.v4 import new_output
+from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import Execute, SaveAutoGrades
 from traitlets import Bool, Dict, Integer, List, Unicode
 
 from autograder.cells import grade_id, is_answer, is_test
+from autograder.kernel_guard import PASSED, signature
+from autograder.sandbox import COURSE_ROOT_VARIABLE, Sandbox
 
 EVENTS_KEY = "autograder"
 
-GUARD_MODULE = "_autograder_guard"
-# Runs in the kernel once it starts: remembers the attributes of the protected modules.
-SNAPSHOT_CODE = """
-def _autograder_snapshot(names):
-    import importlib, sys, types
-    saved = []
-    for name in names:
-        try:
-            module = importlib.import_module(name)
-        except Exception:
-            continue
-        saved.append((vars(module), dict(vars(module))))
-    def restore():
-        for namespace, original in saved:
-            for key, value in original.items():
-                if key not in ("_", "__", "___") and namespace.get(key) is not value:
-                    namespace[key] = value
-    guard = types.ModuleType("{guard}")
-    guard.restore = restore
-    sys.modules["{guard}"] = guard
-_autograder_snapshot({names!r})
-del _autograder_snapshot
+# Runs in the kernel once it starts, before any student code: installs the test guard.
+GUARD_INSTALL = """
+import autograder.kernel_guard as _autograder_kernel_guard
+_autograder_kernel_guard.install(get_ipython(), {key!r}, {protected!r}, {name!r}, {forbidden!r})
+del _autograder_kernel_guard
 """
-RESTORE_CODE = f'__import__("sys").modules["{GUARD_MODULE}"].restore()'
 
 
 def cell_label(cell: NotebookNode, index: int) -> str:
@@ -66,6 +60,19 @@ def error_output(ename: str, message: str) -> NotebookNode:
     return new_output("error", ename=ename, evalue=message, traceback=[f"{ename}: {message}"])
 
 
+def guard_verdict(reply: dict, key: bytes, nonce: str) -> str:
+    """The test guard's verdict in a ``user_expressions`` reply, or why it is not the guard's."""
+    result = reply["content"].get("user_expressions", {}).get("verdict", {})
+    try:
+        text = ast.literal_eval(result["data"]["text/plain"])
+        mac, verdict = text.split(" ", 1)
+    except (KeyError, ValueError, SyntaxError, AttributeError, TypeError):
+        return "the test guard did not answer"
+    if not hmac.compare_digest(mac, signature(key, nonce, verdict)):
+        return "the test guard's answer was forged"
+    return verdict
+
+
 def output_size(content: dict[str, Any]) -> int:
     """Characters in a stream or display message's content."""
     if "text" in content:
@@ -74,23 +81,40 @@ def output_size(content: dict[str, Any]) -> int:
 
 
 class LimitedKernelManager(AsyncKernelManager):
-    """A kernel manager whose kernels start under an address-space limit."""
+    """A kernel manager whose kernels start under an address-space limit and, once ``confine``d,
+    in the sandbox (``autograder.sandbox``), reached over IPC sockets in a private folder."""
 
     memory_limit_mb = Integer(0, help="Address-space limit of the kernel in MiB (0: none)")
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.sandbox: Sandbox | None = None
+        self.private: Path | None = None
+
+    def confine(self, sandbox: Sandbox, folder: str) -> None:
+        """Start the next kernel in ``sandbox`` with a copy of ``folder``'s files other than notebooks
+        (graded notebooks of the lesson, written there by nbgrader, hold hidden tests)."""
+        self.sandbox = sandbox
+        self.private = Path(tempfile.mkdtemp(prefix="autograder-kernel-"))
+        shutil.copytree(folder, self.private / "submission", ignore=shutil.ignore_patterns("*.ipynb"))
+        self.transport = "ipc"
+        self.connection_file = str(self.private / "kernel.json")
+        self.ip = str(self.private / "kernel-ipc")
+
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         command = super().format_kernel_cmd(extra_arguments)
-        if not self.memory_limit_mb:
-            return command
-        return [
-            sys.executable,
-            "-m",
-            "autograder.kernel_launcher",
-            "--memory-mb",
-            str(self.memory_limit_mb),
-            "--",
-            *command,
-        ]
+        launcher = [sys.executable, "-m", "autograder.kernel_launcher", "--memory-mb", str(self.memory_limit_mb)]
+        if self.sandbox is None:
+            return [*launcher, "--", *command] if self.memory_limit_mb else command
+        # Signals cannot reach into the sandbox's session: the kernel interrupts itself on request.
+        self.kernel_spec.interrupt_mode = "message"
+        launcher += ["--copy-from", str(self.private / "submission")]
+        return self.sandbox.wrap([*launcher, "--", *command], self.private, self._launch_args.get("env", {}))
+
+    async def _async_cleanup_resources(self, restart: bool = False) -> None:
+        await super()._async_cleanup_resources(restart)
+        if self.private is not None and not restart:
+            shutil.rmtree(self.private, ignore_errors=True)
 
 
 class SafeExecute(Execute):
@@ -114,7 +138,8 @@ class SafeExecute(Execute):
     protected_modules = List(
         Unicode(),
         ["builtins", "math", "numpy"],
-        help="Modules whose attributes are restored before every test cell.",
+        help="Modules whose attributes (and functions' code) are restored before every test cell and "
+        "must be unchanged after it.",
     ).tag(config=True)
 
     def __init__(self, **kwargs: Any) -> None:
@@ -148,24 +173,77 @@ class SafeExecute(Execute):
 
     async def async_start_new_kernel(self, **kwargs: Any) -> None:
         kwargs.setdefault("env", {**os.environ, **self.kernel_env})
+        sandbox = Sandbox(config=self.config)
+        if sandbox.enabled:
+            self.km.confine(sandbox, kwargs.get("cwd") or self.resources.get("metadata", {}).get("path") or ".")
         await super().async_start_new_kernel(**kwargs)
 
     start_new_kernel = run_sync(async_start_new_kernel)
 
     async def async_start_new_kernel_client(self) -> Any:
         kc = await super().async_start_new_kernel_client()
-        if self.protected_modules:
-            snapshot = SNAPSHOT_CODE.format(guard=GUARD_MODULE, names=list(self.protected_modules))
-            await self._run_silently(snapshot)
+        self._guard_key = secrets.token_bytes(32)
+        self._guard_name = f"_autograder_guard_{secrets.token_hex(8)}"
+        install = GUARD_INSTALL.format(
+            key=self._guard_key.hex(),
+            protected=list(self.protected_modules),
+            name=self._guard_name,
+            forbidden=self.forbidden_folders(),
+        )
+        reply = await self._run_silently(install)
+        if reply["content"]["status"] != "ok":
+            raise RuntimeError(f"the test guard could not be installed: {reply['content'].get('evalue')}")
         if self._deadline is None and self.notebook_time_limit:
             self._deadline = monotonic() + self.notebook_time_limit
         return kc
 
     start_new_kernel_client = run_sync(async_start_new_kernel_client)
 
-    async def _run_silently(self, code: str) -> None:
-        msg_id = await ensure_async(self.kc.execute(code, silent=True, store_history=False))
-        await self.async_wait_for_reply(msg_id)
+    def forbidden_folders(self) -> list[str] | None:
+        """The course's folders on the grader's side, whose mention in a sandboxed kernel is an incident
+        (None: not sandboxed, nothing is watched)."""
+        if self.km.sandbox is None:
+            return None
+        root = Path(CourseDirectory(config=self.config).root).resolve()
+        course = os.environ.get(COURSE_ROOT_VARIABLE, "")
+        return [folder for folder in (course, str(root), str(root.parent), str(self.km.private)) if folder]
+
+    async def _note_incidents(self, cell: NotebookNode, cell_index: int) -> None:
+        """Record what the cell's code tried against the sandbox (the sandbox stopped it)."""
+        if self.km.sandbox is None:
+            return
+        reply = await self._run_silently("", {"incidents": f"{self._guard_name}.incidents()"})
+        try:
+            incidents = ast.literal_eval(reply["content"]["user_expressions"]["incidents"]["data"]["text/plain"])
+        except (KeyError, ValueError, SyntaxError):
+            return
+        for incident in incidents if isinstance(incidents, list) else []:
+            self.record(cell, cell_index, "sandbox", f"the sandbox stopped it: it {incident}")
+
+    async def _run_silently(self, code: str, user_expressions: dict[str, str] | None = None) -> dict:
+        msg_id = await ensure_async(
+            self.kc.execute(code, silent=True, store_history=False, user_expressions=user_expressions or {})
+        )
+        return await self.async_wait_for_reply(msg_id)
+
+    async def _execute_test(
+        self, cell: NotebookNode, cell_index: int, execution_count: int | None, store_history: bool
+    ) -> NotebookNode:
+        """Run a test cell under the guard; when the guard cannot vouch for it, fail the cell."""
+        nonce = secrets.token_hex(16)
+        source = cell.source
+        cell.source = f"{self._guard_name}.run_test({source!r}, {nonce!r})"
+        try:
+            await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+        finally:
+            cell.source = source
+        reply = await self._run_silently("", {"verdict": f"{self._guard_name}.verdict({nonce!r})"})
+        verdict = guard_verdict(reply, self._guard_key, nonce)
+        if verdict != PASSED and not any(output.output_type == "error" for output in cell.outputs):
+            message = f"this test's result cannot be trusted: {verdict}"
+            cell.outputs.append(error_output("TestNotVerified", message))
+            self.record(cell, cell_index, "tampering", message)
+        return cell
 
     async def _restart_kernel(self) -> None:
         """Replace a dead or hung kernel with a fresh one and replay the cells that had run
@@ -215,9 +293,12 @@ class SafeExecute(Execute):
         self._output_chars = 0
         self._output_truncated = False
         try:
-            if is_test(cell) and self.protected_modules:
-                await self._run_silently(RESTORE_CODE)
-            return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+            if is_test(cell):
+                await self._execute_test(cell, cell_index, execution_count, store_history)
+            else:
+                await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+            await self._note_incidents(cell, cell_index)
+            return cell
         except DeadKernelError:
             message = (
                 "the kernel died while running this cell (it exited, crashed or ran out "

@@ -25,7 +25,7 @@ class Flag:
 
 
 # Execution events that mean student code broke something.
-SERIOUS_EVENTS = {"kernel-died", "timeout", "time-limit", "memory"}
+SERIOUS_EVENTS = {"kernel-died", "timeout", "time-limit", "memory", "tampering", "sandbox"}
 
 
 def flag_from_event(event: dict) -> Flag:

@@ -37,6 +37,7 @@ from autograder.gradebook import backup_gradebook, make_lesson_template, merge_g
 from autograder.mark_schemes import show_mark_schemes
 from autograder.records import read_record, write_record
 from autograder.repair import SubmissionRepair
+from autograder.sandbox import COURSE_ROOT_VARIABLE, UNSANDBOXED_FLAG, Sandbox
 from autograder.submission import Submission, UnreadableNotebook, find_submissions, read_notebook
 from autograder.time_limits import lesson_limits
 
@@ -90,6 +91,7 @@ class Grader:
         execute = SafeExecute(config=course.config)
         self.notebook_time_limit = execute.notebook_time_limit
         self.kill_grace = GradingRun(config=course.config).kill_grace_seconds
+        self.sandbox = Sandbox(config=course.config)
         self.repairers = {}
         self.running = set()
         self.running_lock = threading.Lock()
@@ -100,7 +102,9 @@ class Grader:
             return {assignment.name for assignment in gradebook.assignments}
 
     def run(self, students: Iterable[str] = (), lessons: Iterable[str] = ()) -> list[Outcome]:
-        """Grade the matching submissions; return the list of Outcomes merged."""
+        """Grade the matching submissions; return the list of Outcomes merged. Raises
+        SandboxUnavailable when student code cannot be sandboxed (and the sandbox is not turned off)."""
+        self.sandbox.ensure_available()
         backup = backup_gradebook(self.course.db_url)
         if backup:
             self.echo(f"gradebook backed up to {backup}")
@@ -196,6 +200,10 @@ class Grader:
         """Repair and autograde one submission in ``scratch``; never raises."""
         started = time.monotonic()
         outcome = Outcome(submission, fingerprint, scratch=scratch)
+        if not self.sandbox.enabled:
+            outcome.flags.append(
+                Flag(UNSANDBOXED_FLAG, "graded without a sandbox (c.Sandbox.enabled = False in nbgrader_config.py)")
+            )
         try:
             self.prepare_scratch(outcome, template)
             if not outcome.failure:
@@ -260,7 +268,12 @@ class Grader:
         with open(log_path, "wb") as log:
             with self.running_lock:
                 process = subprocess.Popen(
-                    command, cwd=self.course.root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                    command,
+                    cwd=self.course.root,
+                    env={**os.environ, COURSE_ROOT_VARIABLE: str(self.course.root)},
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
                 )
                 self.running.add(process)
             try:

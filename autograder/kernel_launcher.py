@@ -3,7 +3,8 @@
 ``python -m autograder.kernel_launcher --memory-mb 4096 -- python -m ipykernel_launcher -f conn.json``
 caps the address space of the process (``RLIMIT_AS``), then replaces itself with the kernel
 command, so a memory bomb in student code raises ``MemoryError`` inside the kernel instead of
-exhausting the grading machine.
+exhausting the grading machine. In the sandbox (``autograder.sandbox``), ``--copy-from`` first
+copies the submission's files into the working folder.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import shutil
 import sys
 
 
@@ -24,11 +26,14 @@ def limit_memory(megabytes: int) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--memory-mb", type=int, default=0, help="address-space limit (0: none)")
+    parser.add_argument("--copy-from", default="", help="a folder whose files are copied into the working folder")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="kernel command after --")
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         parser.error("give the kernel command after --")
+    if args.copy_from:
+        shutil.copytree(args.copy_from, ".", dirs_exist_ok=True)
     limit_memory(args.memory_mb)
     os.execvp(command[0], command)
 

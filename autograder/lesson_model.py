@@ -107,14 +107,21 @@ class LessonModel:
             prompts.pop(0)
         return textwrap.dedent("\n".join(lines)).strip("\n")
 
-    def first_parameter(self, answer: str) -> str:
-        """The first parameter of the function a function answer defines."""
+    def defined_function(self, answer: str) -> ast.FunctionDef:
+        """The function a function answer's stub defines."""
         stub = ast.parse(
             "\n".join(line for line in self.stub(answer).splitlines() if line.strip() not in CODE_STUB_LINES)
             + "\n    pass"
         )
-        function = next(node for node in ast.walk(stub) if isinstance(node, ast.FunctionDef))
-        return function.args.args[0].arg
+        return next(node for node in ast.walk(stub) if isinstance(node, ast.FunctionDef))
+
+    def first_parameter(self, answer: str) -> str:
+        """The first parameter of the function a function answer defines."""
+        return self.defined_function(answer).args.args[0].arg
+
+    def function_name(self, answer: str) -> str:
+        """The name of the function a function answer defines."""
+        return self.defined_function(answer).name
 
     def correct(self, changed: dict[str, str] | None = None) -> nbformat.NotebookNode:
         """The released notebook with correct answers, or the answers ``changed`` gives by grade id."""

@@ -36,6 +36,8 @@ SAMPLE_KINDS = (
     "sys-exit",
     "always-equal",
     "test-pass",
+    "custom-exception-handler",
+    "hidden-traceback",
     "truncated",
     "empty",
     "other-lesson",

@@ -61,6 +61,76 @@ LIBRARY_NOISE_LINES = (
     "sys.stderr.write('W0000 00:00:1.0 cuda_dnn.cc:1] Unable to register cuDNN factory\\n')\n"
     "warnings.warn('this function is deprecated', DeprecationWarning)\n"
 )
+# Lines that rig the kernel so that the tests after them cannot fail (each earned full marks on the
+# tests before the test guard, autograder.kernel_guard): a stub answer with one of them must earn nothing.
+SWALLOW_HANDLER = "lambda shell, etype, value, tb, tb_offset=None: None"
+KERNEL_HOOKS = {
+    "custom-exception-handler": (
+        "IPython's set_custom_exc swallowing every error",
+        lambda t: f"get_ipython().set_custom_exc((BaseException,), {SWALLOW_HANDLER})",
+    ),
+    "input-transformer": (
+        "an input transformer that turns every cell calling the function into `pass`",
+        lambda t: (
+            f"calls = '{t.lesson.function_name(t.answer)}('\n\n"
+            "def skip_my_tests(lines):\n"
+            "    return ['pass\\n'] if any(calls in line for line in lines) else lines\n\n"
+            "get_ipython().input_transformers_post.append(skip_my_tests)"
+        ),
+    ),
+    "event-hook": (
+        "a pre_run_cell event that installs an error-swallowing handler before every cell",
+        lambda t: (
+            "def before_each_cell(info):\n"
+            f"    get_ipython().set_custom_exc((BaseException,), {SWALLOW_HANDLER})\n\n"
+            "get_ipython().events.register('pre_run_cell', before_each_cell)"
+        ),
+    ),
+    "trace-skips-asserts": (
+        "sys.settrace with a trace function that jumps over every line calling the function or asserting",
+        lambda t: (
+            "import linecache\nimport sys\n\n"
+            "def skip_checks(frame, event, arg):\n"
+            "    if '/ipykernel_' not in frame.f_code.co_filename:\n"
+            "        return None\n"
+            "    line = linecache.getline(frame.f_code.co_filename, frame.f_lineno)\n"
+            f"    if event == 'line' and ('assert' in line or '{t.lesson.function_name(t.answer)}(' in line):\n"
+            "        try:\n"
+            "            frame.f_lineno += 1\n"
+            "        except ValueError:\n"
+            "            pass\n"
+            "    return skip_checks\n\n"
+            "sys.settrace(skip_checks)"
+        ),
+    ),
+    "hidden-traceback": (
+        "the shell's showtraceback replaced, so a failing test shows no error",
+        lambda t: "get_ipython().showtraceback = lambda *args, **kwargs: None",
+    ),
+    "patched-shell-class": (
+        "IPython's InteractiveShell class patched to show no error",
+        lambda t: (
+            "from IPython.core.interactiveshell import InteractiveShell\n\n"
+            "InteractiveShell.showtraceback = lambda self, *args, **kwargs: None"
+        ),
+    ),
+    "numpy-internals": (
+        "numpy.allclose made always true through the module its implementation lives in",
+        lambda t: (
+            "import numpy\n\nnumpy.allclose._implementation.__globals__['isclose'] = lambda *a, **k: numpy.array(True)"
+        ),
+    ),
+    "numpy-code": (
+        "numpy.allclose made always true by replacing its implementation's code object",
+        lambda t: (
+            "import numpy\n\nnumpy.allclose._implementation.__code__ = (lambda a, b, *args, **kwargs: True).__code__"
+        ),
+    ),
+    "excepthook": (
+        "sys.excepthook and sys.displayhook replaced",
+        lambda t: "import sys\n\nsys.excepthook = lambda *args: None\nsys.displayhook = lambda value: None",
+    ),
+}
 PDF_BYTES = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<</Type/Catalog>>endobj"
 
 
@@ -124,6 +194,18 @@ def moved_to_the_top(target: Target) -> nbformat.NotebookNode:
 def moved_to_the_end(target: Target) -> nbformat.NotebookNode:
     nb = target.lesson.correct()
     return move(nb, target.answer, after=nb.cells[-1].id)
+
+
+def hooked(hook: Callable[[Target], str]) -> Callable[[Target], Content]:
+    """The target answer's function returning its first argument (wrong), followed by lines that
+    rig the kernel."""
+
+    def make(target: Target) -> nbformat.NotebookNode:
+        lesson = target.lesson
+        wrong = with_stub_body(lesson.stub(target.answer), f"return {lesson.first_parameter(target.answer)}")
+        return lesson.correct({target.answer: f"{wrong}\n\n{hook(target)}"})
+
+    return make
 
 
 def untitled_notebook(target: Target) -> bytes:
@@ -229,4 +311,15 @@ CATALOGUE = [
         how="the upload matches no lesson"),
 ]
 # fmt: on
+CATALOGUE += [
+    WorkKind(
+        name,
+        f"a wrong function (it returns its first argument), with {description}",
+        PARTIAL,
+        hooked(hook),
+        needs=FUNCTION_ANSWER,
+        how=f"wrong, with {description}",
+    )
+    for name, (description, hook) in KERNEL_HOOKS.items()
+]
 KINDS = {kind.name: kind for kind in CATALOGUE}

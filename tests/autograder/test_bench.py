@@ -106,3 +106,13 @@ def test_class_mix_draws_from_the_catalogue_with_hostile_work_in_it():
     hostile = [kind for kind in class_bench.CLASS_MIX if class_bench.is_hostile(kind)]
     assert hostile and len(hostile) < len(class_bench.CLASS_MIX) / 2
     assert not class_bench.is_hostile("correct") and not class_bench.is_hostile("not-json")
+
+
+def test_sandbox_cost_compares_grading_with_and_without_the_sandbox(repository):
+    code, text = run_bench("--repository", repository, "--students", 1, "--lessons", "basics", "--sandbox-cost")
+    assert code == 0, text
+    row = re.search(r"^basics\s+(?P<on>[\d.]+)\s+(?P<off>[\d.]+)\s+(?P<cost>[+-][\d.]+)$", text, re.MULTILINE)
+    assert row, text
+    assert float(row["cost"]) == pytest.approx(float(row["on"]) - float(row["off"]), abs=0.11)
+    assert "basics, sandboxed: " in text and "basics, unsandboxed: " in text
+    assert re.search(r"sandbox cost: [+-][\d.]+ s per notebook on average \(1 per lesson\)", text)

@@ -57,10 +57,23 @@ def test_correct_work_mangled_gets_full_score(graded, student):
 
 @pytest.mark.parametrize("student", sorted(HALF))
 def test_broken_or_hostile_add_earns_nothing_but_normalise_still_counts(graded, student):
+    """Hostile work includes every way of rigging the kernel (work_kinds.KERNEL_HOOKS): none earns a point."""
     folder, _ = graded
-    expected_normalise = 0.0 if student == "monkeypatch" else 2.0
-    expected_add = 2.0 if student == "monkeypatch" else 0.0
-    assert auto_scores(folder, student) == {"add-tests": expected_add, "normalise-tests": expected_normalise}
+    broken = students.WRONG_ANSWER.get(student, "add-answer")
+    expected = {"add-tests": 2.0, "normalise-tests": 2.0, broken.replace("answer", "tests"): 0.0}
+    assert auto_scores(folder, student) == expected
+
+
+def test_a_test_the_guard_cannot_vouch_for_fails_with_the_reason(graded):
+    """The input transformer turns the wrapped test into `pass`: the test never ran, so it fails."""
+    folder, _ = graded
+    flags = [flag for flag in record(folder, "input-transformer")["flags"] if flag["code"] == "tampering"]
+    assert flags and flags[0]["serious"] and flags[0]["message"].startswith("add-tests: this test's result cannot")
+    nb = json.loads((folder / "autograded" / "input-transformer" / "basics" / "basics.ipynb").read_text())
+    test_cell = next(cell for cell in nb["cells"] if students.grade_id(cell) == "add-tests")
+    assert [output["ename"] for output in test_cell["outputs"] if output["output_type"] == "error"] == [
+        "TestNotVerified"
+    ]
 
 
 @pytest.mark.parametrize("student", sorted(ZERO))

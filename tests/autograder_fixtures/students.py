@@ -2,7 +2,7 @@
 
 Every kind of work comes from the autograder's catalogue (``autograder.work_kinds``), made from
 the fixture lesson ``basics`` with the answers below; the hostile kinds break the ``add``
-exercise (``monkeypatch`` the ``normalise`` one, whose test uses numpy.allclose).
+exercise (those that patch numpy the ``normalise`` one, whose test uses numpy.allclose).
 """
 
 from pathlib import Path
@@ -34,7 +34,8 @@ CORRECT_ANSWERS = {
 }
 # Test-cell points of the basics lesson (the written answer is graded by hand).
 AUTO_POINTS = {"add-tests": 2.0, "normalise-tests": 2.0}
-WRONG_ANSWER = {"monkeypatch": "normalise-answer"}   # the others break add-answer
+# The others break add-answer.
+WRONG_ANSWER = {name: "normalise-answer" for name in ("monkeypatch", "numpy-internals", "numpy-code")}
 
 
 def lesson(name="basics"):

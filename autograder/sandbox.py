@@ -1,0 +1,190 @@
+"""The sandbox every submission's kernel runs in (Linux, bubblewrap).
+
+A kernel started through ``Sandbox.wrap`` sees, read-only, the Python environment (the
+interpreter's prefixes, the system libraries, the course's own packages and nothing else of the
+folder they live in) and the lesson data named in ``c.Sandbox.read_only_paths``; read-write, only
+a fresh size-capped tmpfs (``/tmp``: its working folder with a copy of its own submission's files,
+and ``HOME``) and the private folder holding its connection file and IPC sockets. It has
+no network (its own empty network namespace: the grader talks to it over Unix sockets in that
+folder), its own PID namespace with a fresh ``/proc`` (no ancestor's working folder or command line
+to find), and no process outlives it: when the kernel or the grader goes, the namespace goes.
+The environment is cleared but for the variables a kernel needs. The memory limit is set inside
+the sandbox by ``autograder.kernel_launcher``.
+
+When no sandbox can be set up, ``Sandbox.ensure_available`` stops grading with the reason and
+how to allow it; ``c.Sandbox.enabled = False`` grades without one (every record then says so).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+from functools import cache
+from pathlib import Path
+
+from traitlets import Bool, Integer, List, Unicode
+from traitlets.config import Configurable
+
+from autograder.courseroot import CourseError
+
+BWRAP = "bwrap"
+INSIDE_ROOT = "/tmp"  # the size-capped tmpfs: working folder, HOME, temporary files
+INSIDE_WORK = f"{INSIDE_ROOT}/work"
+INSIDE_HOME = f"{INSIDE_ROOT}/home"
+SYSTEM_FOLDERS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+ETC_FILES = (
+    "ld.so.cache",
+    "ld.so.conf",
+    "ld.so.conf.d",
+    "alternatives",
+    "passwd",
+    "group",
+    "nsswitch.conf",
+    "localtime",
+    "ssl",
+    "ca-certificates",
+    "fonts",
+    "mime.types",
+)
+KEPT_VARIABLES = ("PATH", "LANG", "TZ", "MPLBACKEND", "PYTHONPATH", "PYTHONHASHSEED", "PYTHONWARNINGS")
+KEPT_PREFIXES = (
+    "LC_",
+    "NBGRADER_",
+    "COURSE_",
+    "TF_CPP_",
+    "TF_ENABLE_",
+    "TF_FORCE_",
+    "KERAS_",
+    "JPY_",
+    "CUDA_",
+    "NVIDIA_",
+    "OMP_",
+    "MKL_",
+    "XLA_",
+)
+UNSANDBOXED_FLAG = "unsandboxed"
+COURSE_ROOT_VARIABLE = "AUTOGRADER_COURSE_ROOT"  # tells the grading process the course's real folder
+OPT_OUT_HINT = (
+    "To grade without a sandbox (student code then runs with your rights and can read your course "
+    "folder), set c.Sandbox.enabled = False in nbgrader_config.py."
+)
+
+
+class SandboxUnavailable(CourseError):
+    """No sandbox can be set up on this machine; the message says why and how to allow it."""
+
+
+class Sandbox(Configurable):
+    """Where and how student kernels are confined (see the module docstring)."""
+
+    enabled = Bool(
+        True,
+        help="Run every student kernel in a bubblewrap sandbox (Linux). False grades without one: "
+        "student code can then read and write everything you can.",
+    ).tag(config=True)
+    disk_mb = Integer(512, help="Size of the kernel's writable tmpfs (working folder, HOME, /tmp) in MiB.").tag(
+        config=True
+    )
+    read_only_paths = List(
+        Unicode(), [], help="Lesson data folders the kernel may read (e.g. a data set or weights cache)."
+    ).tag(config=True)
+    packages = List(
+        Unicode(),
+        ["course", "course_tools", "autograder"],
+        help="The course's own packages the kernel imports, made readable wherever they are installed "
+        "(an editable install leaves them in the course folder, which the kernel must not see).",
+    ).tag(config=True)
+
+    def ensure_available(self) -> None:
+        """Raise SandboxUnavailable unless a sandboxed process can start here (or the sandbox is off)."""
+        if not self.enabled:
+            return
+        problem = sandbox_problem(int(self.disk_mb))
+        if problem:
+            raise SandboxUnavailable(f"student code cannot be sandboxed: {problem}. {OPT_OUT_HINT}")
+
+    def wrap(self, command: list[str], private: Path, env: dict[str, str]) -> list[str]:
+        """``command`` run inside the sandbox, with ``private`` (connection file, IPC sockets, the copy
+        of the submission's files) shared read-write at the same path."""
+        options = [
+            BWRAP,
+            "--unshare-all",
+            "--die-with-parent",
+            "--new-session",
+            "--proc",
+            "/proc",
+            "--dev",
+            "/dev",
+            "--size",
+            str(self.disk_mb * 1024 * 1024),
+            "--tmpfs",
+            INSIDE_ROOT,
+            "--dir",
+            INSIDE_WORK,
+            "--dir",
+            INSIDE_HOME,
+            "--clearenv",
+        ]
+        for path in readable_paths(tuple(self.packages), tuple(self.read_only_paths)):
+            options += ["--ro-bind", path, path]
+        for device in sorted(Path("/dev").glob("nvidia*")):
+            options += ["--dev-bind", str(device), str(device)]
+        options += ["--bind", str(private), str(private)]
+        for name, value in sorted(kernel_environment(env).items()):
+            options += ["--setenv", name, value]
+        options += ["--chdir", INSIDE_WORK, "--"]
+        return options + command
+
+
+def kernel_environment(env: dict[str, str]) -> dict[str, str]:
+    """The variables a sandboxed kernel keeps (no tokens or paths of the grader's), plus its own
+    HOME and TMPDIR inside the sandbox."""
+    kept = {name: value for name, value in env.items() if name in KEPT_VARIABLES or name.startswith(KEPT_PREFIXES)}
+    # No bytecode written beside read-only sources (the attempt would look like a write outside the sandbox).
+    return {**kept, "HOME": INSIDE_HOME, "TMPDIR": INSIDE_ROOT, "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+@cache
+def readable_paths(packages: tuple[str, ...], extra: tuple[str, ...]) -> list[str]:
+    """Existing folders and files the kernel may read: the system's libraries, the interpreter's
+    prefixes and standard library, the course's own packages and ``extra``, without duplicates."""
+    paths = [*SYSTEM_FOLDERS, *(f"/etc/{name}" for name in ETC_FILES)]
+    paths += [sys.prefix, sys.base_prefix, sys.exec_prefix, sysconfig.get_paths()["stdlib"]]
+    paths.append(str(Path(sys.executable).resolve().parent.parent))
+    for name in packages:
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.submodule_search_locations:
+            paths += list(spec.submodule_search_locations)
+    paths += extra
+    chosen = []
+    for path in paths:
+        if os.path.lexists(path) and not any(path == kept or path.startswith(kept + "/") for kept in chosen):
+            chosen.append(path)
+    return chosen
+
+
+@cache
+def sandbox_problem(disk_mb: int) -> str:
+    """Why a sandboxed process cannot start here ("" when it can)."""
+    if not sys.platform.startswith("linux"):
+        return f"the sandbox needs Linux (this is {sys.platform})"
+    if shutil.which(BWRAP) is None:
+        return "bubblewrap is not installed (Debian/Ubuntu: sudo apt-get install bubblewrap)"
+    usage = subprocess.run([BWRAP, "--help"], capture_output=True, text=True).stdout
+    if "--size" not in usage:
+        return "this bubblewrap is too old to cap the kernel's disk (it needs --size, bubblewrap 0.7 or newer)"
+    with tempfile.TemporaryDirectory(prefix="autograder-probe-") as private:
+        command = Sandbox(disk_mb=disk_mb).wrap(["true"], Path(private), dict(os.environ))
+        result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        return (
+            f"bubblewrap failed ({result.stderr.strip() or f'exit code {result.returncode}'}); unprivileged user "
+            "namespaces may be disabled: allow them (sudo sysctl -w kernel.unprivileged_userns_clone=1, and on "
+            "Ubuntu 24.04 sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0) or run the grader as root"
+        )
+    return ""

@@ -1,0 +1,202 @@
+"""Student code tried as an attacker would, graded in the sandbox (real bubblewrap, real nbgrader).
+
+Two honest students and one student per attack hand in the fixture lesson ``basics``; every
+attack sits in the ``add`` answer (the ``normalise`` answer is left as its stub) and carries on
+when a step fails, as a determined student would. Each must be stopped, score 0, be flagged with
+its reason, and leave the course folder, the gradebook and the honest students' grades as they were.
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+
+from autograder.sandbox import sandbox_problem
+from tests.autograder.test_grading import auto_scores, make_course, record, run_cli
+from tests.autograder_fixtures import students
+
+pytestmark = pytest.mark.skipif(bool(sandbox_problem(512)), reason=f"no sandbox here: {sandbox_problem(512)}")
+
+MARKER = f"autograder-attack-{uuid.uuid4().hex}"
+ADD = 'def add(a, b):\n    """Return a + b."""\n'
+# Each attack: its code (COURSE: the course folder, which a student could guess) and the reason expected.
+ATTACKS = {
+    "proc-snoop": (
+        "import os\n"
+        "found = []\n"
+        "for pid in os.listdir('/proc'):\n"
+        "    try:\n"
+        "        found.append(os.readlink(f'/proc/{pid}/cwd'))\n"
+        "        found.append(open(f'/proc/{pid}/cmdline').read())\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "for folder in found:\n"
+        "    try:\n"
+        "        print(open(os.path.join(folder, 'solutions/basics/basics.ipynb')).read())\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "print(found)\n",
+        "looked at other processes",
+    ),
+    "write-outside": (
+        "for path in ['COURSE/pwned.txt', 'COURSE/solutions/basics/pwned.txt', '/usr/pwned.txt']:\n"
+        "    try:\n"
+        "        open(path, 'w').write('pwned')\n"
+        "    except OSError as error:\n"
+        "        print(error)\n",
+        "tried to reach the course's files",
+    ),
+    "read-neighbour": (
+        "import glob, os\n"
+        "paths = glob.glob('/tmp/autograder-*/*/submitted/*/*/*.ipynb') + glob.glob('/tmp/*/*/gradebook.db')\n"
+        "for path in paths + ['COURSE/submitted/neighbour/basics/basics.ipynb', 'COURSE/gradebook.db']:\n"
+        "    try:\n"
+        "        print(open(path).read())\n"
+        "        open(path, 'w').close()\n"
+        "    except OSError as error:\n"
+        "        print(error)\n",
+        "tried to reach the course's files",
+    ),
+    "socket": (
+        "import socket\n"
+        "for address in [('1.1.1.1', 80), ('example.org', 443)]:\n"
+        "    try:\n"
+        "        socket.create_connection(address, timeout=2).sendall(b'answers please')\n"
+        "    except OSError as error:\n"
+        "        print(error)\n",
+        "tried to use the network",
+    ),
+    "detached-process": (
+        "import subprocess, sys, time\n"
+        "sleeper = f'{sys.executable} -c \"import time; time.sleep(600)\" MARKER &'\n"
+        "subprocess.Popen(['/bin/sh', '-c', sleeper], start_new_session=True).wait()\n"
+        "time.sleep(1)\n",
+        "started a process that detached from the kernel",
+    ),
+    "disk-fill": (
+        "chunk = b'x' * 2**20\n"
+        "try:\n"
+        "    with open('fill.bin', 'wb') as fill:\n"
+        "        while True:\n"
+        "            fill.write(chunk)\n"
+        "except OSError as error:\n"
+        "    print(error)\n",
+        "filled its disk",
+    ),
+}
+SANDBOX_LIMITS = "c.Sandbox.disk_mb = 64\n"
+
+
+def with_attack(code):
+    """The lesson with a wrong ``add`` followed by the attack, and ``normalise`` left as its stub."""
+    stub = students.lesson().stub("normalise-answer")
+    return students.answered(add_answer=f"{ADD}    return a - b\n\n{code}", normalise_answer=stub)
+
+
+def tree_digest(folder, skip=("autograded", "feedback", "gradebook.db")):
+    """{relative path: sha256} of every file under ``folder`` except the grading outputs (the
+    gradebook, whose honest rows are compared instead) and backups."""
+    digests = {}
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder)
+        if path.is_file() and relative.parts[0] not in skip and ".backup-" not in path.name:
+            digests[str(relative)] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return digests
+
+
+def graded_cells(folder, student):
+    """The sources and outputs of a graded notebook (its metadata holds execution times)."""
+    nb = json.loads((folder / "autograded" / student / "basics" / "basics.ipynb").read_text())
+    return [(cell["source"], cell.get("outputs")) for cell in nb["cells"]]
+
+
+def processes_with(marker):
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit() and marker in Path(f"/proc/{entry}/cmdline").read_text(errors="replace"):
+                found.append(entry)
+        except OSError:
+            continue
+    return found
+
+
+@pytest.fixture(scope="module")
+def attacked(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("course")
+    honest = {"neighbour": students.answered(), "correct": students.answered()}
+    make_course(folder, honest)
+    (folder / "nbgrader_config.py").write_text((folder / "nbgrader_config.py").read_text() + SANDBOX_LIMITS)
+    code, text = run_cli("--course-dir", str(folder), "grade", "--jobs", "2")
+    assert code == 0, text
+    before = {name: (auto_scores(folder, name), record(folder, name)["flags"]) for name in honest}
+    graded_before = {name: graded_cells(folder, name) for name in honest}
+    for name, (attack, _) in ATTACKS.items():
+        source = attack.replace("COURSE", str(folder)).replace("MARKER", MARKER)
+        students.write_submission(folder, name, "basics", with_attack(source))
+    course_before = tree_digest(folder)
+    code, text = run_cli("--course-dir", str(folder), "grade", "--jobs", "2", "--force")
+    assert code == 0, text
+    return folder, honest, before, graded_before, course_before, text
+
+
+@pytest.mark.parametrize("attacker", sorted(ATTACKS))
+def test_each_attack_is_stopped_scored_zero_and_flagged_with_its_reason(attacked, attacker):
+    folder = attacked[0]
+    assert set(auto_scores(folder, attacker).values()) == {0.0}
+    flags = [flag for flag in record(folder, attacker)["flags"] if flag["code"] == "sandbox"]
+    assert flags and all(flag["serious"] for flag in flags)
+    expected = [flag for flag in flags if ATTACKS[attacker][1] in flag["message"]]
+    assert expected and expected[0]["message"].startswith("add-answer: the sandbox stopped it: it "), flags
+
+
+def test_nothing_of_the_course_reaches_an_attackers_outputs(attacked):
+    folder = attacked[0]
+    for attacker in ATTACKS:
+        graded = json.loads((folder / "autograded" / attacker / "basics" / "basics.ipynb").read_text())
+        outputs = json.dumps([cell.get("outputs", []) for cell in graded["cells"]])
+        assert "autograder-" not in outputs.replace(MARKER, ""), attacker  # no grading job's folder was seen
+        for secret in ("reference-solution", "BEGIN SOLUTION", "nbgrader_config", "gradebook.db"):
+            assert secret not in outputs.replace(f"{folder}/gradebook.db", ""), (attacker, secret)
+
+
+def test_course_folder_and_honest_grades_are_unchanged(attacked):
+    folder, honest, before, graded_before, course_before, _ = attacked
+    assert tree_digest(folder) == course_before
+    assert not (folder / "pwned.txt").exists() and not Path("/usr/pwned.txt").exists()
+    for name in honest:
+        assert (auto_scores(folder, name), record(folder, name)["flags"]) == before[name]
+        assert auto_scores(folder, name) == students.AUTO_POINTS
+        assert graded_cells(folder, name) == graded_before[name], name
+
+
+def test_no_process_outlives_its_kernel(attacked):
+    assert processes_with(MARKER) == []
+
+
+def test_grading_stops_when_no_sandbox_can_be_set_up(tmp_path, monkeypatch):
+    folder = make_course(tmp_path / "course", {"correct": students.answered()})
+    monkeypatch.setenv("PATH", str(tmp_path / "no-bubblewrap-here"))
+    sandbox_problem.cache_clear()
+    try:
+        code, text = run_cli("--course-dir", str(folder), "grade")
+    finally:
+        sandbox_problem.cache_clear()
+    assert code != 0
+    assert "bubblewrap is not installed" in text and "c.Sandbox.enabled = False" in text, text
+    assert not (folder / "autograded").exists()
+
+
+def test_opting_out_is_said_in_every_record(tmp_path):
+    folder = make_course(tmp_path / "course", {"correct": students.answered()})
+    config = folder / "nbgrader_config.py"
+    config.write_text(config.read_text() + "c.Sandbox.enabled = False\n")
+    code, text = run_cli("--course-dir", str(folder), "grade")
+    assert code == 0, text
+    assert auto_scores(folder, "correct") == students.AUTO_POINTS
+    assert "unsandboxed" in {flag["code"] for flag in record(folder, "correct")["flags"]}
+    shutil.rmtree(folder)
