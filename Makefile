@@ -20,13 +20,15 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 UV := $(VENV)/bin/uv
 
-$(INSTALLED): pyproject.toml
+$(UV):
 	$(PYTHON) -m venv $(VENV)
 	$(RUN) -m pip install --quiet uv
+
+$(INSTALLED): pyproject.toml | $(UV)
 	$(UV) pip install --quiet --python $(RUN) -e ".[dev]"
 	touch $(INSTALLED)
 
-$(COLAB_INSTALLED): .ci/colab/constraints.txt $(INSTALLED)
+$(COLAB_INSTALLED): .ci/colab/constraints.txt | $(UV)
 	rm -rf $(COLAB_VENV)
 	$(PYTHON) -m venv $(COLAB_VENV)
 	$(UV) pip install --quiet --python $(COLAB_VENV)/bin/python -r .ci/colab/constraints.txt
