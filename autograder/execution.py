@@ -323,12 +323,13 @@ class SafeExecute(Execute):
             self._clean_cells.append(kwargs["cell"].source)
             return
         if ename == self.error_on_timeout.get("ename"):
-            self.record(
-                kwargs["cell"],
-                kwargs["cell_index"],
-                "timeout",
-                f"the cell ran past its time limit ({self._get_timeout(kwargs['cell'])} s) and was interrupted",
-            )
+            if self._deadline is not None and monotonic() >= self._deadline - 1:  # the notebook's limit cut it short
+                message = f"the notebook's time limit ({self.notebook_time_limit} s) ran out in this cell (interrupted)"
+            else:
+                message = (
+                    f"the cell ran past its time limit ({super()._get_timeout(kwargs['cell'])} s) and was interrupted"
+                )
+            self.record(kwargs["cell"], kwargs["cell_index"], "timeout", message)
         elif ename == "MemoryError":
             self.record(
                 kwargs["cell"],

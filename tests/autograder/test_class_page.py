@@ -80,8 +80,13 @@ def test_lesson_numbers_are_the_gradebooks(graded):
         assert check.graded == len(everyone)
         assert check.passed == sum(grades[(s, check.cell)][0] >= grades[(s, check.cell)][1] for s in everyone)
     passed = {check.cell: check.passed for check in summary.checks}
-    # what the fixture's cases are made to earn: monkeypatch alone passes add among the half cases
-    assert passed == {"add-tests": len(FULL) + 1, "normalise-tests": len(FULL) + len(HALF) - 1}
+    # what the fixture's cases are made to earn: each half case loses one exercise, normalise for those
+    # that cheat on it (students.WRONG_ANSWER), add for the others
+    cheat_on_normalise = len(set(HALF) & set(students.WRONG_ANSWER))
+    assert passed == {
+        "add-tests": len(FULL) + cheat_on_normalise,
+        "normalise-tests": len(FULL) + len(HALF) - cheat_on_normalise,
+    }
     assert summary.to_grade == [(s, "basics", "explain") for s in everyone if grades[(s, "explain")][2]]
     assert {s for s, _, _ in summary.to_grade} >= set(FULL)
     assert [student for student, flag in summary.late] == ["correct", "correct"]
