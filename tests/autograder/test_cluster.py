@@ -144,10 +144,22 @@ def free_port():
         return probe.getsockname()[1]
 
 
+def wait_until_listening(port, process, seconds=300):
+    """Wait for a started scheduler to accept connections (a loaded machine takes a while to import Dask)."""
+    deadline = time.monotonic() + seconds
+    while process.poll() is None and time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.5)
+    raise AssertionError(f"the Dask scheduler on port {port} did not start")
+
+
 def test_scheduler_gone_midway_is_a_clear_error_and_the_rerun_grades_only_the_rest(released, serial, cluster, tmp_path):
     folder = tmp_path / "course"
     shutil.copytree(released, folder)
-    address = f"tcp://127.0.0.1:{free_port()}"
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     scheduler = subprocess.Popen(
         [
@@ -156,7 +168,7 @@ def test_scheduler_gone_midway_is_a_clear_error_and_the_rerun_grades_only_the_re
             "--host",
             "127.0.0.1",
             "--port",
-            address.rsplit(":", 1)[1],
+            str(port),
             "--dashboard-address",
             ":0",
             "--no-show",
@@ -165,6 +177,7 @@ def test_scheduler_gone_midway_is_a_clear_error_and_the_rerun_grades_only_the_re
     )
     worker = subprocess.Popen([DASK, "worker", address, "--nthreads", "1", "--no-dashboard"], **quiet)
     try:
+        wait_until_listening(port, scheduler)
         grading = start_grading(folder, address)
         wait_for_first_record(folder, grading)
         scheduler.kill()
