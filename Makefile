@@ -2,7 +2,8 @@
 # demo profile, where transfer learning works at small scale; executed notebooks and figures in outputs/,
 # the three approaches side by side, then the demo's accuracy gates) and `make test`.
 # The demo's backbone is pretrained offline on synthetic source images once (minutes), then cached. The work
-# folder lets lesson 5 fine-tune the frozen model lesson 4 trained instead of training it again.
+# folder lets lesson 5 fine-tune the frozen model lesson 4 trained instead of training it again. Two lessons
+# run at once (lesson 5 waits for lesson 4: course_tools/notebooks.toml); the last line gives the wall time.
 # Both create the local virtualenv .venv on first use; `make test` also builds .venv-colab, a stand-in
 # for Colab's runtime (its package versions, from .ci/colab/constraints.txt). uv installs the packages
 # (the same versions pip resolves, in a fraction of the time); pip stays in both virtualenvs.
@@ -38,9 +39,11 @@ $(COLAB_INSTALLED): .ci/colab/constraints.txt | $(UV)
 colab-standin: $(COLAB_INSTALLED)
 
 demo: $(INSTALLED)
-	$(RUN) -m course_tools.pretrain
-	COURSE_WORK_DIR=$(CURDIR)/outputs/work $(RUN) -m course_tools.notebooks --profile demo --out outputs
-	$(RUN) -m course_tools.gates outputs --profile demo
+	@started=$$(date +%s); \
+	$(RUN) -m course_tools.pretrain && \
+	COURSE_WORK_DIR=$(CURDIR)/outputs/work $(RUN) -m course_tools.notebooks --profile demo --out outputs --jobs 2 && \
+	$(RUN) -m course_tools.gates outputs --profile demo; \
+	status=$$?; echo "make demo: $$(( $$(date +%s) - started )) s wall time in all"; exit $$status
 
 # Manual grading: JupyterLab on the course root (nbgrader reads nbgrader_config.py from there), with
 # nbgrader's formgrader; open it from the Nbgrader menu. Listens on this machine only. The virtualenv's

@@ -29,6 +29,7 @@ import tensorflow as tf
 
 from course.config import Profile, get_profile
 from course.data import load_raw
+from course.models import head_pooling_index
 from course.pipeline import fast_pipeline
 from course.train import EpochTimer
 
@@ -72,17 +73,6 @@ class TrainingTimes:
         return self.standard / self.lightweight
 
 
-def _pooling_index(model: keras.Model) -> int:
-    """Index in ``model.layers`` of the GlobalAveragePooling2D that feeds the head (the last one)."""
-    for index in range(len(model.layers) - 1, -1, -1):
-        if isinstance(model.layers[index], keras.layers.GlobalAveragePooling2D):
-            return index
-    raise ValueError(
-        f"Model {model.name!r} has no GlobalAveragePooling2D layer: features are the backbone's pooled "
-        "output, so give a transfer model whose head starts with GlobalAveragePooling2D."
-    )
-
-
 def _augmentation_ignoring_training(layers) -> list[str]:
     """Names of KerasCV augmentation layers among ``layers`` (recursively): they augment even
     at inference, so features computed through them would be of distorted images."""
@@ -101,7 +91,7 @@ def feature_extractor(model: keras.Model) -> keras.Model:
     """The frozen backbone of a transfer model, up to the GlobalAveragePooling2D that starts its
     head: a model from images to the vectors the head's BatchNormalization sees. It shares the
     transfer model's layers and weights."""
-    pooling = model.layers[_pooling_index(model)]
+    pooling = model.layers[head_pooling_index(model)]
     extractor = keras.Model(model.input, pooling.output, name=f"{model.name}_features")
     if extractor.trainable_weights:
         raise ValueError(
@@ -120,7 +110,7 @@ def feature_extractor(model: keras.Model) -> keras.Model:
 
 
 def _head_layers(model: keras.Model) -> list[keras.layers.Layer]:
-    return model.layers[_pooling_index(model) + 1 :]
+    return model.layers[head_pooling_index(model) + 1 :]
 
 
 def build_head(model: keras.Model) -> keras.Model:
@@ -129,7 +119,7 @@ def build_head(model: keras.Model) -> keras.Model:
     dtypes), with the transfer model's loss and a copy of its optimizer."""
     if model.optimizer is None:
         raise ValueError(f"Compile {model.name!r} first: the head trains with the transfer model's loss and optimizer.")
-    pooling = model.layers[_pooling_index(model)]
+    pooling = model.layers[head_pooling_index(model)]
     inputs = keras.Input(pooling.output.shape[1:], name="features")
     outputs = inputs
     for layer in _head_layers(model):

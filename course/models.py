@@ -131,6 +131,43 @@ def param_summary(model: keras.Model) -> dict[str, int]:
     return {"trainable": trainable, "non_trainable": non_trainable, "total": trainable + non_trainable}
 
 
+def head_pooling_index(model: keras.Model) -> int:
+    """Index in ``model.layers`` of the GlobalAveragePooling2D that starts the head of a transfer model (the
+    last one): the layers before it are the backbone."""
+    for index in range(len(model.layers) - 1, -1, -1):
+        if isinstance(model.layers[index], keras.layers.GlobalAveragePooling2D):
+            return index
+    raise ValueError(
+        f"Model {model.name!r} has no GlobalAveragePooling2D layer: the head of a transfer model starts with "
+        "one on the backbone's output, so give a transfer model whose head starts with GlobalAveragePooling2D."
+    )
+
+
+def trainable_backbone_parameters(model: keras.Model) -> int:
+    """Parameters of a transfer model's backbone (the layers before its head, :func:`head_pooling_index`)
+    that training updates: 0 while the backbone is frozen."""
+    backbone = model.layers[: head_pooling_index(model)]
+    return sum(int(np.prod(weight.shape)) for layer in backbone for weight in layer.trainable_weights)
+
+
+def trainable_backbone_normalizations(model: keras.Model) -> int:
+    """BatchNormalization layers of a transfer model's backbone that are trainable: in training they would
+    normalise with the statistics of each small batch and overwrite the pretrained moving statistics.
+    Fine-tuning keeps them frozen (0), as :func:`unfreeze_top` does."""
+    return sum(
+        isinstance(layer, keras.layers.BatchNormalization) and layer.trainable
+        for layer in _flattened(model.layers[: head_pooling_index(model)])
+    )
+
+
+def _flattened(layers: Sequence[keras.layers.Layer]) -> list[keras.layers.Layer]:
+    """``layers`` with every nested model replaced by its own layers, recursively."""
+    flat = []
+    for layer in layers:
+        flat.extend(_flattened(layer.layers) if isinstance(layer, keras.Model) else [layer])
+    return flat
+
+
 def _check_learning_rate(learning_rate: float) -> None:
     if not learning_rate > 0:
         raise ValueError(f"learning_rate must be a positive number; got {learning_rate!r}.")

@@ -1,15 +1,18 @@
 """Execute the lesson notebooks with papermill, the way CI does.
 
-    python -m course_tools.notebooks [LESSON ...] --profile smoke --out executed
+    python -m course_tools.notebooks [LESSON ...] --profile smoke --out executed [--jobs 2]
 
 Lessons are the folders ``<source>/<lesson>/<lesson>.ipynb`` (``solutions/`` by default). Each runs
 on the Jupyter kernel ``python3`` with the papermill parameters ``profile`` and ``output_dir``
 (``<out>/<lesson>/``: the lesson saves its figures there), plus the lesson's own parameters from
-``course/notebooks.toml``, which also sets how long one cell may run. The executed notebook is
-written to ``<out>/<lesson>.ipynb``. A table gives each lesson's status, time and recorded metrics,
-then, when the lessons recorded them, the three approaches' validation accuracies side by side
-(also drawn in ``<out>/approaches.png``); the exit status is 1 if any lesson failed, and the failing
-lesson and cell are named.
+``course_tools/notebooks.toml``, which also sets how long one cell may run and which lessons must have
+finished before a lesson starts (``[after]``: lesson 5 fine-tunes the model lesson 4 saved). With ``--jobs N``
+up to N lessons run at once, each on its own kernel: much of a lesson is single-threaded (importing
+TensorFlow, building EfficientNetB0 and tracing its training graph), so two lessons on two cores take less
+wall time than one after the other. The executed notebook is written to ``<out>/<lesson>.ipynb``. A table
+gives each lesson's status, time and recorded metrics, then, when the lessons recorded them, the three
+approaches' validation accuracies side by side (also drawn in ``<out>/approaches.png``), then the wall time
+of the whole run; the exit status is 1 if any lesson failed, and the failing lesson and cell are named.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ import logging
 import shutil
 import sys
 import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,6 +56,7 @@ class LessonPlan:
     notebook: Path
     timeout: float  # seconds one cell may run
     parameters: dict = field(default_factory=dict)  # papermill parameters besides profile and output_dir
+    after: tuple[str, ...] = ()  # lessons that must have finished first, when they run too
 
 
 @dataclass
@@ -94,9 +100,11 @@ def discover_lessons(folder: Path) -> dict[str, Path]:
 def load_config(path: Path) -> dict:
     """The runner settings in ``path`` (see ``course/notebooks.toml``)."""
     config = read_settings(path, NotebookRunError)
-    unknown = sorted(set(config) - {"timeout", "lessons"})
+    unknown = sorted(set(config) - {"timeout", "lessons", "after"})
     if unknown:
-        raise NotebookRunError(f"{path}: unknown table(s) {unknown}; expected [timeout] and [lessons.<lesson>].")
+        raise NotebookRunError(
+            f"{path}: unknown table(s) {unknown}; expected [timeout], [after] and [lessons.<lesson>]."
+        )
     return config
 
 
@@ -121,6 +129,11 @@ def plan_lessons(
             raise NotebookRunError(
                 f"Lesson {name!r}: unknown setting(s) {unknown_settings}; a lesson may set timeout and parameters."
             )
+        after = config.get("after", {}).get(name, [])
+        if not (isinstance(after, list) and all(isinstance(other, str) and other != name for other in after)):
+            raise NotebookRunError(
+                f'[after] {name} must list other lessons, e.g. {name} = ["lesson4_frozen"]; got {after!r}.'
+            )
         parameters = settings.get("parameters", {})
         reserved = sorted(set(parameters) & set(REQUIRED_PARAMETERS))
         if reserved:
@@ -138,7 +151,7 @@ def plan_lessons(
                 f"No cell timeout for profile {profile!r}: add `{profile} = <seconds>` to [timeout] "
                 "in the runner settings or pass --timeout."
             )
-        lessons.append(LessonPlan(name, available[name], float(lesson_timeout), dict(parameters)))
+        lessons.append(LessonPlan(name, available[name], float(lesson_timeout), dict(parameters), tuple(after)))
     return lessons
 
 
@@ -170,9 +183,9 @@ def failing_cell(executed: Path) -> str:
     return f"cell {number} of {len(lesson_cells)} (`{first_line.strip()}`)"
 
 
-def run_lesson(lesson: LessonPlan, profile: str, out: Path, kernel: str = KERNEL) -> LessonRun:
+def run_lesson(lesson: LessonPlan, profile: str, out: Path, kernel: str = KERNEL, log_output: bool = True) -> LessonRun:
     """Execute ``lesson`` on the Jupyter kernel ``kernel`` into ``out/<lesson>.ipynb``, with its figures
-    in ``out/<lesson>/``."""
+    in ``out/<lesson>/``; ``log_output`` logs each cell and its outputs as it runs."""
     import papermill
     from jupyter_client.kernelspec import NoSuchKernel
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -202,7 +215,7 @@ def run_lesson(lesson: LessonPlan, profile: str, out: Path, kernel: str = KERNEL
             parameters=parameters,
             kernel_name=kernel,
             execution_timeout=lesson.timeout,
-            log_output=True,
+            log_output=log_output,
             progress_bar=False,
             cwd=str(lesson.notebook.parent),
         )
@@ -223,6 +236,40 @@ def run_lesson(lesson: LessonPlan, profile: str, out: Path, kernel: str = KERNEL
     seconds = time.perf_counter() - started
     metrics = read_metrics(executed) if executed.is_file() else {}
     return LessonRun(lesson.name, status, seconds, metrics, failure)
+
+
+def run_lessons(
+    lessons: list[LessonPlan],
+    profile: str,
+    out: Path,
+    kernel: str = KERNEL,
+    jobs: int = 1,
+    announce: Callable[[str], None] = print,
+) -> list[LessonRun]:
+    """Run ``lessons``, up to ``jobs`` at once, in their order except that the lessons others wait for
+    (``after``) start first; a lesson starts once the lessons it runs after have finished (passed or not).
+    Returns the runs in the order of ``lessons``. One at a time, each cell is logged as it runs."""
+    if jobs < 1:
+        raise NotebookRunError(f"--jobs must be at least 1; got {jobs}.")
+    names = {lesson.name for lesson in lessons}
+    waited_for = {name for lesson in lessons for name in lesson.after}
+    waiting = sorted(lessons, key=lambda lesson: lesson.name not in waited_for)
+    finished: dict[str, LessonRun] = {}
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        running = {}
+        while waiting or running:
+            ready = [lesson for lesson in waiting if all(name in finished for name in set(lesson.after) & names)]
+            for lesson in ready[: jobs - len(running)]:
+                waiting.remove(lesson)
+                announce(f"== {lesson.name} (profile {profile}, up to {lesson.timeout:g} s per cell)")
+                running[pool.submit(run_lesson, lesson, profile, out, kernel, jobs == 1)] = lesson
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                run = future.result()
+                finished[running.pop(future).name] = run
+                if jobs > 1:
+                    announce(f"== {run.lesson} {run.status} in {run.seconds:.0f} s")
+    return [finished[lesson.name] for lesson in lessons]
 
 
 def format_runs(runs: list[LessonRun]) -> str:
@@ -274,20 +321,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="repository root (default: this folder)")
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="runner settings (TOML)")
     parser.add_argument("--kernel", default=KERNEL, help=f"Jupyter kernel to run the lessons on (default: {KERNEL})")
+    parser.add_argument("--jobs", type=int, default=1, help="lessons run at once, each on its own kernel (default: 1)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    started = time.perf_counter()
     try:
         available = discover_lessons(args.root / args.source)
         lessons = plan_lessons(available, args.lessons, load_config(args.config), args.profile, args.timeout)
         args.out.mkdir(parents=True, exist_ok=True)
-        runs = []
-        for lesson in lessons:
-            print(f"== {lesson.name} (profile {args.profile}, up to {lesson.timeout:g} s per cell)", flush=True)
-            runs.append(run_lesson(lesson, args.profile, args.out, args.kernel))
+        runs = run_lessons(
+            lessons, args.profile, args.out, args.kernel, args.jobs, announce=lambda line: print(line, flush=True)
+        )
     except NotebookRunError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -303,6 +351,12 @@ def main(argv: list[str] | None = None) -> int:
     for run in failed:
         print(f"FAILED {run.lesson} ({args.source}/{run.lesson}/{run.lesson}.ipynb): {run.failure}", file=sys.stderr)
     print(f"{len(runs) - len(failed)} of {len(runs)} lesson(s) passed; executed notebooks in {args.out}/")
+    wall = time.perf_counter() - started
+    lesson_seconds = sum(run.seconds for run in runs)
+    print(
+        f"wall time {wall:.0f} s ({wall / 60:.1f} min) for {lesson_seconds:.0f} s of lessons, up to {args.jobs} at "
+        "once, on this machine"
+    )
     return 1 if failed else 0
 
 

@@ -38,7 +38,7 @@ from course_tools.notebooks import (
     discover_lessons,
     load_config,
     plan_lessons,
-    run_lesson,
+    run_lessons,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -219,10 +219,19 @@ def leaks(source_path: Path, released_path: Path) -> list[str]:
 def execute_lesson(lesson: str, profile: str, out: Path, root: Path = REPO_ROOT) -> tuple[LessonRun, Path]:
     """Run ``solutions/<lesson>`` with papermill as CI does (``course_tools.notebooks``); returns the run
     and the executed notebook."""
+    [run] = execute_lessons([lesson], profile, out, root=root)
+    return run, out / f"{lesson}.ipynb"
+
+
+def execute_lessons(
+    lessons: list[str], profile: str, out: Path, root: Path = REPO_ROOT, jobs: int = 1
+) -> list[LessonRun]:
+    """Run ``solutions/<lesson>`` for each of ``lessons`` into ``out``, up to ``jobs`` at once, as
+    ``python -m course_tools.notebooks --jobs`` does (a lesson waits for those it runs ``[after]``)."""
     available = discover_lessons(root / SOURCE_FOLDER)
-    [planned] = plan_lessons(available, [lesson], load_config(DEFAULT_CONFIG), profile, None)
+    planned = plan_lessons(available, list(lessons), load_config(DEFAULT_CONFIG), profile, None)
     out.mkdir(parents=True, exist_ok=True)
-    return run_lesson(planned, profile, out), out / f"{lesson}.ipynb"
+    return run_lessons(planned, profile, out, jobs=jobs, announce=lambda line: None)
 
 
 def stderr_in_test_cells(executed_path: Path) -> dict[str, str]:

@@ -15,6 +15,8 @@ from course.models import (
     build_scratch_model,
     build_transfer_model,
     param_summary,
+    trainable_backbone_normalizations,
+    trainable_backbone_parameters,
     unfreeze_top,
 )
 from course_tools.standins import write_standin_weights
@@ -243,6 +245,40 @@ def test_unfreeze_top_rejects_bad_arguments_before_changing_anything(transfer_mo
 
 
 # Weights
+
+
+# What the gates count (course_tools/gates.toml)
+
+
+def test_a_frozen_model_trains_no_backbone_weight_and_fine_tuning_no_backbone_batch_norm(transfer_model, finetuned):
+    assert (trainable_backbone_parameters(transfer_model), trainable_backbone_normalizations(transfer_model)) == (0, 0)
+    model = finetuned[0]
+    top_of_backbone = model.layers[-20 : -len(HEAD)]
+    unfrozen = sum(
+        layer.count_params() for layer in top_of_backbone if not isinstance(layer, keras.layers.BatchNormalization)
+    )
+    assert unfrozen > 0
+    assert (trainable_backbone_parameters(model), trainable_backbone_normalizations(model)) == (unfrozen, 0)
+
+
+def test_a_backbone_left_trainable_is_counted_whole_flat_or_nested(notop_params):
+    backbone = keras.applications.EfficientNetB0(
+        include_top=False, weights=None, input_shape=(IMAGE_SIZE, IMAGE_SIZE, 3)
+    )
+    backbone_trainable = param_summary(backbone)["trainable"]
+    normalizations = sum(isinstance(layer, keras.layers.BatchNormalization) for layer in backbone.layers)
+    assert normalizations > 40 and 0 < backbone_trainable < notop_params
+    flat = build_transfer_model(NUM_CLASSES, IMAGE_SIZE, weights=None)
+    for layer in flat.layers:
+        layer.trainable = True
+    inputs = keras.Input((IMAGE_SIZE, IMAGE_SIZE, 3))
+    head = keras.layers.BatchNormalization()(keras.layers.GlobalAveragePooling2D()(backbone(inputs)))
+    nested = keras.Model(inputs, keras.layers.Dense(3)(head))  # the backbone one layer, trainable as built
+    for model in (flat, nested):
+        assert trainable_backbone_parameters(model) == backbone_trainable, model.name
+        assert trainable_backbone_normalizations(model) == normalizations, model.name
+    backbone.trainable = False
+    assert (trainable_backbone_parameters(nested), trainable_backbone_normalizations(nested)) == (0, 0)
 
 
 def test_weights_from_a_local_file_are_loaded_exactly(tmp_path):

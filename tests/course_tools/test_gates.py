@@ -28,7 +28,13 @@ def executed(tmp_path_factory):
         "scratch": ("full", {"scratch_completed": True, "scratch_val_accuracy": 0.23}),
         "transfer": (
             "full",
-            {"frozen_val_accuracy": 0.76, "finetune_start_val_accuracy": 0.75, "finetuned_val_accuracy": 0.77},
+            {
+                "frozen_val_accuracy": 0.76,
+                "finetune_start_val_accuracy": 0.75,
+                "finetuned_val_accuracy": 0.77,
+                "frozen_trainable_backbone_parameters": 0,
+                "finetuned_trainable_backbone_normalizations": 0,
+            },
         ),
         "transfer_weak": (
             "full",
@@ -37,6 +43,8 @@ def executed(tmp_path_factory):
                 "finetune_start_val_accuracy": 0.66,
                 "finetuned_val_accuracy": 0.63,
                 "scratch_completed": False,
+                "frozen_trainable_backbone_parameters": 4_007_548,
+                "finetuned_trainable_backbone_normalizations": 3,
             },
         ),
         "transfer_smoke": ("smoke", {"frozen_val_accuracy": 0.76}),
@@ -65,7 +73,15 @@ REFERENCE_NUMBERS_PASS = (
             "finetune_start_val_accuracy 0.7500 - 0.01 = 0.7400 (transfer.ipynb)"
         ),
         "PASS  training from scratch ran to completion: scratch_completed True == True (from_scratch.ipynb)",
-        "3 of 3 gate(s) passed",
+        (
+            "PASS  the frozen model trains only its new head: no backbone weight is trainable (lesson 4): "
+            "frozen_trainable_backbone_parameters 0 == 0 (transfer.ipynb)"
+        ),
+        (
+            "PASS  fine-tuning keeps the backbone's BatchNormalization layers frozen (lesson 5): "
+            "finetuned_trainable_backbone_normalizations 0 == 0 (transfer.ipynb)"
+        ),
+        "5 of 5 gate(s) passed",
     ],
 )
 BELOW_THE_THRESHOLDS_FAIL = (
@@ -78,7 +94,15 @@ BELOW_THE_THRESHOLDS_FAIL = (
             "finetune_start_val_accuracy 0.6600 - 0.01 = 0.6500 (transfer.ipynb)"
         ),
         "FAIL  training from scratch ran to completion: scratch_completed False != True (transfer.ipynb)",
-        "0 of 3 gate(s) passed",
+        (
+            "FAIL  the frozen model trains only its new head: no backbone weight is trainable (lesson 4): "
+            "frozen_trainable_backbone_parameters 4007548 != 0 (transfer.ipynb)"
+        ),
+        (
+            "FAIL  fine-tuning keeps the backbone's BatchNormalization layers frozen (lesson 5): "
+            "finetuned_trainable_backbone_normalizations 3 != 0 (transfer.ipynb)"
+        ),
+        "0 of 5 gate(s) passed",
     ],
 )
 
@@ -195,6 +219,14 @@ def test_the_shipped_gates_hold_the_course_thresholds():
     assert gates["scratch_completed"].equals is True
 
 
+@pytest.mark.parametrize("profile", ["full", "demo"])
+def test_the_shipped_gates_check_what_trained_in_both_profiles(profile):
+    """A backbone left trainable or BatchNormalization layers unfrozen fail a gate whatever the accuracies."""
+    gates = {gate.metric: gate for gate in load_gates(DEFAULT_CONFIG).gates_for(profile)}
+    assert gates["frozen_trainable_backbone_parameters"].equals == 0
+    assert gates["finetuned_trainable_backbone_normalizations"].equals == 0
+
+
 def test_the_shipped_demo_gates_hold_the_margins_of_transfer_learning():
     """Frozen at least 3 times and 10 points above scratch; fine-tuned at most 1 point below frozen."""
     bounds = [
@@ -246,4 +278,6 @@ def test_every_gated_metric_is_recorded_by_exactly_one_solution_notebook():
         "finetune_start_val_accuracy": {"lesson5_finetune"},
         "finetuned_val_accuracy": {"lesson5_finetune"},
         "scratch_completed": {"lesson3_scratch"},
+        "frozen_trainable_backbone_parameters": {"lesson4_frozen"},
+        "finetuned_trainable_backbone_normalizations": {"lesson5_finetune"},
     }

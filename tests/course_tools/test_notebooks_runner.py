@@ -96,6 +96,47 @@ def test_selected_lessons_get_their_configured_parameters(tmp_path):
     assert injected == {"profile": "grade", "output_dir": str((out / "alpha").resolve()), "batches": 3}
 
 
+# Each lesson leaves a file in the run's folder; "waits" finishes only once "meanwhile" has started.
+LEAVES_A_MARK = (
+    'from pathlib import Path\nrun = Path(output_dir).parent\n(run / f"{Path(output_dir).name}.mark").touch()'
+)
+WAITS_FOR_MEANWHILE = (
+    "import time\nfor _ in range(600):\n    if (run / 'meanwhile.mark').exists():\n        break\n"
+    "    time.sleep(0.2)\nelse:\n    raise RuntimeError('meanwhile never ran beside me')"
+)
+
+
+def test_lessons_run_at_once_with_jobs_and_a_lesson_starts_after_those_it_needs(tmp_path, capsys):
+    write_lesson(tmp_path, "alpha", LEAVES_A_MARK)
+    write_lesson(tmp_path, "meanwhile", LEAVES_A_MARK)
+    write_lesson(tmp_path, "needs", LEAVES_A_MARK, "assert (run / 'waits.mark').exists() and (run / 'done').exists()")
+    write_lesson(tmp_path, "waits", LEAVES_A_MARK, WAITS_FOR_MEANWHILE, "(run / 'done').touch()")
+    config = tmp_path / "runner.toml"
+    config.write_text('[timeout]\nsmoke = 240\n\n[after]\nneeds = ["waits"]\n')
+    out = tmp_path / "executed"
+
+    status = main(
+        ["--profile", "smoke", "--out", str(out), "--root", str(tmp_path), "--config", str(config), "--jobs", "2"]
+    )
+
+    printed = capsys.readouterr().out
+    assert status == 0, printed
+    started = [line.split()[1] for line in printed.splitlines() if line.startswith("== ") and "per cell" in line]
+    assert started[0] == "waits", "a lesson others need starts first"
+    assert started.index("needs") > started.index("waits")
+    table = [line.split()[0] for line in printed.splitlines() if line.split()[1:2] == ["passed"]]
+    assert table == ["alpha", "meanwhile", "needs", "waits"], "the table keeps the lessons' order"
+    assert "up to 2 at once" in printed and "wall time" in printed
+
+
+def test_jobs_must_be_at_least_one(tmp_path, capsys):
+    write_lesson(tmp_path, "alpha", "print('never')")
+    assert (
+        main(["--profile", "smoke", "--out", str(tmp_path / "executed"), "--root", str(tmp_path), "--jobs", "0"]) == 2
+    )
+    assert "--jobs must be at least 1; got 0." in capsys.readouterr().err
+
+
 def test_a_cell_over_the_time_limit_fails_its_lesson(tmp_path, capsys):
     write_lesson(tmp_path, "slow", "import time", "time.sleep(120)", "print('never')")
 
@@ -164,6 +205,8 @@ def test_no_lessons_is_an_error(tmp_path, folder, message):
         ),
         ({"timeout": {"smoke": 60}, "lessons": {"alpha": {"timeout": 5}}}, "timeout must be a table by profile"),
         ({"timeout": {"full": 60}}, "No cell timeout for profile 'smoke'"),
+        ({"timeout": {"smoke": 60}, "after": {"alpha": "beta"}}, r"\[after\] alpha must list other lessons"),
+        ({"timeout": {"smoke": 60}, "after": {"alpha": ["alpha"]}}, r"\[after\] alpha must list other lessons"),
     ],
 )
 def test_runner_settings_are_checked(tmp_path, config, message):
