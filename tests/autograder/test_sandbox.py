@@ -228,7 +228,7 @@ def test_writes_where_the_kernels_connection_lives_stay_within_the_disk_cap(atta
     folder, *_, (host_folders_largest, host_folders_seen) = attacked
     graded = json.loads((folder / "autograded" / "connection-fill" / "basics" / "basics.ipynb").read_text())
     printed = "".join(
-        output.get("text", "") for cell in graded["cells"] for output in cell.get("outputs", []) if "text" in output
+        "".join(output["text"]) for cell in graded["cells"] for output in cell.get("outputs", []) if "text" in output
     )
     written = {label: int(size) for size, label in re.findall(r"wrote (\d+) to (\w+)", printed)}
     assert written.keys() == {"connection", "sockets", "shm", "dev", "root"}, printed
