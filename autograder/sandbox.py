@@ -95,6 +95,7 @@ class Sandbox(Configurable):
     ).tag(config=True)
     disk_mb = Integer(
         512,
+        min=SHM_SHARE,
         help="What the kernel may write, in MiB: its tmpfs /tmp (working folder, HOME) and, an eighth of it, /dev/shm.",
     ).tag(config=True)
     read_only_paths = List(
