@@ -17,6 +17,7 @@ warnings written to stderr.
 from __future__ import annotations
 
 import ast
+import asyncio
 import copy
 import hmac
 import os
@@ -40,14 +41,16 @@ from traitlets import Bool, Dict, Integer, List, Unicode
 
 from autograder.cells import grade_id, is_answer, is_test
 from autograder.kernel_guard import PASSED, signature
-from autograder.sandbox import COURSE_ROOT_VARIABLE, Sandbox
+from autograder.sandbox import COURSE_ROOT_VARIABLE, INSIDE_SOCKETS, Sandbox, readable_paths, sandbox_root
 
 EVENTS_KEY = "autograder"
+INSIDE_IPC = f"{INSIDE_SOCKETS}/ipc"  # the kernel's sockets are <this>-<port> in its sandbox
+SANDBOX_START_SECONDS = 60  # for bwrap to set up the sandbox's mounts
 
 # Runs in the kernel once it starts, before any student code: installs the test guard.
 GUARD_INSTALL = """
 import autograder.kernel_guard as _autograder_kernel_guard
-_autograder_kernel_guard.install(get_ipython(), {key!r}, {protected!r}, {name!r}, {forbidden!r})
+_autograder_kernel_guard.install(get_ipython(), {key!r}, {protected!r}, {name!r}, {forbidden!r}, {allowed!r})
 del _autograder_kernel_guard
 """
 
@@ -82,7 +85,9 @@ def output_size(content: dict[str, Any]) -> int:
 
 class LimitedKernelManager(AsyncKernelManager):
     """A kernel manager whose kernels start under an address-space limit and, once ``confine``d,
-    in the sandbox (``autograder.sandbox``), reached over IPC sockets in a private folder."""
+    in the sandbox (``autograder.sandbox``). There the kernel reads its connection file from a
+    read-only private folder and binds its IPC sockets in its own size-capped ``/tmp``; the grader
+    connects to them through the sandbox's root (``sandbox_root``)."""
 
     memory_limit_mb = Integer(0, help="Address-space limit of the kernel in MiB (0: none)")
 
@@ -90,6 +95,7 @@ class LimitedKernelManager(AsyncKernelManager):
         super().__init__(**kwargs)
         self.sandbox: Sandbox | None = None
         self.private: Path | None = None
+        self.root: int | None = None  # descriptor of the running sandbox's root
 
     def confine(self, sandbox: Sandbox, folder: str) -> None:
         """Start the next kernel in ``sandbox`` with a copy of ``folder``'s files other than notebooks
@@ -99,7 +105,32 @@ class LimitedKernelManager(AsyncKernelManager):
         shutil.copytree(folder, self.private / "submission", ignore=shutil.ignore_patterns("*.ipynb"))
         self.transport = "ipc"
         self.connection_file = str(self.private / "kernel.json")
-        self.ip = str(self.private / "kernel-ipc")
+        self.ip = INSIDE_IPC
+
+    async def _async_pre_start_kernel(self, **kwargs: Any) -> tuple[list[str], dict[str, Any]]:
+        if self.sandbox is not None:
+            self._release_root()
+            self.ip = INSIDE_IPC  # what the connection file tells the kernel
+        return await super()._async_pre_start_kernel(**kwargs)
+
+    async def _async_launch_kernel(self, kernel_cmd: list[str], **kwargs: Any) -> None:
+        await super()._async_launch_kernel(kernel_cmd, **kwargs)
+        if self.sandbox is None:
+            return
+        process = self.provisioner.process
+        deadline = monotonic() + SANDBOX_START_SECONDS
+        while self.root is None:
+            self.root = sandbox_root(process.pid)
+            if self.root is None:
+                if process.poll() is not None or monotonic() > deadline:
+                    raise RuntimeError(f"the kernel's sandbox did not start (bwrap exit code {process.poll()})")
+                await asyncio.sleep(0.02)
+        self.ip = f"/proc/self/fd/{self.root}{INSIDE_IPC}"  # the same sockets, seen from the grader
+
+    def _release_root(self) -> None:
+        if self.root is not None:
+            os.close(self.root)
+            self.root = None
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         command = super().format_kernel_cmd(extra_arguments)
@@ -113,6 +144,7 @@ class LimitedKernelManager(AsyncKernelManager):
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         await super()._async_cleanup_resources(restart)
+        self._release_root()
         if self.private is not None and not restart:
             shutil.rmtree(self.private, ignore_errors=True)
 
@@ -189,6 +221,7 @@ class SafeExecute(Execute):
             protected=list(self.protected_modules),
             name=self._guard_name,
             forbidden=self.forbidden_folders(),
+            allowed=self.readable_folders(),
         )
         reply = await self._run_silently(install)
         if reply["content"]["status"] != "ok":
@@ -207,6 +240,11 @@ class SafeExecute(Execute):
         root = Path(CourseDirectory(config=self.config).root).resolve()
         course = os.environ.get(COURSE_ROOT_VARIABLE, "")
         return [folder for folder in (course, str(root), str(root.parent), str(self.km.private)) if folder]
+
+    def readable_folders(self) -> list[str]:
+        """What the sandbox lets the kernel read (the course's packages, the Python environment, lesson data)."""
+        sandbox = self.km.sandbox
+        return [] if sandbox is None else readable_paths(tuple(sandbox.packages), tuple(sandbox.read_only_paths))
 
     async def _note_incidents(self, cell: NotebookNode, cell_index: int) -> None:
         """Record what the cell's code tried against the sandbox (the sandbox stopped it)."""

@@ -229,11 +229,14 @@ def same(old: Any, new: Any) -> bool:
     return old is new
 
 
-def install(shell: Any, key_hex: str, protected: list[str], name: str, forbidden: list[str] | None) -> None:
+def install(
+    shell: Any, key_hex: str, protected: list[str], name: str, forbidden: list[str] | None, allowed: list[str]
+) -> None:
     """Make a Guard for ``shell`` reachable as the builtin ``name`` (before any student code runs);
-    in the sandbox (``forbidden``: the course's folders), with a Watch of what student code tries."""
+    in the sandbox (``forbidden``: the course's folders, ``allowed``: those of them it may read), with a
+    Watch of what student code tries."""
     guard = Guard(shell, bytes.fromhex(key_hex), protected)
     if forbidden is not None:
-        guard.watch = Watch(forbidden)
+        guard.watch = Watch(forbidden, allowed)
         sys.addaudithook(guard.watch.audit)
     setattr(builtins, name, guard)

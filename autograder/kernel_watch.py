@@ -4,7 +4,8 @@ The sandbox (``autograder.sandbox``) stops these attempts whether or not they ar
 watch names them. An audit hook (which Python code cannot remove) notes attempts to look at other
 processes in ``/proc``, to reach the course's folders, to write outside the kernel's own tmpfs
 and to use the network; ``incidents`` adds processes that detached from the kernel (they are
-killed with the sandbox) and a full disk. The grader asks for ``incidents()`` after every cell.
+killed with the sandbox) and a full disk (``/tmp`` or ``/dev/shm``, the sandbox's writable tmpfs
+mounts). The grader asks for ``incidents()`` after every cell.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 from typing import Any
 
 WRITABLE = ("/tmp", "/dev")
+FILLABLE = ("/tmp", "/dev/shm")  # the sandbox's size-capped tmpfs mounts
 LOCAL_HOSTS = frozenset({"", "localhost", "127.0.0.1", "::1", "0.0.0.0", "::"})
 PATH_EVENTS = frozenset({"open", "os.listdir", "os.scandir", "os.chdir", "os.mkdir", "os.remove", "os.rename"})
 WRITE_EVENTS = frozenset({"os.mkdir", "os.remove", "os.rename"})
@@ -22,10 +24,13 @@ WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 
 
 class Watch:
-    """Notes attempts against the sandbox; ``forbidden`` are the course's folders on the grader's side."""
+    """Notes attempts against the sandbox; ``forbidden`` are the course's folders on the grader's side,
+    ``allowed`` the folders in them the sandbox lets the kernel read (the course's own packages or
+    Python environment when they live in the course folder)."""
 
-    def __init__(self, forbidden: list[str]) -> None:
+    def __init__(self, forbidden: list[str], allowed: list[str]) -> None:
         self.forbidden = [folder.rstrip("/") + "/" for folder in forbidden if folder]
+        self.allowed = [folder.rstrip("/") + "/" for folder in allowed if folder]
         self.noted: list[str] = []
         self.checking = False  # the watch's own look at /proc is no incident
         self.lasting: set[str] = set()  # detached processes and a full disk, reported once
@@ -56,7 +61,9 @@ class Watch:
     def check_path(self, path: str, writes: bool) -> None:
         if other_process(path):
             self.note(f"looked at other processes ({path})")
-        elif any(f"{path}/".startswith(folder) for folder in self.forbidden):
+        elif any(f"{path}/".startswith(folder) for folder in self.forbidden) and not any(
+            f"{path}/".startswith(folder) for folder in self.allowed
+        ):
             self.note(f"tried to reach the course's files ({path})")
         elif writes and not any(path == root or path.startswith(f"{root}/") for root in WRITABLE):
             self.note(f"tried to write outside its folder ({path})")
@@ -73,9 +80,10 @@ class Watch:
             lasting = detached_processes()
         finally:
             self.checking = False
-        usage = os.statvfs("/tmp")
-        if usage.f_blocks and 1 - usage.f_bavail / usage.f_blocks >= FULL_DISK:
-            lasting.append(f"filled its disk ({usage.f_blocks * usage.f_frsize // 2**20} MiB)")
+        for mount in FILLABLE:
+            usage = os.statvfs(mount) if os.path.isdir(mount) else None
+            if usage and usage.f_blocks and 1 - usage.f_bavail / usage.f_blocks >= FULL_DISK:
+                lasting.append(f"filled its disk ({mount}, {usage.f_blocks * usage.f_frsize // 2**20} MiB)")
         found += [incident for incident in lasting if incident not in self.lasting]
         self.lasting.update(lasting)
         return found

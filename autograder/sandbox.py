@@ -2,12 +2,15 @@
 
 A kernel started through ``Sandbox.wrap`` sees, read-only, the Python environment (the
 interpreter's prefixes, the system libraries, the course's own packages and nothing else of the
-folder they live in) and the lesson data named in ``c.Sandbox.read_only_paths``; read-write, only
-a fresh size-capped tmpfs (``/tmp``: its working folder with a copy of its own submission's files,
-and ``HOME``) and the private folder holding its connection file and IPC sockets. It has
-no network (its own empty network namespace: the grader talks to it over Unix sockets in that
-folder), its own PID namespace with a fresh ``/proc`` (no ancestor's working folder or command line
-to find), and no process outlives it: when the kernel or the grader goes, the namespace goes.
+folder they live in), the lesson data named in ``c.Sandbox.read_only_paths`` and the private folder
+holding its connection file and a copy of its submission's files; read-write, only size-capped
+tmpfs mounts, together ``c.Sandbox.disk_mb``: ``/tmp`` (its working folder, ``HOME`` and the
+kernel's IPC sockets) and ``/dev/shm``. Everything else, the sandbox's own root and ``/dev``
+included, is read-only, so nothing the kernel writes reaches the host's disk or grows beyond the
+cap. It has no network (its own empty network namespace): the grader reaches the kernel's Unix
+sockets through the sandbox's root (``sandbox_root``), without sharing a writable folder. It has
+its own PID namespace with a fresh ``/proc`` (no ancestor's working folder or command line to find),
+and no process outlives it: when the kernel or the grader goes, the namespace goes.
 The environment is cleared but for the variables a kernel needs. The memory limit is set inside
 the sandbox by ``autograder.kernel_launcher``.
 
@@ -36,6 +39,9 @@ BWRAP = "bwrap"
 INSIDE_ROOT = "/tmp"  # the size-capped tmpfs: working folder, HOME, temporary files
 INSIDE_WORK = f"{INSIDE_ROOT}/work"
 INSIDE_HOME = f"{INSIDE_ROOT}/home"
+INSIDE_SOCKETS = f"{INSIDE_ROOT}/kernel"  # the kernel's IPC sockets, reached by the grader through sandbox_root
+SHM = "/dev/shm"
+SHM_SHARE = 8  # /dev/shm gets this fraction of c.Sandbox.disk_mb, /tmp the rest
 SYSTEM_FOLDERS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 ETC_FILES = (
     "ld.so.cache",
@@ -87,9 +93,11 @@ class Sandbox(Configurable):
         help="Run every student kernel in a bubblewrap sandbox (Linux). False grades without one: "
         "student code can then read and write everything you can.",
     ).tag(config=True)
-    disk_mb = Integer(512, help="Size of the kernel's writable tmpfs (working folder, HOME, /tmp) in MiB.").tag(
-        config=True
-    )
+    disk_mb = Integer(
+        512,
+        min=SHM_SHARE,
+        help="What the kernel may write, in MiB: its tmpfs /tmp (working folder, HOME) and, an eighth of it, /dev/shm.",
+    ).tag(config=True)
     read_only_paths = List(
         Unicode(), [], help="Lesson data folders the kernel may read (e.g. a data set or weights cache)."
     ).tag(config=True)
@@ -109,8 +117,9 @@ class Sandbox(Configurable):
             raise SandboxUnavailable(f"student code cannot be sandboxed: {problem}. {OPT_OUT_HINT}")
 
     def wrap(self, command: list[str], private: Path, env: dict[str, str]) -> list[str]:
-        """``command`` run inside the sandbox, with ``private`` (connection file, IPC sockets, the copy
-        of the submission's files) shared read-write at the same path."""
+        """``command`` run inside the sandbox, with ``private`` (connection file, the copy of the
+        submission's files) shared read-only at the same path."""
+        shm_mb = max(1, self.disk_mb // SHM_SHARE)
         options = [
             BWRAP,
             "--unshare-all",
@@ -121,20 +130,26 @@ class Sandbox(Configurable):
             "--dev",
             "/dev",
             "--size",
-            str(self.disk_mb * 1024 * 1024),
+            str((self.disk_mb - shm_mb) * 1024 * 1024),
             "--tmpfs",
             INSIDE_ROOT,
+            "--size",
+            str(shm_mb * 1024 * 1024),
+            "--tmpfs",
+            SHM,
             "--dir",
             INSIDE_WORK,
             "--dir",
             INSIDE_HOME,
+            "--dir",
+            INSIDE_SOCKETS,
             "--clearenv",
         ]
         for path in readable_paths(tuple(self.packages), tuple(self.read_only_paths)):
             options += ["--ro-bind", path, path]
         for device in sorted(Path("/dev").glob("nvidia*")):
             options += ["--dev-bind", str(device), str(device)]
-        options += ["--bind", str(private), str(private)]
+        options += ["--ro-bind", str(private), str(private), "--remount-ro", "/dev", "--remount-ro", "/"]
         for name, value in sorted(kernel_environment(env).items()):
             options += ["--setenv", name, value]
         options += ["--chdir", INSIDE_WORK, "--"]
@@ -188,3 +203,38 @@ def sandbox_problem(disk_mb: int) -> str:
             "Ubuntu 24.04 sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0) or run the grader as root"
         )
     return ""
+
+
+def sandbox_root(launcher_pid: int) -> int | None:
+    """An ``O_PATH`` descriptor of the root of the sandbox ``bwrap`` (``launcher_pid``) started, once its
+    mounts are in place (None before). The grader reaches the kernel's sockets through
+    ``/proc/self/fd/<descriptor>``: it needs the same rights as reading the process's ``/proc`` entry
+    (root, or the user whose unprivileged user namespace the sandbox is), and no process id that
+    could be reused."""
+    host_root = os.stat("/")
+    for child in child_processes(launcher_pid):
+        try:
+            root = os.open(f"/proc/{child}/root", os.O_PATH | os.O_DIRECTORY)
+        except OSError:
+            continue
+        state = os.fstat(root)
+        # bwrap pivots twice: into an empty tmpfs, then into the sandbox's root, where the sockets' folder is.
+        moved = (state.st_dev, state.st_ino) != (host_root.st_dev, host_root.st_ino)
+        if moved and os.path.isdir(f"/proc/self/fd/{root}{INSIDE_SOCKETS}"):
+            return root
+        os.close(root)
+    return None
+
+
+def child_processes(pid: int) -> list[int]:
+    """The processes whose parent is ``pid``."""
+    children = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                parent = stat.read().rsplit(")", 1)[1].split()[1]
+        except (OSError, IndexError):
+            continue
+        if parent == str(pid):
+            children.append(int(entry))
+    return children

@@ -6,10 +6,14 @@ when a step fails, as a determined student would. Each must be stopped, score 0,
 its reason, and leave the course folder, the gradebook and the honest students' grades as they were.
 """
 
+import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
+import tempfile
+import threading
 import uuid
 from pathlib import Path
 
@@ -87,8 +91,26 @@ ATTACKS = {
         "    print(error)\n",
         "filled its disk",
     ),
+    "connection-fill": (
+        "import json, os, sys\n"
+        "connection = sys.argv[sys.argv.index('-f') + 1]\n"
+        "sockets = os.path.dirname(json.load(open(connection))['ip'])\n"
+        "chunk = b'x' * 2**20\n"
+        "places = [('connection', os.path.dirname(connection)), ('sockets', sockets)]\n"
+        "for label, folder in places + [('shm', '/dev/shm'), ('dev', '/dev'), ('root', '/')]:\n"
+        "    written = 0\n"
+        "    try:\n"
+        "        with open(os.path.join(folder, 'fill.bin'), 'wb') as fill:\n"
+        "            while written < 4 * DISK_MB * 2**20:\n"
+        "                written += fill.write(chunk)\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "    print('wrote', written, 'to', label)\n",
+        "filled its disk",
+    ),
 }
-SANDBOX_LIMITS = "c.Sandbox.disk_mb = 64\n"
+DISK_MB = 64
+SANDBOX_LIMITS = f"c.Sandbox.disk_mb = {DISK_MB}\n"
 
 
 def with_attack(code):
@@ -114,6 +136,30 @@ def graded_cells(folder, student):
     return [(cell["source"], cell.get("outputs")) for cell in nb["cells"]]
 
 
+class HostFolderWatch(threading.Thread):
+    """Samples, while grading runs, the largest size the kernels' private folders on the host reach."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.largest = 0
+        self.folders = set()
+        self.done = threading.Event()
+
+    def run(self):
+        while not self.done.wait(0.05):
+            size = 0
+            self.folders.update(Path(tempfile.gettempdir()).glob("autograder-kernel-*"))
+            for path in Path(tempfile.gettempdir()).glob("autograder-kernel-*/**/*"):
+                with contextlib.suppress(OSError):
+                    size += path.stat().st_size if path.is_file() else 0
+            self.largest = max(self.largest, size)
+
+    def stop(self):
+        self.done.set()
+        self.join()
+        return self.largest, len(self.folders)
+
+
 def processes_with(marker):
     found = []
     for entry in os.listdir("/proc"):
@@ -136,12 +182,15 @@ def attacked(tmp_path_factory):
     before = {name: (auto_scores(folder, name), record(folder, name)["flags"]) for name in honest}
     graded_before = {name: graded_cells(folder, name) for name in honest}
     for name, (attack, _) in ATTACKS.items():
-        source = attack.replace("COURSE", str(folder)).replace("MARKER", MARKER)
+        source = attack.replace("COURSE", str(folder)).replace("MARKER", MARKER).replace("DISK_MB", str(DISK_MB))
         students.write_submission(folder, name, "basics", with_attack(source))
     course_before = tree_digest(folder)
+    host_folders = HostFolderWatch()
+    host_folders.start()
     code, text = run_cli("--course-dir", str(folder), "grade", "--jobs", "2", "--force")
+    host_folders_largest = host_folders.stop()
     assert code == 0, text
-    return folder, honest, before, graded_before, course_before, text
+    return folder, honest, before, graded_before, course_before, host_folders_largest
 
 
 @pytest.mark.parametrize("attacker", sorted(ATTACKS))
@@ -172,6 +221,21 @@ def test_course_folder_and_honest_grades_are_unchanged(attacked):
         assert (auto_scores(folder, name), record(folder, name)["flags"]) == before[name]
         assert auto_scores(folder, name) == students.AUTO_POINTS
         assert graded_cells(folder, name) == graded_before[name], name
+
+
+def test_writes_where_the_kernels_connection_lives_stay_within_the_disk_cap(attacked):
+    """The kernel's connection file is on the host, read-only to it; its sockets are in its capped /tmp."""
+    folder, *_, (host_folders_largest, host_folders_seen) = attacked
+    graded = json.loads((folder / "autograded" / "connection-fill" / "basics" / "basics.ipynb").read_text())
+    printed = "".join(
+        "".join(output["text"]) for cell in graded["cells"] for output in cell.get("outputs", []) if "text" in output
+    )
+    written = {label: int(size) for size, label in re.findall(r"wrote (\d+) to (\w+)", printed)}
+    assert written.keys() == {"connection", "sockets", "shm", "dev", "root"}, printed
+    assert written["connection"] == written["dev"] == written["root"] == 0, written
+    assert written["sockets"] > 0 and sum(written.values()) <= DISK_MB * 2**20, written
+    assert host_folders_seen >= len(ATTACKS)  # every kernel's private folder was watched
+    assert host_folders_largest < 2**20  # connection files and copies of the submissions' data files
 
 
 def test_no_process_outlives_its_kernel(attacked):

@@ -1,0 +1,19 @@
+"""The watch inside a sandboxed kernel names what student code tried, without naming what the sandbox allows."""
+
+from autograder.kernel_watch import Watch
+
+
+def test_reading_the_course_packages_inside_the_course_folder_is_no_incident():
+    """An editable install leaves the course's packages (and maybe the virtualenv) in the course folder:
+    the sandbox lets the kernel read them, so importing them must not be flagged."""
+    course = "/home/teacher/dogs-course"
+    watch = Watch([course, "/home/teacher"], [f"{course}/course", f"{course}/.venv"])
+    watch.audit("open", (f"{course}/course/train.py", "r", 0))
+    watch.audit("open", (f"{course}/.venv/lib/python3.11/site-packages/numpy/__init__.py", "r", 0))
+    assert watch.noted == []
+    watch.audit("open", (f"{course}/solutions/lesson1_data/lesson1_data.ipynb", "r", 0))
+    watch.audit("open", (f"{course}/course-old/notes.txt", "r", 0))
+    assert watch.noted == [
+        f"tried to reach the course's files ({course}/solutions/lesson1_data/lesson1_data.ipynb)",
+        f"tried to reach the course's files ({course}/course-old/notes.txt)",
+    ]
