@@ -31,7 +31,6 @@ from autograder.cells import (
     is_answer,
     is_test,
 )
-from autograder.time_limits import LIMITS_FILE
 from course_tools.notebooks import (
     DEFAULT_CONFIG,
     LessonRun,
@@ -110,8 +109,6 @@ def make_course_root(destination: Path, root: Path = REPO_ROOT) -> Path:
     """A copy of the course (its nbgrader configuration and ``solutions/``) to release and grade in."""
     destination.mkdir(parents=True, exist_ok=True)
     shutil.copy2(root / CONFIG_FILE, destination / CONFIG_FILE)
-    if (root / LIMITS_FILE).exists():  # the grading limits measured at the last release
-        shutil.copy2(root / LIMITS_FILE, destination / LIMITS_FILE)
     shutil.copytree(
         root / SOURCE_FOLDER,
         destination / SOURCE_FOLDER,
@@ -122,7 +119,8 @@ def make_course_root(destination: Path, root: Path = REPO_ROOT) -> Path:
 
 def release(course_root: Path, lessons: tuple[str, ...] = ()) -> None:
     """``python -m autograder release --skip-timing``: regenerate ``lessons/`` (and the gradebook) in
-    ``course_root``; grading keeps the time limits measured by the course's last release."""
+    ``course_root``. Its grading uses the configuration's own limits, not those measured on the machine
+    that released the course (a slower test machine would time out correct work)."""
     command = [
         sys.executable,
         "-m",
