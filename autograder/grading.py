@@ -33,7 +33,15 @@ from traitlets.config import Configurable
 from autograder.courseroot import Course, CourseError
 from autograder.execution import EVENTS_KEY, SafeExecute
 from autograder.flags import Flag, flag_from_event
-from autograder.gradebook import backup_gradebook, make_lesson_template, merge_graded, record_ungradable, sqlite_path
+from autograder.gradebook import (
+    GradedScores,
+    backup_gradebook,
+    make_lesson_template,
+    merge_graded,
+    read_graded,
+    record_ungradable,
+    sqlite_path,
+)
 from autograder.mark_schemes import show_mark_schemes
 from autograder.records import read_record, write_record
 from autograder.repair import SubmissionRepair
@@ -64,6 +72,7 @@ class Outcome:
     scratch: Path | None = None
     failure: str = ""  # why nothing could be graded; empty when nbgrader graded it
     seconds: float = 0.0
+    scores: GradedScores | None = None  # what nbgrader recorded, when it graded it
 
     @property
     def serious(self) -> bool:
@@ -112,6 +121,12 @@ class Grader:
             self.echo(
                 "the gradebook is on a database server: back it up with its own tools (e.g. pg_dump) before grading"
             )
+        with Gradebook(self.course.db_url, self.course_id) as gradebook:
+            return self.grade_and_merge(gradebook, students, lessons)
+
+    def grade_and_merge(self, gradebook: Gradebook, students: Iterable[str], lessons: Iterable[str]) -> list[Outcome]:
+        """Grade the matching submissions and merge each into ``gradebook`` (the course's, open for
+        the whole run: opening it costs more than a merge) as it finishes."""
         released = self.released_lessons()
         todo, unchanged = [], 0
         for submission in find_submissions(self.course, students, lessons):
@@ -122,7 +137,7 @@ class Grader:
                 )
                 continue
             fingerprint = submission.fingerprint(self.course.release_notebooks(submission.lesson))
-            if not self.force and self.is_current(submission, fingerprint):
+            if not self.force and self.is_current(gradebook, submission, fingerprint):
                 unchanged += 1
                 continue
             todo.append((submission, fingerprint))
@@ -144,11 +159,11 @@ class Grader:
             try:
                 for done, outcome in enumerate(graded, start=1):
                     merge_started = time.monotonic()
-                    self.merge(outcome)
+                    self.merge(gradebook, outcome)
                     self.merge_seconds.append(time.monotonic() - merge_started)
                     shutil.rmtree(outcome.scratch, ignore_errors=True)
                     outcomes.append(outcome)
-                    self.echo(self.progress_line(done, len(todo), outcome))
+                    self.echo(self.progress_line(gradebook, done, len(todo), outcome))
             finally:
                 graded.close()
         return outcomes
@@ -179,15 +194,14 @@ class Grader:
             for process in self.running:
                 os.killpg(process.pid, signal.SIGKILL)
 
-    def is_current(self, submission: Submission, fingerprint: str) -> bool:
+    def is_current(self, gradebook: Gradebook, submission: Submission, fingerprint: str) -> bool:
         record = read_record(self.course, submission.student, submission.lesson)
         if not record or record.get("fingerprint") != fingerprint:
             return False
-        with Gradebook(self.course.db_url, self.course_id) as gradebook:
-            try:
-                gradebook.find_submission(submission.lesson, submission.student)
-            except MissingEntry:
-                return False
+        try:
+            gradebook.find_submission(submission.lesson, submission.student)
+        except MissingEntry:
+            return False
         return True
 
     def repairer(self, lesson: str, path: Path) -> SubmissionRepair:
@@ -208,6 +222,8 @@ class Grader:
             self.prepare_scratch(outcome, template)
             if not outcome.failure:
                 self.run_nbgrader(outcome)
+            if not outcome.failure:
+                self.read_scores(outcome)
         except Exception as error:  # noqa: BLE001 - a broken submission must not stop the run
             outcome.failure = f"the autograder could not grade it: {type(error).__name__}: {error}"
         outcome.seconds = time.monotonic() - started
@@ -302,23 +318,29 @@ class Grader:
             if not any(graded.glob("*.ipynb")):
                 outcome.failure = "nbgrader autograde failed on every notebook"
 
-    def merge(self, outcome: Outcome) -> None:
-        """Record one outcome in the course gradebook, autograded/ and its record file."""
+    def read_scores(self, outcome: Outcome) -> None:
+        """Read what nbgrader recorded in the scratch gradebook into ``outcome.scores``."""
+        submission = outcome.submission
+        scratch_db = f"sqlite:///{outcome.scratch / 'gradebook.db'}"
+        try:
+            outcome.scores = read_graded(scratch_db, self.course_id, submission.lesson, submission.student)
+        except MissingEntry as error:
+            outcome.failure = f"nbgrader recorded no grades ({error})"
+
+    def merge(self, target: Gradebook, outcome: Outcome) -> None:
+        """Record one outcome in the course gradebook ``target``, autograded/ and its record file."""
         submission = outcome.submission
         course_dir = self.course.submission_dir(submission.student, submission.lesson, "autograded")
-        with Gradebook(self.course.db_url, self.course_id) as target:
-            if not outcome.failure:
-                scratch_db = f"sqlite:///{outcome.scratch / 'gradebook.db'}"
-                with Gradebook(scratch_db, self.course_id) as graded:
-                    try:
-                        merge_graded(target, graded, submission.lesson, submission.student, flagged=outcome.serious)
-                    except MissingEntry as error:
-                        target.db.rollback()
-                        outcome.failure = f"nbgrader recorded no grades ({error})"
-            if outcome.failure:
-                record_ungradable(
-                    target, submission.lesson, submission.student, timestamp_of(submission.folder), outcome.failure
-                )
+        if not outcome.failure:
+            try:
+                merge_graded(target, outcome.scores, submission.lesson, submission.student, flagged=outcome.serious)
+            except MissingEntry as error:
+                target.db.rollback()
+                outcome.failure = f"the course gradebook does not match the graded lesson ({error})"
+        if outcome.failure:
+            record_ungradable(
+                target, submission.lesson, submission.student, timestamp_of(submission.folder), outcome.failure
+            )
         replace_folder(outcome.scratch / "autograded" / submission.student / submission.lesson, course_dir)
         write_record(
             self.course,
@@ -330,11 +352,10 @@ class Grader:
             flags=outcome.flags,
         )
 
-    def progress_line(self, done: int, total: int, outcome: Outcome) -> str:
+    def progress_line(self, gradebook: Gradebook, done: int, total: int, outcome: Outcome) -> str:
         submission = outcome.submission
-        with Gradebook(self.course.db_url, self.course_id) as gradebook:
-            graded = gradebook.find_submission(submission.lesson, submission.student)
-            score = f"{graded.score:g}/{graded.max_score:g}"
+        graded = gradebook.find_submission(submission.lesson, submission.student)
+        score = f"{graded.score:g}/{graded.max_score:g}"
         problems = [outcome.failure] if outcome.failure else []
         problems += [flag.code for flag in outcome.flags if flag.serious]
         note = f"  FLAGGED: {'; '.join(problems)}" if problems else ""
