@@ -4,7 +4,7 @@ Each submission becomes one Dask task. The task carries everything its worker ne
 installed course package: the course's configuration and time limits, the lesson's source and
 release notebooks, the lesson-only template gradebook and the submitted files. The worker repairs
 and grades the submission exactly as ``--jobs`` does (``Grader.grade_one``: its own scratch course,
-gradebook and ``nbgrader autograde`` process) and returns the scores nbgrader recorded and the graded files.
+gradebook and autograde process) and returns the scores nbgrader recorded and the graded files.
 The main process merges the results into the course gradebook one submission at a time, so a run
 that is killed, loses a worker (Dask reruns its task elsewhere) or loses its scheduler keeps every
 submission merged so far, and the next run grades only the rest.
@@ -101,7 +101,10 @@ def grade_on_worker(bundle: Files, student: str, lesson: str, submitted: Files, 
         course = Course.load(root / "course")
         grader = Grader(course, echo=lambda line: None)
         submission = Submission(student, lesson, root / "submission")
-        outcome = grader.grade_one(submission, fingerprint, root / "course" / TEMPLATE_FILE, root / "scratch")
+        try:
+            outcome = grader.grade_one(submission, fingerprint, root / "course" / TEMPLATE_FILE, root / "scratch")
+        finally:
+            grader.stop_running()
         result = {}
         for part in RESULT_PARTS:
             if (root / "scratch" / part).exists():

@@ -1,8 +1,9 @@
 """``grade``: repair and autograde every submission, in parallel, losing nothing.
 
-Each submission is graded by a real ``nbgrader autograde`` process in its own scratch course
-folder with its own scratch gradebook (so N of them can run at once), after the autograder has
-repaired the notebook against the release. The main process merges each finished submission
+Each submission is graded by nbgrader's Autograde converter in its own scratch course folder with
+its own scratch gradebook (so N of them can run at once), after the autograder has repaired the
+notebook against the release; each job runs the converter in one long-lived process (see
+autograder.autograde_process), every notebook in a fresh kernel. The main process merges each finished submission
 into the course gradebook in its own commit, then writes the submission's record
 (``autograded/<student>/<lesson>/autograder.json``), so a run stopped midway keeps everything
 already merged and a second run only regrades what changed.
@@ -12,9 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -30,6 +29,7 @@ from nbgrader.utils import parse_utc
 from traitlets import Integer
 from traitlets.config import Configurable
 
+from autograder.autograde_process import AutogradeProcess, AutogradeProcessDied, grade_request
 from autograder.courseroot import Course, CourseError
 from autograder.execution import EVENTS_KEY, SafeExecute
 from autograder.flags import Flag, flag_from_event
@@ -102,7 +102,8 @@ class Grader:
         self.kill_grace = GradingRun(config=course.config).kill_grace_seconds
         self.sandbox = Sandbox(config=course.config)
         self.repairers = {}
-        self.running = set()
+        self.job = threading.local()  # each job thread's AutogradeProcess
+        self.running = set()  # every job's AutogradeProcess
         self.running_lock = threading.Lock()
         self.merge_seconds: list[float] = []  # how long merging each outcome took (the benchmark reports it)
 
@@ -189,10 +190,22 @@ class Grader:
                 self.stop_running()
 
     def stop_running(self) -> None:
-        """Kill the nbgrader processes still grading (the run is being interrupted)."""
+        """Kill the autograde processes, with whatever they are still grading (the run is over or
+        being interrupted)."""
         with self.running_lock:
             for process in self.running:
-                os.killpg(process.pid, signal.SIGKILL)
+                process.kill()
+            self.running.clear()
+
+    def autograde_process(self) -> AutogradeProcess:
+        """This job thread's autograde process."""
+        process = getattr(self.job, "process", None)
+        if process is None:
+            env = {**os.environ, COURSE_ROOT_VARIABLE: str(self.course.root)}
+            process = self.job.process = AutogradeProcess(self.course.root, env)
+            with self.running_lock:
+                self.running.add(process)
+        return process
 
     def is_current(self, gradebook: Gradebook, submission: Submission, fingerprint: str) -> bool:
         record = read_record(self.course, submission.student, submission.lesson)
@@ -261,57 +274,32 @@ class Grader:
             outcome.failure = "no readable notebook was submitted"
 
     def run_nbgrader(self, outcome: Outcome) -> None:
-        """Run ``nbgrader autograde`` on the scratch folder, with a hard time limit."""
+        """Autograde the scratch folder with nbgrader (in this job's autograde process), with a hard time limit."""
         submission = outcome.submission
         notebooks = len(self.course.release_notebooks(submission.lesson))
         limits = lesson_limits(self.course, submission.lesson)
         notebook_limit = limits.notebook if limits else self.notebook_time_limit
         hard_limit = notebook_limit * notebooks + self.kill_grace if notebook_limit else None
-        command = [
-            sys.executable,
-            "-m",
-            "nbgrader",
-            "autograde",
-            submission.lesson,
-            "--student",
-            submission.student,
-            "--force",
-            f"--course-dir={outcome.scratch}",
-            f"--CourseDirectory.db_url=sqlite:///{outcome.scratch / 'gradebook.db'}",
-            *(limits.nbgrader_arguments() if limits else []),
-        ]
-        log_path = outcome.scratch / "nbgrader.log"
-        with open(log_path, "wb") as log:
-            with self.running_lock:
-                process = subprocess.Popen(
-                    command,
-                    cwd=self.course.root,
-                    env={**os.environ, COURSE_ROOT_VARIABLE: str(self.course.root)},
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-                self.running.add(process)
-            try:
-                process.wait(timeout=hard_limit)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-                outcome.failure = (
-                    f"nbgrader was stopped after {hard_limit} s (the kernel hung "
-                    "beyond the per-cell and per-notebook limits)"
-                )
-                return
-            finally:
-                with self.running_lock:
-                    self.running.discard(process)
+        request = grade_request(
+            outcome.scratch, submission.lesson, submission.student, limits.nbgrader_arguments() if limits else []
+        )
+        try:
+            error = self.autograde_process().autograde(request, timeout=hard_limit)
+        except subprocess.TimeoutExpired:
+            outcome.failure = (
+                f"nbgrader was stopped after {hard_limit} s (the kernel hung "
+                "beyond the per-cell and per-notebook limits)"
+            )
+            return
+        except AutogradeProcessDied as died:
+            error = str(died)
         graded = outcome.scratch / "autograded" / submission.student / submission.lesson
         for path in sorted(graded.glob("*.ipynb")):
             events = nbformat.read(path, as_version=4).metadata.get(EVENTS_KEY, {}).get("events", [])
             outcome.flags += [flag_from_event(event) for event in events]
             show_mark_schemes(path, self.course.folder("source") / submission.lesson / path.name)
-        if process.returncode != 0:
-            tail = log_path.read_text(errors="replace").strip().splitlines()[-3:]
+        if error:
+            tail = [error] + (outcome.scratch / "nbgrader.log").read_text(errors="replace").strip().splitlines()[-2:]
             outcome.flags.append(
                 Flag("nbgrader-error", "nbgrader autograde reported an error: " + " / ".join(tail), serious=True)
             )
