@@ -67,7 +67,10 @@ class AutogradeProcess:
         return json.loads(line)["error"]
 
     def died(self) -> AutogradeProcessDied:
-        self.kill()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.kill()
         return AutogradeProcessDied(f"the autograde process exited with code {self.process.returncode}")
 
     def kill(self) -> None:
