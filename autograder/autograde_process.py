@@ -25,8 +25,6 @@ import sys
 import traceback
 from pathlib import Path
 
-NO_REPLY = ""  # what ``read_reply`` returns when the process exited without replying
-
 
 class AutogradeProcessDied(Exception):
     """The autograde process exited or broke its pipe while grading a submission."""
