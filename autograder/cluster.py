@@ -4,7 +4,7 @@ Each submission becomes one Dask task. The task carries everything its worker ne
 installed course package: the course's configuration and time limits, the lesson's source and
 release notebooks, the lesson-only template gradebook and the submitted files. The worker repairs
 and grades the submission exactly as ``--jobs`` does (``Grader.grade_one``: its own scratch course,
-gradebook and ``nbgrader autograde`` process) and returns the scratch gradebook and graded files.
+gradebook and autograde process) and returns the scores nbgrader recorded and the graded files.
 The main process merges the results into the course gradebook one submission at a time, so a run
 that is killed, loses a worker (Dask reruns its task elsewhere) or loses its scheduler keeps every
 submission merged so far, and the next run grades only the rest.
@@ -23,13 +23,14 @@ from traitlets.config import Configurable
 
 from autograder.courseroot import CONFIG_FILE, Course, CourseError
 from autograder.flags import Flag
+from autograder.gradebook import GradedScores
 from autograder.grading import TIMESTAMP_FILE, Grader, Outcome
 from autograder.records import RECORD_FILE
 from autograder.submission import Submission
 from autograder.time_limits import LIMITS_FILE
 
 TEMPLATE_FILE = "gradebook.template.db"
-RESULT_PARTS = ("gradebook.db", "autograded", "nbgrader.log")
+RESULT_PARTS = ("autograded", "nbgrader.log")
 Files = dict[str, bytes]  # relative path -> content
 
 
@@ -92,7 +93,7 @@ def submission_files(submission: Submission) -> Files:
 
 def grade_on_worker(bundle: Files, student: str, lesson: str, submitted: Files, fingerprint: str) -> dict:
     """Run on a Dask worker: grade one submission in a temporary course built from ``bundle``;
-    return the outcome and the scratch files the main process merges."""
+    return the outcome (with its scores) and the graded files the main process merges."""
     with tempfile.TemporaryDirectory(prefix="autograder-worker-") as folder:
         root = Path(folder)
         write_tree(bundle, root / "course")
@@ -100,7 +101,10 @@ def grade_on_worker(bundle: Files, student: str, lesson: str, submitted: Files, 
         course = Course.load(root / "course")
         grader = Grader(course, echo=lambda line: None)
         submission = Submission(student, lesson, root / "submission")
-        outcome = grader.grade_one(submission, fingerprint, root / "course" / TEMPLATE_FILE, root / "scratch")
+        try:
+            outcome = grader.grade_one(submission, fingerprint, root / "course" / TEMPLATE_FILE, root / "scratch")
+        finally:
+            grader.stop_running()
         result = {}
         for part in RESULT_PARTS:
             if (root / "scratch" / part).exists():
@@ -109,6 +113,7 @@ def grade_on_worker(bundle: Files, student: str, lesson: str, submitted: Files, 
             "failure": outcome.failure,
             "flags": [flag.as_dict() for flag in outcome.flags],
             "seconds": outcome.seconds,
+            "scores": outcome.scores.as_dict() if outcome.scores else None,
             "files": result,
             "worker": socket.gethostname(),
         }
@@ -185,6 +190,7 @@ class ClusterGrader(Grader):
                 outcome = Outcome(submission, fingerprint, scratch=scratch, failure=result["failure"])
                 outcome.flags = [Flag.from_dict(flag) for flag in result["flags"]]
                 outcome.seconds = result["seconds"]
+                outcome.scores = GradedScores.from_dict(result["scores"]) if result["scores"] else None
                 finished += 1
                 yield outcome
         finally:

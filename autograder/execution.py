@@ -180,6 +180,7 @@ class SafeExecute(Execute):
         self.events = []
         self._clean_cells = []
         self._deadline = None
+        self._notebook_limit_binds = False  # whether the running cell's timeout is the notebook's remaining time
         self._output_chars = 0
         self._output_truncated = False
 
@@ -310,10 +311,19 @@ class SafeExecute(Execute):
 
     def _get_timeout(self, cell: NotebookNode | None) -> int | None:
         timeout = super()._get_timeout(cell)  # cell None: code the autograder runs (restore, replay)
+        self._notebook_limit_binds = False
         if self._deadline is None:
             return timeout
         remaining = max(1, int(self._deadline - monotonic()))
+        self._notebook_limit_binds = timeout is None or remaining < timeout
         return remaining if timeout is None else min(timeout, remaining)
+
+    def timeout_message(self, cell: NotebookNode) -> str:
+        """Why the cell that just timed out was interrupted: the notebook's limit when its remaining
+        time was shorter than the cell limit (``_get_timeout`` ran as the cell started), else the cell's."""
+        if self._notebook_limit_binds:
+            return f"the cell ran past the notebook's time limit ({self.notebook_time_limit} s) and was interrupted"
+        return f"the cell ran past its time limit ({super()._get_timeout(cell)} s) and was interrupted"
 
     async def async_execute_cell(
         self, cell: NotebookNode, cell_index: int, execution_count: int | None = None, store_history: bool = True
@@ -361,13 +371,12 @@ class SafeExecute(Execute):
             self._clean_cells.append(kwargs["cell"].source)
             return
         if ename == self.error_on_timeout.get("ename"):
-            if self._deadline is not None and monotonic() >= self._deadline - 1:  # the notebook's limit cut it short
-                message = f"the notebook's time limit ({self.notebook_time_limit} s) ran out in this cell (interrupted)"
-            else:
-                message = (
-                    f"the cell ran past its time limit ({super()._get_timeout(kwargs['cell'])} s) and was interrupted"
-                )
-            self.record(kwargs["cell"], kwargs["cell_index"], "timeout", message)
+            self.record(
+                kwargs["cell"],
+                kwargs["cell_index"],
+                "timeout",
+                self.timeout_message(kwargs["cell"]),
+            )
         elif ename == "MemoryError":
             self.record(
                 kwargs["cell"],

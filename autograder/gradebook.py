@@ -9,10 +9,11 @@ one submission at a time, each in its own commit.
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 
-from nbgrader.api import Gradebook
+from nbgrader.api import Gradebook, MissingEntry
 from sqlalchemy.engine import make_url
 
 
@@ -69,23 +70,80 @@ def make_lesson_template(db_url: str, course_id: str, lesson: str, path: Path) -
     return path
 
 
-def merge_graded(target: Gradebook, graded: Gradebook, lesson: str, student: str, flagged: bool) -> None:
-    """Copy one student's autograded scores and comments for ``lesson`` from the scratch
-    gradebook ``graded`` into ``target``, keeping manual grades, and commit."""
-    result = graded.find_submission(lesson, student)
+@dataclass
+class NotebookScores:
+    """What nbgrader recorded for one graded notebook: its late penalty, auto scores and comments by cell name."""
+
+    late_penalty: float | None
+    grades: dict[str, float | None]
+    comments: dict[str, str | None]
+
+
+@dataclass
+class GradedScores:
+    """What nbgrader recorded for one submission in its scratch gradebook. Read where the submission
+    was graded (in parallel, or on a cluster worker), so the serial merge touches one database only."""
+
+    timestamp: datetime | None
+    notebooks: dict[str, NotebookScores]
+
+    def as_dict(self) -> dict:
+        """Plain data (for a Dask result); ``from_dict`` reads it back."""
+        return {
+            "timestamp": self.timestamp.isoformat() if self.timestamp else None,
+            "notebooks": {name: asdict(notebook) for name, notebook in self.notebooks.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> GradedScores:
+        timestamp = datetime.fromisoformat(data["timestamp"]) if data["timestamp"] else None
+        return cls(timestamp, {name: NotebookScores(**notebook) for name, notebook in data["notebooks"].items()})
+
+
+def read_graded(db_url: str, course_id: str, lesson: str, student: str) -> GradedScores:
+    """The scores nbgrader recorded for ``student``'s ``lesson`` in the gradebook at ``db_url``;
+    raises MissingEntry when it recorded none."""
+    with Gradebook(db_url, course_id) as graded:
+        result = graded.find_submission(lesson, student)
+        return GradedScores(
+            result.timestamp,
+            {
+                notebook.name: NotebookScores(
+                    notebook.late_submission_penalty,
+                    {grade.name: grade.auto_score for grade in notebook.grades},
+                    {comment.name: comment.auto_comment for comment in notebook.comments},
+                )
+                for notebook in result.notebooks
+            },
+        )
+
+
+def merge_graded(target: Gradebook, scores: GradedScores, lesson: str, student: str, flagged: bool) -> None:
+    """Copy one student's autograded ``scores`` for ``lesson`` into ``target``, keeping manual
+    grades, and commit. Raises MissingEntry when ``target`` lacks a notebook or cell that was graded."""
     target.update_or_create_student(student)
-    target.update_or_create_submission(lesson, student, timestamp=result.timestamp)
-    for notebook in result.notebooks:
-        submitted = target.find_submission_notebook(notebook.name, lesson, student)
-        submitted.late_submission_penalty = notebook.late_submission_penalty
-        submitted.flagged = submitted.flagged or flagged
-        for grade in notebook.grades:
-            kept = target.find_grade(grade.name, notebook.name, lesson, student)
-            kept.auto_score = grade.auto_score
-            kept.needs_manual_grade = kept.manual_score is not None or grade.auto_score is None
-        for comment in notebook.comments:
-            target.find_comment(comment.name, notebook.name, lesson, student).auto_comment = comment.auto_comment
+    submission = target.update_or_create_submission(lesson, student, timestamp=scores.timestamp)
+    submitted = {notebook.name: notebook for notebook in submission.notebooks}
+    for name, graded in scores.notebooks.items():
+        notebook = named(submitted, name, f"submitted notebook of {lesson}")
+        notebook.late_submission_penalty = graded.late_penalty
+        notebook.flagged = notebook.flagged or flagged
+        grades = {grade.name: grade for grade in notebook.grades}
+        for cell, auto_score in graded.grades.items():
+            kept = named(grades, cell, f"grade in {name}")
+            kept.auto_score = auto_score
+            kept.needs_manual_grade = kept.manual_score is not None or auto_score is None
+        comments = {comment.name: comment for comment in notebook.comments}
+        for cell, auto_comment in graded.comments.items():
+            named(comments, cell, f"comment in {name}").auto_comment = auto_comment
     target.db.commit()
+
+
+def named(found: dict, name: str, what: str):
+    """``found[name]``, or MissingEntry naming what is missing."""
+    if name not in found:
+        raise MissingEntry(f"No such {what}: {name}")
+    return found[name]
 
 
 def record_ungradable(target: Gradebook, lesson: str, student: str, timestamp: datetime | None, reason: str) -> None:

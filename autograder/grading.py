@@ -1,8 +1,9 @@
 """``grade``: repair and autograde every submission, in parallel, losing nothing.
 
-Each submission is graded by a real ``nbgrader autograde`` process in its own scratch course
-folder with its own scratch gradebook (so N of them can run at once), after the autograder has
-repaired the notebook against the release. The main process merges each finished submission
+Each submission is graded by nbgrader's Autograde converter in its own scratch course folder with
+its own scratch gradebook (so N of them can run at once), after the autograder has repaired the
+notebook against the release; each job runs the converter in one long-lived process (see
+autograder.autograde_process), every notebook in a fresh kernel. The main process merges each finished submission
 into the course gradebook in its own commit, then writes the submission's record
 (``autograded/<student>/<lesson>/autograder.json``), so a run stopped midway keeps everything
 already merged and a second run only regrades what changed.
@@ -12,9 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -30,10 +29,19 @@ from nbgrader.utils import parse_utc
 from traitlets import Integer
 from traitlets.config import Configurable
 
+from autograder.autograde_process import AutogradeProcess, AutogradeProcessDied, grade_request
 from autograder.courseroot import Course, CourseError
 from autograder.execution import EVENTS_KEY, SafeExecute
 from autograder.flags import Flag, flag_from_event
-from autograder.gradebook import backup_gradebook, make_lesson_template, merge_graded, record_ungradable, sqlite_path
+from autograder.gradebook import (
+    GradedScores,
+    backup_gradebook,
+    make_lesson_template,
+    merge_graded,
+    read_graded,
+    record_ungradable,
+    sqlite_path,
+)
 from autograder.mark_schemes import show_mark_schemes
 from autograder.records import read_record, write_record
 from autograder.repair import SubmissionRepair
@@ -64,6 +72,7 @@ class Outcome:
     scratch: Path | None = None
     failure: str = ""  # why nothing could be graded; empty when nbgrader graded it
     seconds: float = 0.0
+    scores: GradedScores | None = None  # what nbgrader recorded, when it graded it
 
     @property
     def serious(self) -> bool:
@@ -93,7 +102,8 @@ class Grader:
         self.kill_grace = GradingRun(config=course.config).kill_grace_seconds
         self.sandbox = Sandbox(config=course.config)
         self.repairers = {}
-        self.running = set()
+        self.job = threading.local()  # each job thread's AutogradeProcess
+        self.running = set()  # every job's AutogradeProcess
         self.running_lock = threading.Lock()
         self.merge_seconds: list[float] = []  # how long merging each outcome took (the benchmark reports it)
 
@@ -112,6 +122,12 @@ class Grader:
             self.echo(
                 "the gradebook is on a database server: back it up with its own tools (e.g. pg_dump) before grading"
             )
+        with Gradebook(self.course.db_url, self.course_id) as gradebook:
+            return self.grade_and_merge(gradebook, students, lessons)
+
+    def grade_and_merge(self, gradebook: Gradebook, students: Iterable[str], lessons: Iterable[str]) -> list[Outcome]:
+        """Grade the matching submissions and merge each into ``gradebook`` (the course's, open for
+        the whole run: opening it costs more than a merge) as it finishes."""
         released = self.released_lessons()
         todo, unchanged = [], 0
         for submission in find_submissions(self.course, students, lessons):
@@ -122,7 +138,7 @@ class Grader:
                 )
                 continue
             fingerprint = submission.fingerprint(self.course.release_notebooks(submission.lesson))
-            if not self.force and self.is_current(submission, fingerprint):
+            if not self.force and self.is_current(gradebook, submission, fingerprint):
                 unchanged += 1
                 continue
             todo.append((submission, fingerprint))
@@ -144,11 +160,11 @@ class Grader:
             try:
                 for done, outcome in enumerate(graded, start=1):
                     merge_started = time.monotonic()
-                    self.merge(outcome)
+                    self.merge(gradebook, outcome)
                     self.merge_seconds.append(time.monotonic() - merge_started)
                     shutil.rmtree(outcome.scratch, ignore_errors=True)
                     outcomes.append(outcome)
-                    self.echo(self.progress_line(done, len(todo), outcome))
+                    self.echo(self.progress_line(gradebook, done, len(todo), outcome))
             finally:
                 graded.close()
         return outcomes
@@ -174,20 +190,31 @@ class Grader:
                 self.stop_running()
 
     def stop_running(self) -> None:
-        """Kill the nbgrader processes still grading (the run is being interrupted)."""
+        """Kill the autograde processes, with whatever they are still grading (the run is over or
+        being interrupted)."""
         with self.running_lock:
             for process in self.running:
-                os.killpg(process.pid, signal.SIGKILL)
+                process.kill()
+            self.running.clear()
 
-    def is_current(self, submission: Submission, fingerprint: str) -> bool:
+    def autograde_process(self) -> AutogradeProcess:
+        """This job thread's autograde process."""
+        process = getattr(self.job, "process", None)
+        if process is None:
+            env = {**os.environ, COURSE_ROOT_VARIABLE: str(self.course.root)}
+            process = self.job.process = AutogradeProcess(self.course.root, env)
+            with self.running_lock:
+                self.running.add(process)
+        return process
+
+    def is_current(self, gradebook: Gradebook, submission: Submission, fingerprint: str) -> bool:
         record = read_record(self.course, submission.student, submission.lesson)
         if not record or record.get("fingerprint") != fingerprint:
             return False
-        with Gradebook(self.course.db_url, self.course_id) as gradebook:
-            try:
-                gradebook.find_submission(submission.lesson, submission.student)
-            except MissingEntry:
-                return False
+        try:
+            gradebook.find_submission(submission.lesson, submission.student)
+        except MissingEntry:
+            return False
         return True
 
     def repairer(self, lesson: str, path: Path) -> SubmissionRepair:
@@ -208,6 +235,8 @@ class Grader:
             self.prepare_scratch(outcome, template)
             if not outcome.failure:
                 self.run_nbgrader(outcome)
+            if not outcome.failure:
+                self.read_scores(outcome)
         except Exception as error:  # noqa: BLE001 - a broken submission must not stop the run
             outcome.failure = f"the autograder could not grade it: {type(error).__name__}: {error}"
         outcome.seconds = time.monotonic() - started
@@ -245,80 +274,61 @@ class Grader:
             outcome.failure = "no readable notebook was submitted"
 
     def run_nbgrader(self, outcome: Outcome) -> None:
-        """Run ``nbgrader autograde`` on the scratch folder, with a hard time limit."""
+        """Autograde the scratch folder with nbgrader (in this job's autograde process), with a hard time limit."""
         submission = outcome.submission
         notebooks = len(self.course.release_notebooks(submission.lesson))
         limits = lesson_limits(self.course, submission.lesson)
         notebook_limit = limits.notebook if limits else self.notebook_time_limit
         hard_limit = notebook_limit * notebooks + self.kill_grace if notebook_limit else None
-        command = [
-            sys.executable,
-            "-m",
-            "nbgrader",
-            "autograde",
-            submission.lesson,
-            "--student",
-            submission.student,
-            "--force",
-            f"--course-dir={outcome.scratch}",
-            f"--CourseDirectory.db_url=sqlite:///{outcome.scratch / 'gradebook.db'}",
-            *(limits.nbgrader_arguments() if limits else []),
-        ]
-        log_path = outcome.scratch / "nbgrader.log"
-        with open(log_path, "wb") as log:
-            with self.running_lock:
-                process = subprocess.Popen(
-                    command,
-                    cwd=self.course.root,
-                    env={**os.environ, COURSE_ROOT_VARIABLE: str(self.course.root)},
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-                self.running.add(process)
-            try:
-                process.wait(timeout=hard_limit)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-                outcome.failure = (
-                    f"nbgrader was stopped after {hard_limit} s (the kernel hung "
-                    "beyond the per-cell and per-notebook limits)"
-                )
-                return
-            finally:
-                with self.running_lock:
-                    self.running.discard(process)
+        request = grade_request(
+            outcome.scratch, submission.lesson, submission.student, limits.nbgrader_arguments() if limits else []
+        )
+        try:
+            error = self.autograde_process().autograde(request, timeout=hard_limit)
+        except subprocess.TimeoutExpired:
+            outcome.failure = (
+                f"nbgrader was stopped after {hard_limit} s (the kernel hung "
+                "beyond the per-cell and per-notebook limits)"
+            )
+            return
+        except AutogradeProcessDied as died:
+            error = str(died)
         graded = outcome.scratch / "autograded" / submission.student / submission.lesson
         for path in sorted(graded.glob("*.ipynb")):
             events = nbformat.read(path, as_version=4).metadata.get(EVENTS_KEY, {}).get("events", [])
             outcome.flags += [flag_from_event(event) for event in events]
             show_mark_schemes(path, self.course.folder("source") / submission.lesson / path.name)
-        if process.returncode != 0:
-            tail = log_path.read_text(errors="replace").strip().splitlines()[-3:]
+        if error:
+            tail = [error] + (outcome.scratch / "nbgrader.log").read_text(errors="replace").strip().splitlines()[-2:]
             outcome.flags.append(
                 Flag("nbgrader-error", "nbgrader autograde reported an error: " + " / ".join(tail), serious=True)
             )
             if not any(graded.glob("*.ipynb")):
                 outcome.failure = "nbgrader autograde failed on every notebook"
 
-    def merge(self, outcome: Outcome) -> None:
-        """Record one outcome in the course gradebook, autograded/ and its record file."""
+    def read_scores(self, outcome: Outcome) -> None:
+        """Read what nbgrader recorded in the scratch gradebook into ``outcome.scores``."""
+        submission = outcome.submission
+        scratch_db = f"sqlite:///{outcome.scratch / 'gradebook.db'}"
+        try:
+            outcome.scores = read_graded(scratch_db, self.course_id, submission.lesson, submission.student)
+        except MissingEntry as error:
+            outcome.failure = f"nbgrader recorded no grades ({error})"
+
+    def merge(self, target: Gradebook, outcome: Outcome) -> None:
+        """Record one outcome in the course gradebook ``target``, autograded/ and its record file."""
         submission = outcome.submission
         course_dir = self.course.submission_dir(submission.student, submission.lesson, "autograded")
-        with Gradebook(self.course.db_url, self.course_id) as target:
-            if not outcome.failure:
-                scratch_db = f"sqlite:///{outcome.scratch / 'gradebook.db'}"
-                with Gradebook(scratch_db, self.course_id) as graded:
-                    try:
-                        merge_graded(target, graded, submission.lesson, submission.student, flagged=outcome.serious)
-                    except MissingEntry as error:
-                        target.db.rollback()
-                        outcome.failure = f"nbgrader recorded no grades ({error})"
-            if outcome.failure:
-                record_ungradable(
-                    target, submission.lesson, submission.student, timestamp_of(submission.folder), outcome.failure
-                )
+        if not outcome.failure:
+            try:
+                merge_graded(target, outcome.scores, submission.lesson, submission.student, flagged=outcome.serious)
+            except MissingEntry as error:
+                target.db.rollback()
+                outcome.failure = f"the course gradebook does not match the graded lesson ({error})"
+        if outcome.failure:
+            record_ungradable(
+                target, submission.lesson, submission.student, timestamp_of(submission.folder), outcome.failure
+            )
         replace_folder(outcome.scratch / "autograded" / submission.student / submission.lesson, course_dir)
         write_record(
             self.course,
@@ -330,11 +340,10 @@ class Grader:
             flags=outcome.flags,
         )
 
-    def progress_line(self, done: int, total: int, outcome: Outcome) -> str:
+    def progress_line(self, gradebook: Gradebook, done: int, total: int, outcome: Outcome) -> str:
         submission = outcome.submission
-        with Gradebook(self.course.db_url, self.course_id) as gradebook:
-            graded = gradebook.find_submission(submission.lesson, submission.student)
-            score = f"{graded.score:g}/{graded.max_score:g}"
+        graded = gradebook.find_submission(submission.lesson, submission.student)
+        score = f"{graded.score:g}/{graded.max_score:g}"
         problems = [outcome.failure] if outcome.failure else []
         problems += [flag.code for flag in outcome.flags if flag.serious]
         note = f"  FLAGGED: {'; '.join(problems)}" if problems else ""
