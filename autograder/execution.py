@@ -20,6 +20,7 @@ import ast
 import asyncio
 import copy
 import hmac
+import math
 import os
 import re
 import secrets
@@ -149,6 +150,16 @@ class LimitedKernelManager(AsyncKernelManager):
             shutil.rmtree(self.private, ignore_errors=True)
 
 
+# The time limits stretch with the machine's load up to this factor (SafeExecute.stretch_with_load).
+MAX_LOAD_STRETCH = 4.0
+
+
+def load_stretch() -> float:
+    """How much slower than an idle machine this one runs now: its 1-minute load average per core,
+    between 1 and MAX_LOAD_STRETCH."""
+    return min(MAX_LOAD_STRETCH, max(1.0, os.getloadavg()[0] / (os.cpu_count() or 1)))
+
+
 class SafeExecute(Execute):
     """nbgrader's Execute with memory, time and output limits and kernel recovery."""
 
@@ -162,6 +173,12 @@ class SafeExecute(Execute):
         help="Characters of stream/display output kept per cell (0: no limit).",
     ).tag(config=True)
     kernel_env = Dict({}, help="Environment variables added to the kernel's environment.").tag(config=True)
+    stretch_with_load = Bool(
+        True,
+        help="Multiply the per-cell and per-notebook time limits by the machine's load per core (1-minute "
+        "load average, between 1 and 4): limits are measured on an idle machine, and correct work must not "
+        "time out on a busy one.",
+    ).tag(config=True)
     skip_after_last_test = Bool(
         True,
         help="Leave unrun the code cells after the last test cell that are not answers (training runs, plots, "
@@ -179,7 +196,8 @@ class SafeExecute(Execute):
         super().__init__(**kwargs)
         self.events = []
         self._clean_cells = []
-        self._deadline = None
+        self._started = None
+        self._stretch = 1.0
         self._notebook_limit_binds = False  # whether the running cell's timeout is the notebook's remaining time
         self._output_chars = 0
         self._output_truncated = False
@@ -187,7 +205,8 @@ class SafeExecute(Execute):
     def preprocess(self, nb: NotebookNode, resources: dict | None = None, km: Any = None) -> tuple[NotebookNode, dict]:
         self.events = []
         self._clean_cells = []
-        self._deadline = None  # set once the first kernel is up: starting it is not the notebook's time
+        self._started = None  # set once the first kernel is up: starting it is not the notebook's time
+        self._stretch = 1.0
         self._last_test = max((index for index, cell in enumerate(nb.cells) if is_test(cell)), default=-1)
         try:
             return super().preprocess(nb, resources, km)
@@ -227,8 +246,8 @@ class SafeExecute(Execute):
         reply = await self._run_silently(install)
         if reply["content"]["status"] != "ok":
             raise RuntimeError(f"the test guard could not be installed: {reply['content'].get('evalue')}")
-        if self._deadline is None and self.notebook_time_limit:
-            self._deadline = monotonic() + self.notebook_time_limit
+        if self._started is None and self.notebook_time_limit:
+            self._started = monotonic()
         return kc
 
     start_new_kernel_client = run_sync(async_start_new_kernel_client)
@@ -309,21 +328,40 @@ class SafeExecute(Execute):
         await self.async_start_new_kernel()
         await self.async_start_new_kernel_client()
 
-    def _get_timeout(self, cell: NotebookNode | None) -> int | None:
+    def _cell_limit(self, cell: NotebookNode | None) -> int | None:
+        """The cell's time limit, stretched by the load."""
         timeout = super()._get_timeout(cell)  # cell None: code the autograder runs (restore, replay)
+        return None if timeout is None else math.ceil(timeout * self._stretch)
+
+    def _notebook_limit(self) -> int:
+        """The notebook's time limit, stretched by the load."""
+        return math.ceil(self.notebook_time_limit * self._stretch)
+
+    def _past_deadline(self) -> bool:
+        return self._started is not None and monotonic() >= self._started + self._notebook_limit()
+
+    def _get_timeout(self, cell: NotebookNode | None) -> int | None:
+        if self.stretch_with_load:  # the highest load seen in this notebook so far
+            self._stretch = max(self._stretch, load_stretch())
+        timeout = self._cell_limit(cell)
         self._notebook_limit_binds = False
-        if self._deadline is None:
+        if self._started is None:
             return timeout
-        remaining = max(1, int(self._deadline - monotonic()))
+        remaining = max(1, int(self._started + self._notebook_limit() - monotonic()))
         self._notebook_limit_binds = timeout is None or remaining < timeout
         return remaining if timeout is None else min(timeout, remaining)
+
+    def _limit_text(self, seconds: int | None) -> str:
+        stretched = f", x{self._stretch:.1f} for the machine's load" if self._stretch > 1 else ""
+        return f"{seconds} s{stretched}"
 
     def timeout_message(self, cell: NotebookNode) -> str:
         """Why the cell that just timed out was interrupted: the notebook's limit when its remaining
         time was shorter than the cell limit (``_get_timeout`` ran as the cell started), else the cell's."""
         if self._notebook_limit_binds:
-            return f"the cell ran past the notebook's time limit ({self.notebook_time_limit} s) and was interrupted"
-        return f"the cell ran past its time limit ({super()._get_timeout(cell)} s) and was interrupted"
+            limit = self._limit_text(self._notebook_limit())
+            return f"the cell ran past the notebook's time limit ({limit}) and was interrupted"
+        return f"the cell ran past its time limit ({self._limit_text(self._cell_limit(cell))}) and was interrupted"
 
     async def async_execute_cell(
         self, cell: NotebookNode, cell_index: int, execution_count: int | None = None, store_history: bool = True
@@ -333,8 +371,9 @@ class SafeExecute(Execute):
         if self.skip_after_last_test and cell_index > self._last_test and not is_answer(cell):
             cell.outputs = []
             return cell
-        if self._deadline is not None and monotonic() >= self._deadline:
-            message = f"not run: the notebook's time limit ({self.notebook_time_limit} s) was used up by earlier cells"
+        if self._past_deadline():
+            limit = self._limit_text(self._notebook_limit())
+            message = f"not run: the notebook's time limit ({limit}) was used up by earlier cells"
             cell.outputs = [error_output("NotebookTimeLimit", message)]
             self.record(cell, cell_index, "time-limit", message)
             return cell

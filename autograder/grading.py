@@ -11,6 +11,7 @@ already merged and a second run only regrades what changed.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import subprocess
@@ -31,7 +32,7 @@ from traitlets.config import Configurable
 
 from autograder.autograde_process import AutogradeProcess, AutogradeProcessDied, grade_request
 from autograder.courseroot import Course, CourseError
-from autograder.execution import EVENTS_KEY, SafeExecute
+from autograder.execution import EVENTS_KEY, MAX_LOAD_STRETCH, SafeExecute
 from autograder.flags import Flag, flag_from_event
 from autograder.gradebook import (
     GradedScores,
@@ -279,7 +280,10 @@ class Grader:
         notebooks = len(self.course.release_notebooks(submission.lesson))
         limits = lesson_limits(self.course, submission.lesson)
         notebook_limit = limits.notebook if limits else self.notebook_time_limit
-        hard_limit = notebook_limit * notebooks + self.kill_grace if notebook_limit else None
+        # the kernels' limits stretch with the load (SafeExecute.stretch_with_load), so this one does too
+        hard_limit = (
+            math.ceil(notebook_limit * MAX_LOAD_STRETCH) * notebooks + self.kill_grace if notebook_limit else None
+        )
         request = grade_request(
             outcome.scratch, submission.lesson, submission.student, limits.nbgrader_arguments() if limits else []
         )

@@ -28,6 +28,7 @@ c.SafeExecute.notebook_time_limit = 90
 c.TimeLimits.cell_floor_seconds = 5
 c.TimeLimits.notebook_floor_seconds = 90
 c.SafeExecute.memory_limit_mb = 1024
+c.SafeExecute.stretch_with_load = False
 c.SafeExecute.max_output_chars = 20000
 c.GradingRun.kill_grace_seconds = 60
 """

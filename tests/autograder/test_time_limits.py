@@ -7,6 +7,7 @@ import shutil
 import nbformat
 import pytest
 
+from autograder import execution
 from autograder.courseroot import Course, CourseError
 from autograder.time_limits import LIMITS_FILE, TimeLimits, derive_limits, lesson_limits, measure_notebook
 from tests import graded_course
@@ -71,3 +72,28 @@ def test_code_after_the_last_test_is_not_run_by_grading_nor_timed(tmp_path):
     measured = measure_notebook(course, path)
     assert "add-tests" in measured and "normalise-tests" in measured
     assert "demo" not in measured, "a cell after the last test that is no answer is left unrun"
+
+
+def test_limits_stretch_with_the_load_and_say_so(monkeypatch):
+    """Limits measured on an idle machine stretch by the load per core (1 to 4), for the cell and the notebook."""
+    cores = 2
+    monkeypatch.setattr(execution.os, "cpu_count", lambda: cores)
+    executor = execution.SafeExecute(timeout=10, notebook_time_limit=20)
+    cell = nbformat.v4.new_code_cell("pass")
+    monkeypatch.setattr(execution.os, "getloadavg", lambda: (1.0, 1.0, 1.0))
+    assert executor._get_timeout(cell) == 10
+    assert executor.timeout_message(cell) == "the cell ran past its time limit (10 s) and was interrupted"
+    monkeypatch.setattr(execution.os, "getloadavg", lambda: (3 * cores, 1.0, 1.0))
+    assert executor._get_timeout(cell) == 30
+    assert executor.timeout_message(cell) == (
+        "the cell ran past its time limit (30 s, x3.0 for the machine's load) and was interrupted"
+    )
+    executor._started = execution.monotonic() - 49.5  # 49.5 s into a notebook of 20 s x 3
+    assert executor._get_timeout(cell) == 10 and not executor._past_deadline()
+    assert "the notebook's time limit (60 s, x3.0 for the machine's load)" in executor.timeout_message(cell)
+    monkeypatch.setattr(execution.os, "getloadavg", lambda: (1.0, 1.0, 1.0))
+    assert executor._get_timeout(cell) == 10, "the highest load seen in the notebook holds"
+    monkeypatch.setattr(execution.os, "getloadavg", lambda: (100.0, 1.0, 1.0))
+    assert executor._get_timeout(nbformat.v4.new_code_cell("pass")) == 30, "at most 4 times: 80 s, 30 s left"
+    steady = execution.SafeExecute(timeout=10, notebook_time_limit=20, stretch_with_load=False)
+    assert steady._get_timeout(cell) == 10
