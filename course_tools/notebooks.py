@@ -23,8 +23,10 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from functools import partial
+from multiprocessing import get_context
 from pathlib import Path
 
 from course.config import PROFILES
@@ -248,14 +250,17 @@ def run_lessons(
 ) -> list[LessonRun]:
     """Run ``lessons``, up to ``jobs`` at once, in their order except that the lessons others wait for
     (``after``) start first; a lesson starts once the lessons it runs after have finished (passed or not).
-    Returns the runs in the order of ``lessons``. One at a time, each cell is logged as it runs."""
+    Returns the runs in the order of ``lessons``. One at a time, each cell is logged as it runs; several at
+    once, each runs in a process of its own (papermill changes the working folder while it executes)."""
     if jobs < 1:
         raise NotebookRunError(f"--jobs must be at least 1; got {jobs}.")
+    out = out.resolve()
     names = {lesson.name for lesson in lessons}
     waited_for = {name for lesson in lessons for name in lesson.after}
     waiting = sorted(lessons, key=lambda lesson: lesson.name not in waited_for)
     finished: dict[str, LessonRun] = {}
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
+    pool_kind = ThreadPoolExecutor if jobs == 1 else partial(ProcessPoolExecutor, mp_context=get_context("spawn"))
+    with pool_kind(max_workers=jobs) as pool:
         running = {}
         while waiting or running:
             ready = [lesson for lesson in waiting if all(name in finished for name in set(lesson.after) & names)]
