@@ -47,34 +47,25 @@ def graded(tmp_path_factory):
     return graded_fixture_class(tmp_path_factory.mktemp("course"))
 
 
-# `make test` runs the suite on two pytest-xdist workers (`-n 2 --dist loadgroup`). A module is one unit of
-# work, so its module and session fixtures are built once; the modules that read the graded class share a
-# unit with it; the lesson tests, the longest module, are spread one by one. Units start longest first, so
-# the two workers finish together.
-SHARED_UNITS = {
-    "tests/autograder/test_grading.py": "graded class",
-    "tests/autograder/test_browser_grading.py": "graded class",
-    "tests/autograder/test_class_page.py": "graded class",
-}
-SPREAD = {"tests/lessons/test_lessons.py"}
+# `make test` runs the suite on two pytest-xdist workers (`-n 2 --dist loadfile`): a test module is one unit of
+# work, so its module and session fixtures are built once per worker that runs it and no two workers share a
+# module's files (the Colab stand-in, the demo's work folder). Units start longest first, so the two workers
+# finish together.
 LONGEST_FIRST = (
+    "tests/lessons/test_lessons.py",
     "tests/lessons/test_demo.py",
-    "graded class",
+    "tests/autograder/test_grading.py",
     "tests/lessons/test_colab_standin.py",
     "tests/autograder/test_cluster.py",
     "tests/autograder/test_sandbox.py",
     "tests/autograder/test_bench.py",
     "tests/autograder/test_sample_class.py",
     "tests/course_tools/test_rehearsal.py",
+    "tests/autograder/test_browser_grading.py",
+    "tests/autograder/test_class_page.py",
 )
 
 
 def pytest_collection_modifyitems(config, items):
-    def unit(item):
-        path = item.nodeid.split("::")[0]
-        return item.nodeid if path in SPREAD else SHARED_UNITS.get(path, path)
-
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(unit(item)))
-    rank = {name: position for position, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(unit(item), len(rank)))
+    rank = {path: position for position, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
