@@ -3,8 +3,9 @@
 Each submission becomes one Dask task. The task carries everything its worker needs besides the
 installed course package: the course's configuration and time limits, the lesson's source and
 release notebooks, the lesson-only template gradebook and the submitted files. The worker repairs
-and grades the submission exactly as ``--jobs`` does (``Grader.grade_one``: its own scratch course,
-gradebook and autograde process) and returns the scores nbgrader recorded and the graded files.
+and grades the submission exactly as ``--jobs`` does (``Grader.grade_one``: its own scratch course
+and gradebook; the worker's autograde process, started once per lesson and worker thread, as a job's
+is once per job) and returns the scores nbgrader recorded and the graded files.
 The main process merges the results into the course gradebook one submission at a time, so a run
 that is killed, loses a worker (Dask reruns its task elsewhere) or loses its scheduler keeps every
 submission merged so far, and the next run grades only the rest.
@@ -12,9 +13,13 @@ submission merged so far, and the next run grades only the rest.
 
 from __future__ import annotations
 
+import atexit
+import hashlib
 import logging
+import shutil
 import socket
 import tempfile
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -91,20 +96,50 @@ def submission_files(submission: Submission) -> Files:
     }
 
 
+def bundle_digest(bundle: Files) -> str:
+    """A fingerprint of every file name and content of ``bundle``."""
+    digest = hashlib.sha256()
+    for name, content in sorted(bundle.items()):
+        digest.update(f"{name}\0{len(content)}\0".encode())
+        digest.update(content)
+    return digest.hexdigest()
+
+
+_worker_graders: dict[str, Grader] = {}  # this worker process's, by bundle_digest
+_worker_graders_lock = threading.Lock()
+
+
+def worker_grader(bundle: Files) -> Grader:
+    """This worker process's Grader for ``bundle``, its course written on first use. The
+    Grader lives as long as the worker, so its autograde processes (one per worker thread) grade
+    submission after submission, as a ``--jobs`` job's does."""
+    digest = bundle_digest(bundle)
+    with _worker_graders_lock:
+        if digest not in _worker_graders:
+            root = Path(tempfile.mkdtemp(prefix="autograder-worker-")) / "course"
+            write_tree(bundle, root)
+            grader = Grader(Course.load(root), echo=lambda line: None)
+            atexit.register(forget_course, grader)
+            _worker_graders[digest] = grader
+        return _worker_graders[digest]
+
+
+def forget_course(grader: Grader) -> None:
+    """Stop a worker's Grader and remove its course (the worker is exiting)."""
+    grader.stop_running()
+    shutil.rmtree(grader.course.root.parent, ignore_errors=True)
+
+
 def grade_on_worker(bundle: Files, student: str, lesson: str, submitted: Files, fingerprint: str) -> dict:
-    """Run on a Dask worker: grade one submission in a temporary course built from ``bundle``;
-    return the outcome (with its scores) and the graded files the main process merges."""
-    with tempfile.TemporaryDirectory(prefix="autograder-worker-") as folder:
+    """Run on a Dask worker: grade one submission with the worker's Grader for ``bundle``
+    (``worker_grader``), in a scratch course of its own; return the outcome (with its scores) and
+    the graded files the main process merges."""
+    grader = worker_grader(bundle)
+    with tempfile.TemporaryDirectory(prefix="autograder-submission-") as folder:
         root = Path(folder)
-        write_tree(bundle, root / "course")
         write_tree(submitted, root / "submission")
-        course = Course.load(root / "course")
-        grader = Grader(course, echo=lambda line: None)
         submission = Submission(student, lesson, root / "submission")
-        try:
-            outcome = grader.grade_one(submission, fingerprint, root / "course" / TEMPLATE_FILE, root / "scratch")
-        finally:
-            grader.stop_running()
+        outcome = grader.grade_one(submission, fingerprint, grader.course.root / TEMPLATE_FILE, root / "scratch")
         result = {}
         for part in RESULT_PARTS:
             if (root / "scratch" / part).exists():

@@ -16,6 +16,10 @@ import pytest
 
 distributed = pytest.importorskip("distributed")
 
+from autograder.cluster import forget_course, grade_on_worker, lesson_bundle, submission_files, worker_grader  # noqa: E402
+from autograder.courseroot import Course  # noqa: E402
+from autograder.gradebook import make_lesson_template  # noqa: E402
+from autograder.submission import find_submissions  # noqa: E402
 from tests import graded_course  # noqa: E402
 from tests.autograder_fixtures import students  # noqa: E402
 
@@ -136,6 +140,26 @@ def test_cluster_grades_like_jobs_1_even_when_a_worker_is_killed_midway(released
     assert text.count(" basics: ") == len(CASES), text
     assert graded_course.gradebook_rows(folder) == serial_rows(serial)
     assert flags_and_failures(folder) == serial_flags(serial)
+
+
+def test_a_worker_grades_submission_after_submission_with_one_autograde_process(released, serial, tmp_path):
+    course = Course.load(released)
+    template = make_lesson_template(course.db_url, course.coursedir().course_id, "basics", tmp_path / "template.db")
+    bundle = lesson_bundle(course, "basics", template)
+    grader = worker_grader(bundle)
+    pids = []
+    try:
+        for submission in find_submissions(course):
+            result = grade_on_worker(bundle, submission.student, "basics", submission_files(submission), "fingerprint")
+            assert (result["failure"], sorted(flag["code"] for flag in result["flags"])) == serial_flags(serial)[
+                submission.student
+            ]
+            assert worker_grader(bundle) is grader
+            pids.append(grader.job.process.process.pid)
+    finally:
+        forget_course(grader)
+    assert len(pids) == len(CASES) and len(set(pids)) == 1, pids  # one autograde process graded them all
+    assert not grader.course.root.exists()
 
 
 def free_port():
