@@ -22,15 +22,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import nbformat
+
 from autograder.bench import build_course, fresh_grading_state, load_average, plural, shortfalls
 from autograder.cluster import ClusterGrader
 from autograder.courseroot import Course, CourseError
+from autograder.execution import cell_label
 from autograder.grading import Grader
 from autograder.lesson_model import LessonModel
 from autograder.records import read_record
 from autograder.sample_work import WorkMaker
 from autograder.student_work import write_submission
-from autograder.time_limits import read_measurements
+from autograder.time_limits import cell_seconds, read_measurements
 from autograder.work_kinds import FULL, KINDS, PARTIAL
 
 # Students after the first hand in these kinds in turn (one lesson after another): 6 of 10 full
@@ -133,6 +136,59 @@ def hostile_rows(
             solution = measured.get(lesson, {}).get("solution_seconds", 0.0)
             rows.append((lesson, kind, slowest, statistics.median(correct), solution))
     return rows
+
+
+@dataclass
+class NotebookBreakdown:
+    """Where grading one correct notebook's seconds went."""
+
+    lesson: str
+    graded: float  # the whole grading of the submission (the record's seconds)
+    cells: float  # its code cells, as the kernel ran them
+    setup: float  # of which the setup cell (the kernel's imports: TensorFlow, Keras, KerasCV)
+    slowest: list[tuple[str, float]]  # its slowest other cells
+
+    @property
+    def outside_cells(self) -> float:
+        """Starting the kernel, nbgrader's own steps (repair, scratch course, gradebook) and stopping."""
+        return self.graded - self.cells
+
+
+def breakdowns(course: Course, kinds: dict[tuple[str, str], str], seconds: dict[tuple[str, str], float]):
+    """A NotebookBreakdown of the first correct notebook of each lesson, from the graded notebooks of
+    the run whose record seconds are ``seconds``."""
+    found = []
+    for lesson in sorted({lesson for _, lesson in kinds}):
+        student = min((key[0] for key, kind in kinds.items() if key[1] == lesson and kind == "correct"), default=None)
+        if student is None:
+            continue
+        timed = {}
+        for path in sorted((course.folder("autograded") / student / lesson).glob("*.ipynb")):
+            nb = nbformat.read(path, as_version=4)
+            timed.update(
+                {
+                    cell_label(cell, index): cell_seconds(cell)
+                    for index, cell in enumerate(nb.cells)
+                    if cell.cell_type == "code"
+                }
+            )
+        setup = timed.pop("setup", 0.0)
+        slowest = sorted(timed.items(), key=lambda item: -item[1])[:2]
+        found.append(NotebookBreakdown(lesson, seconds[student, lesson], setup + sum(timed.values()), setup, slowest))
+    return found
+
+
+def format_breakdowns(rows: list[NotebookBreakdown]) -> str:
+    lines = [
+        "where a correct notebook's seconds go (--jobs 1):",
+        f"{'lesson':<22} {'graded s':>8} {'cells s':>8} {'setup s':>8} {'outside s':>9}  slowest other cells",
+    ]
+    for row in rows:
+        slowest = ", ".join(f"{name} {seconds:.1f}" for name, seconds in row.slowest)
+        figures = f"{row.graded:>8.1f} {row.cells:>8.1f} {row.setup:>8.1f} {row.outside_cells:>9.1f}"
+        lines.append(f"{row.lesson:<22} {figures}  {slowest}")
+    lines.append("(setup: the kernel's imports; outside: the kernel's start and stop and nbgrader's own steps)")
+    return "\n".join(lines)
 
 
 def format_class_report(
@@ -254,6 +310,7 @@ def run_class(
                 return 1
             if jobs == 1:
                 seconds = grading_seconds(course, kinds)
+                breakdown = breakdowns(course, kinds, seconds)
         fresh_grading_state(course, released_gradebook)
         cluster_started = time.monotonic()
         with start_local_cluster(2) as cluster:
@@ -262,6 +319,7 @@ def run_class(
             runs.append(timed_grading(grader, f"Dask, 2 workers (+{startup:.0f} s start)", 2))
         echo(f"  Dask, 2 workers: {runs[-1].seconds:.1f} s (the cluster took {startup:.1f} s to start)")
         echo(format_class_report(runs, hostile_rows(course, kinds, seconds), students, len(lessons)))
+        echo(format_breakdowns(breakdown))
         echo(f"load average (1, 5, 15 min) after: {load_average()}")
         if keep:
             echo(f"the course is kept in {course.root}")

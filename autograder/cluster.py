@@ -21,6 +21,7 @@ import socket
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from traitlets import Unicode
@@ -34,7 +35,8 @@ from autograder.records import RECORD_FILE
 from autograder.submission import Submission
 from autograder.time_limits import LIMITS_FILE
 
-TEMPLATE_FILE = "gradebook.template.db"
+TEMPLATE_FOLDER = "gradebook-templates"  # a lesson's: gradebook-templates/<lesson>/gradebook.db
+COURSE_FILES = (CONFIG_FILE, LIMITS_FILE)  # a bundle's files that are the course's, not the lesson's
 RESULT_PARTS = ("autograded", "nbgrader.log")
 Files = dict[str, bytes]  # relative path -> content
 
@@ -77,9 +79,13 @@ def relative_folder(course: Course, step: str) -> str:
     return folder.relative_to(course.root).as_posix()
 
 
+def template_name(lesson: str) -> str:
+    return f"{TEMPLATE_FOLDER}/{lesson}/gradebook.db"
+
+
 def lesson_bundle(course: Course, lesson: str, template: Path) -> Files:
     """What a worker needs to grade submissions of ``lesson``, as files of a course root."""
-    bundle = {CONFIG_FILE: (course.root / CONFIG_FILE).read_bytes(), TEMPLATE_FILE: template.read_bytes()}
+    bundle = {CONFIG_FILE: (course.root / CONFIG_FILE).read_bytes(), template_name(lesson): template.read_bytes()}
     if (course.root / LIMITS_FILE).exists():
         bundle[LIMITS_FILE] = (course.root / LIMITS_FILE).read_bytes()
     for step in ("source", "release"):
@@ -96,32 +102,54 @@ def submission_files(submission: Submission) -> Files:
     }
 
 
-def bundle_digest(bundle: Files) -> str:
-    """A fingerprint of every file name and content of ``bundle``."""
+def files_digest(files: Files) -> str:
+    """A fingerprint of every file name and content of ``files``."""
     digest = hashlib.sha256()
-    for name, content in sorted(bundle.items()):
+    for name, content in sorted(files.items()):
         digest.update(f"{name}\0{len(content)}\0".encode())
         digest.update(content)
     return digest.hexdigest()
 
 
-_worker_graders: dict[str, Grader] = {}  # this worker process's, by bundle_digest
-_worker_graders_lock = threading.Lock()
+@dataclass
+class WorkerCourse:
+    """A course root on a worker, written from bundles, and the Grader that grades in it."""
+
+    grader: Grader
+    lessons: dict[str, Files] = field(default_factory=dict)  # lesson -> its files as written
+
+    def write_lesson(self, lesson: str, files: Files) -> None:
+        """Make the course hold ``files`` as the lesson's (a new release replaces the old)."""
+        written = self.lessons.get(lesson, {})
+        if written == files:
+            return
+        root = self.grader.course.root
+        for name in written:
+            (root / name).unlink(missing_ok=True)
+        write_tree(files, root)
+        self.lessons[lesson] = files
 
 
-def worker_grader(bundle: Files) -> Grader:
-    """This worker process's Grader for ``bundle``, its course written on first use. The
-    Grader lives as long as the worker, so its autograde processes (one per worker thread) grade
-    submission after submission, as a ``--jobs`` job's does."""
-    digest = bundle_digest(bundle)
-    with _worker_graders_lock:
-        if digest not in _worker_graders:
+_worker_courses: dict[str, WorkerCourse] = {}  # this worker process's, by files_digest of COURSE_FILES
+_worker_courses_lock = threading.Lock()
+
+
+def worker_grader(bundle: Files, lesson: str) -> Grader:
+    """This worker process's Grader for the course ``bundle`` comes from, with ``lesson``'s files as
+    the bundle has them. One Grader per course configuration lives as long as the worker, so its
+    autograde processes (one per worker thread) grade submission after submission of every lesson,
+    as a ``--jobs`` job's does."""
+    shared = {name: content for name, content in bundle.items() if name in COURSE_FILES}
+    key = files_digest(shared)
+    with _worker_courses_lock:
+        if key not in _worker_courses:
             root = Path(tempfile.mkdtemp(prefix="autograder-worker-")) / "course"
-            write_tree(bundle, root)
-            grader = Grader(Course.load(root), echo=lambda line: None)
-            atexit.register(forget_course, grader)
-            _worker_graders[digest] = grader
-        return _worker_graders[digest]
+            write_tree(shared, root)
+            _worker_courses[key] = WorkerCourse(Grader(Course.load(root), echo=lambda line: None))
+            atexit.register(forget_course, _worker_courses[key].grader)
+        course = _worker_courses[key]
+        course.write_lesson(lesson, {name: content for name, content in bundle.items() if name not in shared})
+        return course.grader
 
 
 def forget_course(grader: Grader) -> None:
@@ -134,12 +162,14 @@ def grade_on_worker(bundle: Files, student: str, lesson: str, submitted: Files, 
     """Run on a Dask worker: grade one submission with the worker's Grader for ``bundle``
     (``worker_grader``), in a scratch course of its own; return the outcome (with its scores) and
     the graded files the main process merges."""
-    grader = worker_grader(bundle)
+    grader = worker_grader(bundle, lesson)
     with tempfile.TemporaryDirectory(prefix="autograder-submission-") as folder:
         root = Path(folder)
         write_tree(submitted, root / "submission")
         submission = Submission(student, lesson, root / "submission")
-        outcome = grader.grade_one(submission, fingerprint, grader.course.root / TEMPLATE_FILE, root / "scratch")
+        outcome = grader.grade_one(
+            submission, fingerprint, grader.course.root / template_name(lesson), root / "scratch"
+        )
         result = {}
         for part in RESULT_PARTS:
             if (root / "scratch" / part).exists():

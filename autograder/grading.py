@@ -219,7 +219,8 @@ class Grader:
         return True
 
     def repairer(self, lesson: str, path: Path) -> SubmissionRepair:
-        key = (lesson, path.name)
+        state = path.stat()
+        key = (lesson, path.name, state.st_mtime_ns, state.st_size)  # a new release of the lesson gets a new one
         if key not in self.repairers:
             self.repairers[key] = SubmissionRepair(nbformat.read(path, as_version=4))
         return self.repairers[key]

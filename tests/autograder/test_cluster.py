@@ -146,16 +146,27 @@ def test_a_worker_grades_submission_after_submission_with_one_autograde_process(
     course = Course.load(released)
     template = make_lesson_template(course.db_url, course.coursedir().course_id, "basics", tmp_path / "template.db")
     bundle = lesson_bundle(course, "basics", template)
-    grader = worker_grader(bundle)
+    grader = worker_grader(bundle, "basics")
     pids = []
     try:
         for submission in find_submissions(course):
             result = grade_on_worker(bundle, submission.student, "basics", submission_files(submission), "fingerprint")
-            assert (result["failure"], sorted(flag["code"] for flag in result["flags"])) == serial_flags(serial)[
-                submission.student
-            ]
-            assert worker_grader(bundle) is grader
+            flags = sorted(flag["code"] for flag in result["flags"])
+            assert (result["failure"], flags) == serial_flags(serial)[submission.student]
+            assert worker_grader(bundle, "basics") is grader
             pids.append(grader.job.process.process.pid)
+        # A new release of the lesson replaces its files in the worker's course; the Grader stays.
+        release = next(name for name in bundle if name.endswith("/basics.ipynb") and name.startswith("lessons/"))
+        dropped = next(name for name in bundle if name.startswith("solutions/basics/"))
+        released_again = {name: content for name, content in bundle.items() if name != dropped}
+        released_again[release] = bundle[release].replace(b'"cells": [', b'"cells": [ ')
+        released_again["lessons/basics/data.csv"] = b"x\n1\n"
+        assert worker_grader(released_again, "basics") is grader
+        assert (grader.course.root / release).read_bytes() == released_again[release]
+        kept = {
+            path.relative_to(grader.course.root).as_posix() for path in grader.course.root.rglob("*") if path.is_file()
+        }
+        assert kept == set(released_again) and dropped not in kept
     finally:
         forget_course(grader)
     assert len(pids) == len(CASES) and len(set(pids)) == 1, pids  # one autograde process graded them all
