@@ -43,7 +43,8 @@ class AutogradeProcess:
         Raises subprocess.TimeoutExpired (the process is killed) or AutogradeProcessDied."""
         if self.process is None or self.process.poll() is not None:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "autograder.autograde_process", str(self.course_root)],
+                # -P: import the installed autograder, as the kernels do, not a copy in the course folder
+                [sys.executable, "-P", "-m", "autograder.autograde_process", str(self.course_root)],
                 cwd=self.course_root,
                 env=self.env,
                 stdin=subprocess.PIPE,

@@ -2,6 +2,7 @@
 time limit costs only the submission it was grading (the next one gets a fresh process)."""
 
 import os
+import shutil
 import subprocess
 
 import pytest
@@ -39,3 +40,20 @@ def test_one_process_answers_request_after_request_and_crashes_cost_one_submissi
         assert process.process.poll() is not None
     finally:
         process.kill()
+
+
+def test_a_copy_of_the_autograder_in_the_course_folder_is_not_what_runs(tmp_path):
+    """The process imports the installed autograder, as the sandboxed kernels do: a course folder that
+    is a copy of the repository (or holds anything named autograder) changes nothing."""
+    course = tmp_path / "course"
+    (course / "autograder").mkdir(parents=True)
+    shutil.copy(ROOT / "nbgrader_config.py", course)
+    (course / "autograder" / "__init__.py").write_text("")
+    (course / "autograder" / "autograde_process.py").write_text(f"open({str(tmp_path / 'decoy-ran')!r}, 'w')\n")
+    process = AutogradeProcess(course, dict(os.environ))
+    try:
+        error = process.autograde(scratch_without_submission(tmp_path / "scratch"), timeout=600)
+    finally:
+        process.kill()
+    assert str(tmp_path / "scratch" / "submitted" / "nobody" / "basics") in error  # nbgrader itself answered
+    assert not (tmp_path / "decoy-ran").exists()
