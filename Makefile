@@ -54,4 +54,4 @@ lab: $(INSTALLED)
 		--ip=127.0.0.1 --port=$(LAB_PORT) $(ALLOW_ROOT)
 
 test: $(INSTALLED) $(COLAB_INSTALLED)
-	$(RUN) -m pytest -n 2 --dist loadfile
+	$(RUN) -m pytest -n 2 --dist loadfile --durations=15

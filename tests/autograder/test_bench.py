@@ -8,13 +8,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import nbformat
 import pytest
 
 from autograder import bench, class_bench
-from autograder.courseroot import Course
 from autograder.work_kinds import KINDS
-from tests import graded_course
 from tests.autograder_fixtures import students
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,26 +99,6 @@ def test_class_report_projects_from_the_two_job_run_and_judges_the_targets():
     assert "slowest hostile notebook 4.00x the correct one: NOT met (target <= 3x)" in text
     assert "Dask cluster vs --jobs 2: +5%: met (target within 10%)" in text
     assert "merge 0.200 s per submission (mean, worst run): NOT met (target < 0.2 s)" in text
-
-
-def test_breakdown_splits_a_graded_notebook_into_its_cells_and_the_rest(tmp_path):
-    folder = graded_course.make_course(
-        tmp_path / "course", {"first": students.answered(), "second": students.answered()}
-    )
-    code, text = graded_course.run_cli("--course-dir", folder, "grade", "--jobs", "1")
-    assert code == 0, text
-    course = Course.load(folder)
-    kinds = {("first", "basics"): "correct", ("second", "basics"): "correct"}
-    seconds = class_bench.grading_seconds(course, kinds)
-    [row] = class_bench.breakdowns(course, kinds, seconds)
-    graded = nbformat.read(folder / "autograded" / "first" / "basics" / "basics.ipynb", as_version=4)
-    labels = {grade_id for grade_id in (cell.metadata.get("nbgrader", {}).get("grade_id") for cell in graded.cells)}
-    assert (row.lesson, row.graded) == ("basics", seconds["first", "basics"])  # the first correct student's
-    assert 0 < row.cells < row.graded and row.outside_cells == row.graded - row.cells
-    assert len(row.slowest) == 2 and {name for name, _ in row.slowest} <= labels
-    assert row.slowest[0][1] >= row.slowest[1][1] and row.slowest[0][1] <= row.cells
-    table = class_bench.format_breakdowns([row])
-    assert re.search(rf"basics\s+{row.graded:.1f}\s+{row.cells:.1f}\s+{row.setup:.1f}\s+{row.outside_cells:.1f}", table)
 
 
 def test_class_mix_draws_from_the_catalogue_with_hostile_work_in_it():

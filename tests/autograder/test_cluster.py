@@ -4,6 +4,7 @@ that goes away midway (a clear error, nothing merged lost, the rerun grades only
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -16,6 +17,9 @@ import pytest
 
 distributed = pytest.importorskip("distributed")
 
+import nbformat  # noqa: E402
+
+from autograder import class_bench  # noqa: E402
 from autograder.cluster import forget_course, grade_on_worker, lesson_bundle, submission_files, worker_grader  # noqa: E402
 from autograder.courseroot import Course  # noqa: E402
 from autograder.gradebook import make_lesson_template  # noqa: E402
@@ -126,6 +130,21 @@ def test_release_times_the_solutions_and_grading_stops_a_kernel_that_hangs_in_ev
     assert any("time limit (10 s)" in flag["message"] for flag in timeouts), timeouts
     scores = {row[3]: row[4] for row in graded_course.gradebook_rows(serial) if row[1] == HANGS}
     assert scores["add-tests"] == 0 and scores["normalise-tests"] == 0
+
+
+def test_breakdown_splits_a_graded_notebook_into_its_cells_and_the_rest(serial):
+    course = Course.load(serial)
+    kinds = {("correct", "basics"): "correct", ("metadata-and-ids-stripped", "basics"): "metadata-and-ids-stripped"}
+    seconds = class_bench.grading_seconds(course, kinds)
+    [row] = class_bench.breakdowns(course, kinds, seconds)
+    graded = nbformat.read(serial / "autograded" / "correct" / "basics" / "basics.ipynb", as_version=4)
+    labels = {cell.metadata.get("nbgrader", {}).get("grade_id") for cell in graded.cells}
+    assert (row.lesson, row.graded) == ("basics", seconds["correct", "basics"])  # the correct student's
+    assert 0 < row.cells < row.graded and row.outside_cells == row.graded - row.cells
+    assert len(row.slowest) == 2 and {name for name, _ in row.slowest} <= labels
+    assert row.slowest[1][1] <= row.slowest[0][1] <= row.cells
+    table = class_bench.format_breakdowns([row])
+    assert re.search(rf"basics\s+{row.graded:.1f}\s+{row.cells:.1f}\s+{row.setup:.1f}\s+{row.outside_cells:.1f}", table)
 
 
 def test_cluster_grades_like_jobs_1_even_when_a_worker_is_killed_midway(released, serial, cluster, tmp_path):

@@ -147,12 +147,16 @@ class HostFolderWatch(threading.Thread):
 
     def run(self):
         while not self.done.wait(0.05):
-            size = 0
-            self.folders.update(Path(tempfile.gettempdir()).glob("autograder-kernel-*"))
-            for path in Path(tempfile.gettempdir()).glob("autograder-kernel-*/**/*"):
-                with contextlib.suppress(OSError):
-                    size += path.stat().st_size if path.is_file() else 0
-            self.largest = max(self.largest, size)
+            with contextlib.suppress(OSError):  # a kernel's folder went while it was read: sample again
+                self.sample()
+
+    def sample(self):
+        size = 0
+        self.folders.update(Path(tempfile.gettempdir()).glob("autograder-kernel-*"))
+        for path in Path(tempfile.gettempdir()).glob("autograder-kernel-*/**/*"):
+            with contextlib.suppress(OSError):
+                size += path.stat().st_size if path.is_file() else 0
+        self.largest = max(self.largest, size)
 
     def stop(self):
         self.done.set()
