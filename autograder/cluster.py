@@ -4,8 +4,8 @@ Each submission becomes one Dask task. The task carries everything its worker ne
 installed course package: the course's configuration and time limits, the lesson's source and
 release notebooks, the lesson-only template gradebook and the submitted files. The worker repairs
 and grades the submission exactly as ``--jobs`` does (``Grader.grade_one``: its own scratch course
-and gradebook; the worker's autograde process, started once per lesson and worker thread, as a job's
-is once per job) and returns the scores nbgrader recorded and the graded files.
+and gradebook; the worker thread's autograde process, started once for every lesson of the course,
+as a job's is once per job) and returns the scores nbgrader recorded and the graded files.
 The main process merges the results into the course gradebook one submission at a time, so a run
 that is killed, loses a worker (Dask reruns its task elsewhere) or loses its scheduler keeps every
 submission merged so far, and the next run grades only the rest.
