@@ -6,7 +6,9 @@
 # run at once (lesson 5 waits for lesson 4: course_tools/notebooks.toml); the last line gives the wall time.
 # Both create the local virtualenv .venv on first use; `make test` also builds .venv-colab, a stand-in
 # for Colab's runtime (its package versions, from .ci/colab/constraints.txt). uv installs the packages
-# (the same versions pip resolves, in a fraction of the time); pip stays in both virtualenvs.
+# (the same versions pip resolves, in a fraction of the time); pip stays in both virtualenvs. Both are
+# installed with their bytecode compiled, as pip does: a sandboxed kernel may write none, and compiling
+# TensorFlow in every kernel would cost each lesson's setup cell its time limit.
 PYTHON ?= python3
 VENV := .venv
 RUN := $(VENV)/bin/python
@@ -26,13 +28,14 @@ $(UV):
 	$(RUN) -m pip install --quiet uv
 
 $(INSTALLED): pyproject.toml | $(UV)
-	$(UV) pip install --quiet --python $(RUN) -e ".[dev]"
+	$(UV) pip install --quiet --compile-bytecode --python $(RUN) -e ".[dev]"
+	$(RUN) -m compileall -q course course_tools autograder
 	touch $(INSTALLED)
 
 $(COLAB_INSTALLED): .ci/colab/constraints.txt | $(UV)
 	rm -rf $(COLAB_VENV)
 	$(PYTHON) -m venv $(COLAB_VENV)
-	$(UV) pip install --quiet --python $(COLAB_VENV)/bin/python -r .ci/colab/constraints.txt
+	$(UV) pip install --quiet --compile-bytecode --python $(COLAB_VENV)/bin/python -r .ci/colab/constraints.txt
 	$(COLAB_VENV)/bin/python -m pip freeze > $(COLAB_VENV)/baseline.txt
 	touch $(COLAB_INSTALLED)
 

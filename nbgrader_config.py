@@ -71,6 +71,7 @@ c.Sandbox.read_only_paths = []  # lesson data the grade profile reads (it uses s
 
 c.Autograde.autograde_preprocessors = [
     "autograder.execution.SafeExecute",
+    "autograder.sanitize.SanitizeNotebook",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
@@ -78,6 +79,10 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
+
+# Student notebooks are hostile text: autograde sanitises every graded notebook (SanitizeNotebook above),
+# and feedback renders markdown and HTML outputs sanitised as well.
+c.HTMLExporter.sanitize_html = True
 
 # Feedback never shows hidden tests (nbgrader issue 1363).
 c.GenerateFeedback.preprocessors = [

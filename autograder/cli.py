@@ -10,7 +10,7 @@ import time
 import warnings
 from types import FrameType
 
-from autograder.courseroot import Course, CourseError, default_course_dir, put_python_tools_on_path
+from autograder.courseroot import CLASS_PAGES, Course, CourseError, default_course_dir, put_python_tools_on_path
 
 EPILOG = """\
 a grading session:
@@ -21,6 +21,12 @@ a grading session:
   python -m autograder feedback                        # feedback/<student>/<lesson>/*.html
   python -m autograder export                          # grades.csv + canvas_grades.csv
 """
+
+
+def say(text: str) -> None:
+    """Print ``text`` with every control character but newlines and tabs shown escaped: names and
+    messages from submissions never drive the terminal (colours, erasing lines, the clipboard)."""
+    print("".join(char if char.isprintable() or char in "\n\t" else repr(char)[1:-1] for char in text))
 
 
 def command_release(course: Course, args: argparse.Namespace) -> None:
@@ -34,7 +40,7 @@ def command_collect(course: Course, args: argparse.Namespace) -> None:
     from autograder.collect import collect
 
     report = collect(course, args.source, lesson=args.lesson, roster=args.roster)
-    print(report.as_text())
+    say(report.as_text())
 
 
 def interrupt(signum: int, frame: FrameType | None) -> None:
@@ -50,9 +56,11 @@ def command_grade(course: Course, args: argparse.Namespace) -> None:
     previous = signal.signal(signal.SIGTERM, interrupt)  # `kill` stops grading like Ctrl-C
     try:
         if address:
-            outcomes = grade_on_cluster(course, address, args.students, args.lessons, force=args.force)
+            outcomes = grade_on_cluster(course, address, args.students, args.lessons, force=args.force, echo=say)
         else:
-            outcomes = grade(course, students=args.students, lessons=args.lessons, jobs=args.jobs, force=args.force)
+            outcomes = grade(
+                course, students=args.students, lessons=args.lessons, jobs=args.jobs, force=args.force, echo=say
+            )
     finally:
         signal.signal(signal.SIGTERM, previous)
     flagged = sum(outcome.serious for outcome in outcomes)
@@ -66,7 +74,7 @@ def command_feedback(course: Course, args: argparse.Namespace) -> None:
     from autograder.feedback import generate_feedback
 
     for line in generate_feedback(course, students=args.students, lessons=args.lessons):
-        print(line)
+        say(line)
 
 
 def command_export(course: Course, args: argparse.Namespace) -> None:
@@ -88,9 +96,9 @@ def command_report(course: Course, args: argparse.Namespace) -> None:
     from autograder.report import report
 
     text, path = report(course, lessons=args.lessons, csv_path=args.csv)
-    print(text)
+    say(text)
     print(f"wrote {path}")
-    pages = write_class_pages(course, path.parent / "class", lessons=args.lessons)
+    pages = write_class_pages(course, path.parent / CLASS_PAGES, lessons=args.lessons)
     print(f"wrote {pages[0]} (the class at a glance; one page per lesson beside it)")
 
 

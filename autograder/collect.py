@@ -27,7 +27,7 @@ from traitlets import List, Unicode
 from traitlets.config import Configurable
 
 from autograder.cells import grade_id
-from autograder.courseroot import Course, CourseError
+from autograder.courseroot import RESERVED_NAMES, Course, CourseError
 from autograder.lms import BUILTIN_PATTERNS, LMS_FILE, match_fields
 from autograder.roster import read_roster, update_gradebook_students
 
@@ -37,6 +37,7 @@ RENAMINGS = [
     re.compile(r"\s*\(\d+\)$"),  # browser duplicate " (1)"
     re.compile(r"-\d+$"),  # Canvas re-upload "-1"
 ]
+LINK_REFUSED = "a symbolic link, not a file of the download: refused (it could point at any file of this machine)"
 UPLOAD_NUMBER = re.compile(r"(?:\((\d+)\)|-(\d+))$")
 # A student id becomes a folder name: no path separators, no "." or "..".
 SAFE_STUDENT_ID = re.compile(r"(?!\.+$)[\w@+.\- ]+")
@@ -76,6 +77,7 @@ class DownloadEntry:
     read: Callable[[], bytes]
     fields: dict[str, str] = field(default_factory=dict)
     target: tuple[str, ...] = ()  # (student, lesson, notebook)
+    refused: str = ""  # why the file is not read at all
 
     @property
     def recency(self) -> tuple[int, float, int, float]:
@@ -107,7 +109,9 @@ def uploads_in(source: Path | str) -> Iterator[DownloadEntry]:
     elif source.is_dir():
         for path in sorted(source.rglob("*")):
             relative = path.relative_to(source).as_posix()
-            if path.is_file() and not JUNK.search(relative):
+            if linked(path, source):
+                yield DownloadEntry(relative, datetime.fromtimestamp(0).astimezone(), bytes, refused=LINK_REFUSED)
+            elif path.is_file() and not JUNK.search(relative):
                 yield DownloadEntry(
                     relative, datetime.fromtimestamp(path.stat().st_mtime).astimezone(), path.read_bytes
                 )
@@ -116,6 +120,11 @@ def uploads_in(source: Path | str) -> Iterator[DownloadEntry]:
             f"{source} is neither a zip file nor a folder: give the file the LMS "
             "downloaded (or the folder it unzipped to)"
         )
+
+
+def linked(path: Path, source: Path) -> bool:
+    """Whether ``path`` or a folder between it and ``source`` is a symbolic link."""
+    return any(part.is_symlink() for part in [path, *path.parents] if part != source and source in part.parents)
 
 
 class Catalogue:
@@ -193,6 +202,9 @@ def collect(
     report = CollectReport()
     chosen = {}
     for upload in uploads_in(source):
+        if upload.refused:
+            report.unmatched.append(f"{upload.path}: {upload.refused}")
+            continue
         if not upload.path.lower().endswith(".ipynb"):
             report.skipped.append(upload.path)
             continue
@@ -207,6 +219,12 @@ def collect(
         if not SAFE_STUDENT_ID.fullmatch(student):
             report.unmatched.append(
                 f"{upload.path}: {student!r} cannot be a student id (letters, digits, spaces and _ @ + . - only)"
+            )
+            continue
+        if student.lower() in RESERVED_NAMES:
+            report.unmatched.append(
+                f"{upload.path}: {student!r} cannot be a student id (the autograder writes a file or folder of that "
+                "name beside the students' folders); file it by hand under another id"
             )
             continue
         filename = upload.fields.get("file") or Path(upload.path).name

@@ -25,6 +25,7 @@ import os
 import re
 import secrets
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -41,12 +42,27 @@ from nbgrader.preprocessors import Execute, SaveAutoGrades
 from traitlets import Bool, Dict, Integer, List, Unicode
 
 from autograder.cells import grade_id, is_answer, is_test
+from autograder.cgroups import GroupLimits, SandboxGroup
 from autograder.kernel_guard import PASSED, signature
-from autograder.sandbox import COURSE_ROOT_VARIABLE, INSIDE_SOCKETS, Sandbox, readable_paths, sandbox_root
+from autograder.sandbox import (
+    COURSE_ROOT_VARIABLE,
+    INSIDE_SOCKETS,
+    Sandbox,
+    give_to_kernel,
+    readable_paths,
+    sandbox_root,
+)
 
 EVENTS_KEY = "autograder"
 INSIDE_IPC = f"{INSIDE_SOCKETS}/ipc"  # the kernel's sockets are <this>-<port> in its sandbox
-SANDBOX_START_SECONDS = 60  # for bwrap to set up the sandbox's mounts
+SANDBOX_START_SECONDS = 60
+CAPPED_OUTPUTS = (
+    "stream",
+    "display_data",
+    "update_display_data",
+    "execute_result",
+    "error",
+)  # for bwrap to set up the sandbox's mounts
 
 # Runs in the kernel once it starts, before any student code: installs the test guard.
 GUARD_INSTALL = """
@@ -78,15 +94,26 @@ def guard_verdict(reply: dict, key: bytes, nonce: str) -> str:
 
 
 def output_size(content: dict[str, Any]) -> int:
-    """Characters in a stream or display message's content."""
+    """Characters in an output message's content (stream text, display data, an error's traceback)."""
     if "text" in content:
         return len(content["text"])
+    if "traceback" in content:
+        return len(str(content.get("evalue", ""))) + sum(len(str(line)) for line in content["traceback"])
     return sum(len(str(value)) for value in content.get("data", {}).values())
+
+
+def shortened_error(content: dict[str, Any], limit: int) -> dict[str, Any]:
+    """An error message's content cut to about ``limit`` characters: still an error, so a failing test still fails."""
+    note = f" [cut by the autograder: more than {limit} characters]"
+    evalue = str(content.get("evalue", ""))
+    traceback = [str(line)[:limit] for line in content.get("traceback", [])[-3:]]
+    return {**content, "evalue": evalue[:limit] + (note if len(evalue) > limit else ""), "traceback": traceback}
 
 
 class LimitedKernelManager(AsyncKernelManager):
     """A kernel manager whose kernels start under an address-space limit and, once ``confine``d,
-    in the sandbox (``autograder.sandbox``). There the kernel reads its connection file from a
+    in the sandbox (``autograder.sandbox``), in a control group of their own where the machine
+    allows one (``autograder.cgroups``). There the kernel reads its connection file from a
     read-only private folder and binds its IPC sockets in its own size-capped ``/tmp``; the grader
     connects to them through the sandbox's root (``sandbox_root``)."""
 
@@ -97,13 +124,14 @@ class LimitedKernelManager(AsyncKernelManager):
         self.sandbox: Sandbox | None = None
         self.private: Path | None = None
         self.root: int | None = None  # descriptor of the running sandbox's root
+        self.group: SandboxGroup | None = None
 
     def confine(self, sandbox: Sandbox, folder: str) -> None:
         """Start the next kernel in ``sandbox`` with a copy of ``folder``'s files other than notebooks
         (graded notebooks of the lesson, written there by nbgrader, hold hidden tests)."""
         self.sandbox = sandbox
         self.private = Path(tempfile.mkdtemp(prefix="autograder-kernel-"))
-        shutil.copytree(folder, self.private / "submission", ignore=shutil.ignore_patterns("*.ipynb"))
+        shutil.copytree(folder, self.private / "submission", symlinks=True, ignore=shutil.ignore_patterns("*.ipynb"))
         self.transport = "ipc"
         self.connection_file = str(self.private / "kernel.json")
         self.ip = INSIDE_IPC
@@ -111,10 +139,17 @@ class LimitedKernelManager(AsyncKernelManager):
     async def _async_pre_start_kernel(self, **kwargs: Any) -> tuple[list[str], dict[str, Any]]:
         if self.sandbox is not None:
             self._release_root()
+            self._remove_group()
             self.ip = INSIDE_IPC  # what the connection file tells the kernel
+            memory = (self.memory_limit_mb + self.sandbox.disk_mb) * 2**20 if self.memory_limit_mb else 0
+            self.group = SandboxGroup.create(GroupLimits(self.sandbox.max_processes, memory))
         return await super()._async_pre_start_kernel(**kwargs)
 
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kwargs: Any) -> None:
+        if self.sandbox is not None:
+            give_to_kernel(self.private, self.sandbox.kernel_uid())
+            # The kernel gets no descriptor of the grader's: its output goes nowhere on the host.
+            kwargs["stdout"] = kwargs["stderr"] = subprocess.DEVNULL
         await super()._async_launch_kernel(kernel_cmd, **kwargs)
         if self.sandbox is None:
             return
@@ -133,6 +168,11 @@ class LimitedKernelManager(AsyncKernelManager):
             os.close(self.root)
             self.root = None
 
+    def _remove_group(self) -> None:
+        if self.group is not None:
+            self.group.remove()
+            self.group = None
+
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         command = super().format_kernel_cmd(extra_arguments)
         launcher = [sys.executable, "-m", "autograder.kernel_launcher", "--memory-mb", str(self.memory_limit_mb)]
@@ -141,11 +181,15 @@ class LimitedKernelManager(AsyncKernelManager):
         # Signals cannot reach into the sandbox's session: the kernel interrupts itself on request.
         self.kernel_spec.interrupt_mode = "message"
         launcher += ["--copy-from", str(self.private / "submission")]
-        return self.sandbox.wrap([*launcher, "--", *command], self.private, self._launch_args.get("env", {}))
+        if self.sandbox.kernel_uid() is not None:  # a user id of the kernel's own: its processes alone count
+            launcher += ["--max-processes", str(self.sandbox.max_processes)]
+        wrapped = self.sandbox.wrap([*launcher, "--", *command], self.private, self._launch_args.get("env", {}))
+        return wrapped if self.group is None else self.group.join_command(wrapped)
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         await super()._async_cleanup_resources(restart)
         self._release_root()
+        self._remove_group()
         if self.private is not None and not restart:
             shutil.rmtree(self.private, ignore_errors=True)
 
@@ -170,7 +214,8 @@ class SafeExecute(Execute):
     ).tag(config=True)
     max_output_chars = Integer(
         200_000,
-        help="Characters of stream/display output kept per cell (0: no limit).",
+        help="Characters of output kept per cell, every kind counted (0: no limit); past it outputs are dropped "
+        "and an error is cut short.",
     ).tag(config=True)
     kernel_env = Dict({}, help="Environment variables added to the kernel's environment.").tag(config=True)
     stretch_with_load = Bool(
@@ -282,7 +327,9 @@ class SafeExecute(Execute):
         msg_id = await ensure_async(
             self.kc.execute(code, silent=True, store_history=False, user_expressions=user_expressions or {})
         )
-        return await self.async_wait_for_reply(msg_id)
+        reply = await self.async_wait_for_reply(msg_id)
+        # No reply in time (a kernel still busy, e.g. sending an output flood): a reply that says so.
+        return reply if reply is not None else {"content": {"status": "error", "evalue": "no reply in time"}}
 
     async def _execute_test(
         self, cell: NotebookNode, cell_index: int, execution_count: int | None, store_history: bool
@@ -427,21 +474,27 @@ class SafeExecute(Execute):
     def output(
         self, outs: list[NotebookNode], msg: dict, display_id: str | None, cell_index: int
     ) -> NotebookNode | None:
-        if self.max_output_chars and msg["msg_type"] in ("stream", "display_data"):
+        if self.max_output_chars and msg["msg_type"] in CAPPED_OUTPUTS:
             self._output_chars += output_size(msg["content"])
             if self._output_chars > self.max_output_chars:
-                if not self._output_truncated:
-                    self._output_truncated = True
-                    note = f"\n[output truncated by the autograder: more than {self.max_output_chars} characters]\n"
-                    outs.append(new_output("stream", name="stdout", text=note))
-                    self.record(
-                        self.nb.cells[cell_index],
-                        cell_index,
-                        "output-truncated",
-                        f"output flood: more than {self.max_output_chars} characters",
-                    )
-                return None
+                self._note_truncated(outs, cell_index)
+                if msg["msg_type"] != "error":
+                    return None
+                msg = {**msg, "content": shortened_error(msg["content"], self.max_output_chars)}
         return super().output(outs, msg, display_id, cell_index)
+
+    def _note_truncated(self, outs: list[NotebookNode], cell_index: int) -> None:
+        if self._output_truncated:
+            return
+        self._output_truncated = True
+        note = f"\n[output truncated by the autograder: more than {self.max_output_chars} characters]\n"
+        outs.append(new_output("stream", name="stdout", text=note))
+        self.record(
+            self.nb.cells[cell_index],
+            cell_index,
+            "output-truncated",
+            f"output flood: more than {self.max_output_chars} characters",
+        )
 
 
 class SaveAutoGradesIgnoringStderr(SaveAutoGrades):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -51,6 +52,9 @@ from autograder.submission import Submission, UnreadableNotebook, find_submissio
 from autograder.time_limits import lesson_limits
 
 TIMESTAMP_FILE = "timestamp.txt"
+
+
+EXCEPTION_LINE = re.compile(r"^[\w.]+(Error|Exception|Exit|Interrupt)\b.*")
 
 
 class GradingRun(Configurable):
@@ -304,7 +308,8 @@ class Grader:
             outcome.flags += [flag_from_event(event) for event in events]
             show_mark_schemes(path, self.course.folder("source") / submission.lesson / path.name)
         if error:
-            tail = [error] + (outcome.scratch / "nbgrader.log").read_text(errors="replace").strip().splitlines()[-2:]
+            log_lines = (outcome.scratch / "nbgrader.log").read_text(errors="replace").strip().splitlines()
+            tail = [error, *last_exception(log_lines), *log_lines[-2:]]
             outcome.flags.append(
                 Flag("nbgrader-error", "nbgrader autograde reported an error: " + " / ".join(tail), serious=True)
             )
@@ -382,3 +387,9 @@ def grade(
     if not grader.released_lessons():
         raise CourseError("no lesson is released yet: run `python -m autograder release` first")
     return grader.run(students, lessons)
+
+
+def last_exception(log_lines: list[str]) -> list[str]:
+    """The line naming the last exception of a traceback in an nbgrader log (none when there is none)."""
+    found = [line for line in log_lines if EXCEPTION_LINE.match(line)]
+    return found[-1:]

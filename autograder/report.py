@@ -8,7 +8,7 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry, SubmittedAssignment
 
-from autograder.courseroot import Course
+from autograder.courseroot import REPORT_FILE, Course
 from autograder.flags import Flag
 from autograder.lms import LMS_FILE
 from autograder.records import read_record
@@ -63,7 +63,7 @@ def report(
     course: Course, lessons: tuple[str, ...] | list[str] = (), csv_path: Path | str | None = None
 ) -> tuple[str, Path]:
     """The report as text, and the path of the CSV written (autograded/report.csv by default)."""
-    csv_path = Path(csv_path or course.folder("autograded") / "report.csv")
+    csv_path = Path(csv_path or course.folder("autograded") / REPORT_FILE)
     csv_path.parent.mkdir(parents=True, exist_ok=True)
     tables = []
     with (

@@ -75,6 +75,8 @@ KEPT_PREFIXES = (
 )
 UNSANDBOXED_FLAG = "unsandboxed"
 COURSE_ROOT_VARIABLE = "AUTOGRADER_COURSE_ROOT"  # tells the grading process the course's real folder
+SETPRIV = "/usr/bin/setpriv"
+ROOT_NAMESPACES = ("ipc", "pid", "net", "uts", "cgroup-try")  # --unshare-all less the user namespace
 OPT_OUT_HINT = (
     "To grade without a sandbox (student code then runs with your rights and can read your course "
     "folder), set c.Sandbox.enabled = False in nbgrader_config.py."
@@ -101,6 +103,17 @@ class Sandbox(Configurable):
     read_only_paths = List(
         Unicode(), [], help="Lesson data folders the kernel may read (e.g. a data set or weights cache)."
     ).tag(config=True)
+    kernel_uid_base = Integer(
+        2_000_000,
+        min=1000,
+        help="When grading runs as root, each kernel runs as this user id plus a number of its grading "
+        "process (below 65536): ids that own no file and name no user on this machine.",
+    ).tag(config=True)
+    max_processes = Integer(
+        1024,
+        min=16,
+        help="Processes and threads one sandbox may run at once (TensorFlow starts dozens of threads).",
+    ).tag(config=True)
     packages = List(
         Unicode(),
         ["course", "course_tools", "autograder"],
@@ -116,13 +129,21 @@ class Sandbox(Configurable):
         if problem:
             raise SandboxUnavailable(f"student code cannot be sandboxed: {problem}. {OPT_OUT_HINT}")
 
+    def kernel_uid(self) -> int | None:
+        """The user id kernels run as when grading runs as root (None: they run as the grader's user)."""
+        return self.kernel_uid_base + os.getpid() % 65536 if os.geteuid() == 0 else None
+
     def wrap(self, command: list[str], private: Path, env: dict[str, str]) -> list[str]:
-        """``command`` run inside the sandbox, with ``private`` (connection file, the copy of the
-        submission's files) shared read-only at the same path."""
+        """``command`` run inside the sandbox, unprivileged, with ``private`` (connection file, the copy
+        of the submission's files) shared read-only at the same path; ``private`` must be readable
+        by ``kernel_uid()``."""
         shm_mb = max(1, self.disk_mb // SHM_SHARE)
+        uid = self.kernel_uid()
+        # As root, no user namespace: the kernel's user id is then a real one of the machine's, mapped to nothing.
+        namespaces = ["--unshare-all"] if uid is None else [f"--unshare-{name}" for name in ROOT_NAMESPACES]
         options = [
             BWRAP,
-            "--unshare-all",
+            *namespaces,
             "--die-with-parent",
             "--new-session",
             "--proc",
@@ -131,29 +152,44 @@ class Sandbox(Configurable):
             "/dev",
             "--size",
             str((self.disk_mb - shm_mb) * 1024 * 1024),
+            "--perms",
+            "1777",
             "--tmpfs",
             INSIDE_ROOT,
             "--size",
             str(shm_mb * 1024 * 1024),
+            "--perms",
+            "1777",
             "--tmpfs",
             SHM,
-            "--dir",
-            INSIDE_WORK,
-            "--dir",
-            INSIDE_HOME,
-            "--dir",
-            INSIDE_SOCKETS,
-            "--clearenv",
         ]
-        for path in readable_paths(tuple(self.packages), tuple(self.read_only_paths)):
+        for folder in (INSIDE_WORK, INSIDE_HOME, INSIDE_SOCKETS):
+            options += ["--perms", "0777", "--dir", folder]
+        options.append("--clearenv")
+        readable = readable_paths(tuple(self.packages), tuple(self.read_only_paths))
+        for folder in ancestors([*readable, str(private)]):  # traversable by the kernel's user, like the host's
+            options += ["--perms", "0755", "--dir", folder]
+        for path in readable:
             options += ["--ro-bind", path, path]
         for device in sorted(Path("/dev").glob("nvidia*")):
             options += ["--dev-bind", str(device), str(device)]
         options += ["--ro-bind", str(private), str(private), "--remount-ro", "/dev", "--remount-ro", "/"]
         for name, value in sorted(kernel_environment(env).items()):
             options += ["--setenv", name, value]
-        options += ["--chdir", INSIDE_WORK, "--"]
-        return options + command
+        options += ["--chdir", INSIDE_WORK]
+        if uid is None:
+            return [*options, "--cap-drop", "ALL", "--", *command]
+        drop = [
+            SETPRIV,
+            f"--reuid={uid}",
+            f"--regid={uid}",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+            "--no-new-privs",
+            "--",
+        ]
+        return [*options, "--", *drop, *command]
 
 
 def kernel_environment(env: dict[str, str]) -> dict[str, str]:
@@ -162,6 +198,15 @@ def kernel_environment(env: dict[str, str]) -> dict[str, str]:
     kept = {name: value for name, value in env.items() if name in KEPT_VARIABLES or name.startswith(KEPT_PREFIXES)}
     # No bytecode written beside read-only sources (the attempt would look like a write outside the sandbox).
     return {**kept, "HOME": INSIDE_HOME, "TMPDIR": INSIDE_ROOT, "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def ancestors(paths: list[str]) -> list[str]:
+    """The folders above ``paths`` (not "/", not a path itself or inside one), parents first."""
+    found = set()
+    for path in paths:
+        found.update(str(parent) for parent in Path(path).parents if str(parent) != "/")
+    inside = [f"{path.rstrip('/')}/" for path in paths]
+    return sorted(f for f in found if f not in paths and not any(f"{f}/".startswith(p) for p in inside))
 
 
 @cache
@@ -191,10 +236,14 @@ def sandbox_problem(disk_mb: int) -> str:
     if shutil.which(BWRAP) is None:
         return "bubblewrap is not installed (Debian/Ubuntu: sudo apt-get install bubblewrap)"
     usage = subprocess.run([BWRAP, "--help"], capture_output=True, text=True).stdout
-    if "--size" not in usage:
+    if "--size" not in usage or "--perms" not in usage:
         return "this bubblewrap is too old to cap the kernel's disk (it needs --size, bubblewrap 0.7 or newer)"
+    if os.geteuid() == 0 and not os.access(SETPRIV, os.X_OK):
+        return f"{SETPRIV} (util-linux) is missing: as root, kernels are made unprivileged with it"
     with tempfile.TemporaryDirectory(prefix="autograder-probe-") as private:
-        command = Sandbox(disk_mb=disk_mb).wrap(["true"], Path(private), dict(os.environ))
+        sandbox = Sandbox(disk_mb=disk_mb)
+        give_to_kernel(Path(private), sandbox.kernel_uid())
+        command = sandbox.wrap(["true"], Path(private), dict(os.environ))
         result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
         return (
@@ -203,6 +252,15 @@ def sandbox_problem(disk_mb: int) -> str:
             "Ubuntu 24.04 sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0) or run the grader as root"
         )
     return ""
+
+
+def give_to_kernel(private: Path, uid: int | None) -> None:
+    """Make ``private`` and what is in it the kernel user's (``uid``; None: the grader's own user)."""
+    if uid is None:
+        return
+    for folder, folders, files in os.walk(private):
+        for name in [folder, *(os.path.join(folder, entry) for entry in folders + files)]:
+            os.chown(name, uid, uid, follow_symlinks=False)
 
 
 def sandbox_root(launcher_pid: int) -> int | None:

@@ -24,6 +24,7 @@ import pytest
 from nbgrader.api import Gradebook
 
 from autograder.feedback import visible_text
+from tests.autograder_fixtures import students
 from tests.graded_course import ZERO, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,6 +33,26 @@ DOCS = ROOT / "docs"
 STUDENT = "metadata-and-ids-stripped"
 API_STUDENT = "colab-stripped"
 COMMENT = "Right: scaled inputs keep the optimisation well conditioned."
+# A student whose written answer and outputs carry script: the formgrader must show them as text.
+HOSTILE = "script-in-answers"
+HOSTILE_ANSWER = (
+    "Scaling keeps the optimisation well conditioned (hostile-answer-text).\n\n"
+    '<img src="x" onerror="document.title = \'ran-onerror\'; window.ranScript = true">\n'
+    "<script>window.ranScript = true; document.title = 'ran-script'</script>\n"
+    '<a href="javascript:window.ranScript = true">hostile-link</a>'
+)
+# Elements of a page that would run a student's script (event handlers, their <script>, javascript: links, SVG).
+ACTIVE_ELEMENTS = """[...document.querySelectorAll('*')].filter(element =>
+    [...element.attributes].some(attribute => attribute.name.startsWith('on') && attribute.value.includes('ranScript'))
+    || (element.tagName === 'SCRIPT' && element.text.includes('ranScript'))
+    || (element.tagName === 'A' && element.href.startsWith('javascript:'))
+    || element.tagName.toLowerCase() === 'svg' && element.innerHTML.includes('ranScript')).length"""
+HOSTILE_OUTPUTS = (
+    "\n\nfrom IPython.display import HTML, SVG, Javascript, display\n"
+    "display(HTML('<img src=x onerror=\"window.ranScript = true\"><b>bold output</b>'))\n"
+    "display(Javascript(\"window.ranScript = true; document.title = 'ran-js-output'\"))\n"
+    "display(SVG('<svg xmlns=\"http://www.w3.org/2000/svg\"><script>window.ranScript = true</script></svg>'))\n"
+)
 STARTUP_SECONDS = 120
 
 
@@ -88,6 +109,12 @@ def course(graded, tmp_path_factory):
     """A copy of the graded class (grading here must not change the shared one)."""
     folder = tmp_path_factory.mktemp("lab") / "course"
     shutil.copytree(graded[0], folder, ignore=shutil.ignore_patterns("gradebook.db.backup-*", "feedback"))
+    hostile = students.answered(
+        explain=HOSTILE_ANSWER, add_answer=students.CORRECT_ANSWERS["add-answer"] + HOSTILE_OUTPUTS
+    )
+    students.write_submission(folder, HOSTILE, "basics", hostile)
+    code, text = run_cli("--course-dir", str(folder), "grade", "--students", HOSTILE)
+    assert code == 0, text
     return folder
 
 
@@ -273,5 +300,40 @@ def test_grade_a_written_answer_in_the_browser(lab, course, tmp_path):
             expect(to_grade).not_to_contain_text(STUDENT)
             assert page.evaluate("[...document.images].every(image => image.complete && image.naturalWidth > 0)")
             page.screenshot(path=str(DOCS / "class-page.png"))
+        finally:
+            browser.close()
+
+
+def test_student_script_never_runs_in_the_formgrader_or_feedback(lab, course):
+    from playwright.sync_api import sync_playwright
+
+    entry = submitted_notebooks(lab)[HOSTILE]
+    status, page_html = lab.call(f"/formgrader/submissions/{entry['id']}/")
+    assert status == 200 and "hostile-answer-text" in page_html and "bold output" in page_html
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path())
+        try:
+            page = browser.new_page()
+            page.goto(f"{lab.url}/formgrader/submissions/{entry['id']}/?token={lab.token}")
+            page.wait_for_load_state("networkidle")
+            page.locator("text=hostile-answer-text").first.wait_for()
+            assert page.evaluate("window.ranScript === undefined && !document.title.startsWith('ran-')")
+            # Shown as text or removed: no element that runs it when loaded, hovered or clicked.
+            assert page.evaluate(ACTIVE_ELEMENTS) == 0
+            page.click("text=hostile-link")
+            assert page.evaluate("window.ranScript === undefined")
+        finally:
+            browser.close()
+    code, text = run_cli("--course-dir", str(course), "feedback", "--students", HOSTILE)
+    assert code == 0, text
+    feedback = course / "feedback" / HOSTILE / "basics" / "basics.html"
+    assert "hostile-answer-text" in feedback.read_text()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path())
+        try:
+            page = browser.new_page()
+            page.goto(feedback.as_uri())
+            page.wait_for_load_state("load")
+            assert page.evaluate("window.ranScript === undefined") and page.evaluate(ACTIVE_ELEMENTS) == 0
         finally:
             browser.close()

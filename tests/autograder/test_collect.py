@@ -182,3 +182,22 @@ def test_canvas_file_names_read_back_as_written(filename, late):
         "file": filename,
         **({"late": "LATE"} if late else {}),
     }
+
+
+def test_links_reserved_ids_and_terminal_escapes_in_a_download_are_refused(course, tmp_path):
+    download = tmp_path / "hostile"
+    (download / "mallory").mkdir(parents=True)
+    (download / "mallory" / "basics.ipynb").symlink_to(students.SOURCE / "basics" / "basics.ipynb")
+    (download / "linked-folder").symlink_to(students.SOURCE / "basics")
+    for student in ("report.csv", "class", "eve\x1b]52;c;cHduZWQ=\x07\x1b[2K"):
+        path = download / student / "basics.ipynb"
+        path.parent.mkdir(parents=True)
+        path.write_bytes(notebook_bytes(students.answered(), student))
+    (download / "carol").mkdir()
+    (download / "carol" / "basics.ipynb").write_bytes(notebook_bytes(students.answered(), "carol"))
+    code, text = run_cli("--course-dir", str(course), "collect", str(download))
+    assert code == 0, text
+    assert sorted(path.name for path in (course / "submitted").iterdir()) == ["carol"]
+    assert "mallory/basics.ipynb: a symbolic link" in text and "linked-folder: a symbolic link" in text, text
+    assert "'report.csv' cannot be a student id" in text and "'class' cannot be a student id" in text
+    assert "\x1b" not in text and "\x07" not in text and "\\x1b]52;c;" in text, text

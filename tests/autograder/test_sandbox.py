@@ -6,12 +6,14 @@ when a step fails, as a determined student would. Each must be stopped, score 0,
 its reason, and leave the course folder, the gradebook and the honest students' grades as they were.
 """
 
+import ast
 import contextlib
 import hashlib
 import json
 import os
 import re
 import shutil
+import sys
 import tempfile
 import threading
 import uuid
@@ -19,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.sandbox import sandbox_problem
+from autograder.cgroups import GroupLimits, SandboxGroup
+from autograder.sandbox import Sandbox, sandbox_problem
 from tests.autograder.test_grading import auto_scores, make_course, record, run_cli
 from tests.autograder_fixtures import students
 
@@ -108,6 +111,68 @@ ATTACKS = {
         "    print('wrote', written, 'to', label)\n",
         "filled its disk",
     ),
+    "privileges": (
+        "import ctypes, glob, os, sys\n"
+        "status = open('/proc/self/status').read()\n"
+        "print('uid', os.getuid(), [line for line in status.splitlines() if line.startswith(('CapEff', 'CapBnd'))])\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "for folder in [sys.prefix, *sys.path[1:]]:\n"
+        "    remounted = libc.mount(None, folder.encode(), None, 0x20 | 0x1000, None)  # MS_REMOUNT | MS_BIND\n"
+        "    print('remount', folder, remounted, ctypes.get_errno())\n"
+        "for site in glob.glob(sys.prefix + '/lib/python3*/site-packages'):\n"
+        "    try:\n"
+        "        open(site + '/MARKER.pth', 'w').write('import os; os.system(\"touch /tmp/MARKER\")')\n"
+        "    except OSError as error:\n"
+        "        print(error)\n",
+        "tried to write outside its folder",
+    ),
+    "descriptors": (
+        "import os\n"
+        "opened = set()\n"
+        "for name in os.listdir('/proc/self/fd'):\n"
+        "    try:\n"
+        "        opened.add(os.readlink(f'/proc/self/fd/{name}').split(':')[0])\n"
+        "    except OSError:\n"
+        "        pass  # the listing's own descriptor, closed since\n"
+        "print('open', sorted(opened), flush=True)\n"
+        "import time; time.sleep(1)  # sent before the flood\n"
+        "chunk = b'x' * 2**20\n"
+        "for fd in [0, 1, 2]:\n"
+        "    written = 0\n"
+        "    try:\n"
+        "        while written < 2 * DISK_MB * 2**20:\n"
+        "            written += os.write(fd, chunk)\n"
+        "    except OSError:\n"
+        "        pass\n",
+        None,  # nothing to name: what it writes goes nowhere
+    ),
+    "process-flood": (
+        "import subprocess, sys, threading, time\n"
+        "busy = [subprocess.Popen([sys.executable, '-c', 'while True: pass', 'MARKER']) for _ in range(24)]\n"
+        "started = 0\n"
+        "try:\n"
+        "    for _ in range(4000):\n"
+        "        threading.Thread(target=time.sleep, args=(30,), daemon=True).start()\n"
+        "        started += 1\n"
+        "except RuntimeError as error:\n"
+        "    print(error)\n"
+        "print('threads', started)\n"
+        "time.sleep(3)\n",
+        None,  # the control group stops it; the honest students graded beside it keep full marks
+    ),
+    "memory-tree": (
+        "import subprocess, sys, time\n"
+        "hog = ('import time; block = bytearray(700 * 2**20); block[::4096] = b\\'x\\' * len(block[::4096]); '\n"
+        "       'print(\\'held\\', flush=True); time.sleep(30)')\n"
+        "children = [subprocess.Popen([sys.executable, '-c', hog], stdout=subprocess.PIPE) for _ in range(4)]\n"
+        "held = sum(1 for child in children if child.stdout.readline().strip() == b'held')\n"
+        "print('children holding 700 MiB', held)\n",
+        None,
+    ),
+    "result-flood": (
+        "'x' * (50 * 2**20)\n",
+        None,
+    ),
 }
 DISK_MB = 64
 SANDBOX_LIMITS = f"c.Sandbox.disk_mb = {DISK_MB}\n"
@@ -194,6 +259,7 @@ def attacked(tmp_path_factory):
     code, text = run_cli("--course-dir", str(folder), "grade", "--jobs", "2", "--force")
     host_folders_largest = host_folders.stop()
     assert code == 0, text
+    assert len(text) < 2**20, f"the grader printed {len(text)} characters"  # nothing a kernel wrote reached it
     return folder, honest, before, graded_before, course_before, host_folders_largest
 
 
@@ -201,6 +267,8 @@ def attacked(tmp_path_factory):
 def test_each_attack_is_stopped_scored_zero_and_flagged_with_its_reason(attacked, attacker):
     folder = attacked[0]
     assert set(auto_scores(folder, attacker).values()) == {0.0}
+    if ATTACKS[attacker][1] is None:
+        return
     flags = [flag for flag in record(folder, attacker)["flags"] if flag["code"] == "sandbox"]
     assert flags and all(flag["serious"] for flag in flags)
     expected = [flag for flag in flags if ATTACKS[attacker][1] in flag["message"]]
@@ -268,3 +336,69 @@ def test_opting_out_is_said_in_every_record(tmp_path):
     assert auto_scores(folder, "correct") == students.AUTO_POINTS
     assert "unsandboxed" in {flag["code"] for flag in record(folder, "correct")["flags"]}
     shutil.rmtree(folder)
+
+
+def control_groups_here():
+    group = SandboxGroup.create(GroupLimits(processes=64, memory_bytes=0))
+    if group is not None:
+        group.remove()
+    return group is not None
+
+
+needs_control_groups = pytest.mark.skipif(not control_groups_here(), reason="no control groups can be made here")
+
+
+def printed(folder, student):
+    """The text outputs of a graded notebook's cells."""
+    graded = json.loads((folder / "autograded" / student / "basics" / "basics.ipynb").read_text())
+    return "".join("".join(output.get("text", "")) for cell in graded["cells"] for output in cell.get("outputs", []))
+
+
+def test_the_kernel_has_no_privileges_and_cannot_remount(attacked):
+    folder = attacked[0]
+    text = printed(folder, "privileges")
+    uid = int(re.search(r"uid (\d+)", text).group(1))
+    # Graded as root, the kernel is a user of its own; else the grader's user.
+    assert uid >= Sandbox().kernel_uid_base if os.geteuid() == 0 else uid == os.geteuid(), text
+    assert "CapEff:\\t0000000000000000" in text, text
+    remounts = re.findall(r"remount \S+ (-?\d+)", text)
+    assert remounts and set(remounts) == {"-1"}, text
+    planted = [path for path in Path(sys.prefix).glob("lib/python3*/site-packages/*.pth") if MARKER in path.name]
+    assert not planted and not Path(f"/tmp/{MARKER}").exists()
+
+
+def test_the_kernel_writes_nothing_through_inherited_descriptors(attacked):
+    folder = attacked[0]
+    text = printed(folder, "descriptors")
+    # What it wrote to its standard output and error reached only its own capped output (the kernel
+    # forwards them), never the grader's terminal or log (the fixture checks what the grader printed).
+    assert "output-truncated" in {flag["code"] for flag in record(folder, "descriptors")["flags"]}
+    opened = set(ast.literal_eval(re.search(r"open (\[.*\])", text).group(1)))
+    # Its own sockets, pipes, event descriptors and /dev/null: no file or folder of the host.
+    kernels_own = {"socket", "pipe", "anon_inode", "/dev/null"}
+    assert all(path in kernels_own or path.startswith(("/tmp/", "/dev/pts/")) for path in opened), opened
+
+
+@needs_control_groups
+def test_a_process_flood_is_capped_and_costs_no_one_else_their_grade(attacked):
+    folder, honest, *_ = attacked
+    text = printed(folder, "process-flood")
+    threads = re.search(r"threads (\d+)", text)
+    assert threads and int(threads.group(1)) < 4000, text
+    for name in honest:
+        assert auto_scores(folder, name) == students.AUTO_POINTS
+
+
+@needs_control_groups
+def test_memory_is_capped_for_the_whole_sandbox(attacked):
+    folder = attacked[0]
+    held = re.search(r"children holding 700 MiB (\d+)", printed(folder, "memory-tree"))
+    # 4 x 700 MiB under a 1,024 MiB per-process limit; the sandbox's group holds at most 1,024 + 64 MiB in all.
+    assert held is None or int(held.group(1)) <= 1, printed(folder, "memory-tree")
+
+
+def test_every_kind_of_output_is_capped(attacked):
+    folder = attacked[0]
+    size = (folder / "autograded" / "result-flood" / "basics" / "basics.ipynb").stat().st_size
+    assert size < 2**20, size
+    assert "output-truncated" in {flag["code"] for flag in record(folder, "result-flood")["flags"]}
