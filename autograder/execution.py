@@ -41,8 +41,9 @@ from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import Execute, SaveAutoGrades
 from traitlets import Bool, Dict, Integer, List, Unicode
 
-from autograder.cells import grade_id, is_answer, is_test
+from autograder.cells import grade_id, is_answer, is_test, nbgrader_metadata
 from autograder.cgroups import GroupLimits, SandboxGroup
+from autograder.checks import BadData, HiddenChecks, delegations, free_names, loads, run_checks, split_checks
 from autograder.kernel_guard import PASSED, signature
 from autograder.sandbox import (
     COURSE_ROOT_VARIABLE,
@@ -159,6 +160,7 @@ class LimitedKernelManager(AsyncKernelManager):
             self.root = sandbox_root(process.pid)
             if self.root is None:
                 if process.poll() is not None or monotonic() > deadline:
+                    self._remove_group()
                     raise RuntimeError(f"the kernel's sandbox did not start (bwrap exit code {process.poll()})")
                 await asyncio.sleep(0.02)
         self.ip = f"/proc/self/fd/{self.root}{INSIDE_IPC}"  # the same sockets, seen from the grader
@@ -334,14 +336,64 @@ class SafeExecute(Execute):
     async def _execute_test(
         self, cell: NotebookNode, cell_index: int, execution_count: int | None, store_history: bool
     ) -> NotebookNode:
-        """Run a test cell under the guard; when the guard cannot vouch for it, fail the cell."""
-        nonce = secrets.token_hex(16)
+        """Run a test cell: its hidden checks, when it has some, in this process on the data its kernel
+        part produced (``autograder.checks``); the rest under the guard, which must vouch for it."""
+        hidden = split_checks(cell.source)
+        if hidden is None:
+            return await self._execute_guarded(cell, cell_index, execution_count, store_history, cell.source)
         source = cell.source
+        await self._run_silently(f"{self._guard_name}.tripwires.forbid({list(hidden.forbidden)!r})")
+        try:
+            await self._execute_guarded(cell, cell_index, execution_count, store_history, hidden.kernel_source)
+        finally:
+            cell.source = source
+            await self._run_silently(f"{self._guard_name}.tripwires.allow()")
+        failure = await self._hidden_check_failure(hidden)
+        if failure and not any(output.output_type == "error" for output in cell.outputs):
+            cell.outputs.append(error_output("AssertionError", failure))
+        return cell
+
+    def _student_sources(self) -> list[str]:
+        """The code the student wrote: answer cells and cells the lesson does not have."""
+        return [
+            cell.source
+            for cell in self.nb.cells
+            if cell.cell_type == "code" and (is_answer(cell) or not nbgrader_metadata(cell))
+        ]
+
+    async def _hidden_check_failure(self, hidden: HiddenChecks) -> str:
+        """Why the hidden checks fail on what the kernel sent ("" when they pass)."""
+        named = delegations(self._student_sources(), hidden.forbidden)
+        if named:
+            return (
+                f"this answer uses {', '.join(named)} from the course library, which does this exercise's job: "
+                "write it yourself (the exercise is graded on your own code)"
+            )
+        names = free_names(hidden.checks)
+        reply = await self._run_silently("", {name: f"{self._guard_name}.shipped({name})" for name in names})
+        sent = reply["content"].get("user_expressions", {})
+        values = {}
+        for name in names:
+            result = sent.get(name, {})
+            if result.get("status") != "ok":
+                return f"the test's value {name!r} was not produced (an error earlier in the cell or the notebook)"
+            try:
+                values[name] = loads(ast.literal_eval(result["data"]["text/plain"]))
+            except (BadData, KeyError, ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as error:
+                return f"the kernel sent {name!r} in a form the grader does not accept ({error})"
+        return run_checks(hidden.checks, values)
+
+    async def _execute_guarded(
+        self, cell: NotebookNode, cell_index: int, execution_count: int | None, store_history: bool, source: str
+    ) -> NotebookNode:
+        """Run ``source`` as the test cell under the guard; when the guard cannot vouch for it, fail the cell."""
+        nonce = secrets.token_hex(16)
+        original = cell.source
         cell.source = f"{self._guard_name}.run_test({source!r}, {nonce!r})"
         try:
             await super().async_execute_cell(cell, cell_index, execution_count, store_history)
         finally:
-            cell.source = source
+            cell.source = original
         reply = await self._run_silently("", {"verdict": f"{self._guard_name}.verdict({nonce!r})"})
         verdict = guard_verdict(reply, self._guard_key, nonce)
         if verdict != PASSED and not any(output.output_type == "error" for output in cell.outputs):

@@ -17,9 +17,9 @@ attributes and the code of their functions). Each test cell is then sent as
    provably run.
 
 The grader then asks ``<guard>.verdict(nonce)`` through ``user_expressions`` and checks its
-HMAC: only "passed", signed with the kernel's key, lets the test cell keep its points. Code that
-reads the guard's key out of the process's memory is outside what this guards against; the
-sandbox confines such a submission to its own grade.
+HMAC: only "passed", signed with the kernel's key, lets the test cell keep its points. The guard
+lives in the student's interpreter, so code aimed at it (its key is an attribute) can beat it: a
+test cell whose hidden checks run in the grader (``autograder.checks``) does not depend on it.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ import threading
 import types
 from typing import Any
 
+from autograder.kernel_probe import Tripwires, dumps
 from autograder.kernel_watch import Watch
 
 PASSED = "passed"
@@ -72,6 +73,7 @@ class Guard:
         self.hook_calls = 0
         self.verdicts: dict[str, str] = {}
         self.watch: Watch | None = None
+        self.tripwires = Tripwires(shell.user_ns)
         sys.addaudithook(self.audit)
 
     def helpers(self) -> list[Any]:
@@ -185,6 +187,10 @@ class Guard:
     def incidents(self) -> list[str]:
         """What student code tried against the sandbox since the last call (nothing unsandboxed)."""
         return self.watch.incidents() if self.watch else []
+
+    def shipped(self, value: Any) -> str:
+        """``value`` as data for the grader's hidden checks (``autograder.kernel_probe``)."""
+        return dumps(value)
 
     def verdict(self, nonce: str) -> str:
         """``<hmac> <verdict>`` for the test sent with ``nonce``."""

@@ -205,6 +205,20 @@ LOOKS_RIGHT_BUT_WRONG = {
     },
 }
 
+# Answers that let the course library do the exercise's job; the tests named must give them nothing and say why.
+DELEGATING = {
+    "lesson1_data": {
+        "answers": {
+            "ex2-answer": (
+                "from course import data as library\n\n\n"
+                "def preprocess(image, label):\n"
+                "    return library.preprocess(image, label, IMG_SIZE)"
+            ),
+        },
+        "caught_by": ["ex2-image-tests", "ex2-label-tests", "ex2-map-tests"],
+    },
+}
+
 # Right answers written otherwise than the solution; the tests named must give them full marks.
 RIGHT_IN_ANOTHER_STYLE = {
     "lesson2_augmentation": {
@@ -425,12 +439,27 @@ def test_hidden_tests_catch_answers_that_only_look_right(lesson, course_root, re
     assert {cell: grading.scores[cell] for cell in case["caught_by"]} == {cell: 0.0 for cell in case["caught_by"]}
 
 
+def graded_answers(course_root, released, timings, lesson: str, student: str, answers: dict) -> lt.Grading:
+    """The released lesson with ``answers``, handed in as ``student`` and autograded (its time noted)."""
+    lt.submit(course_root, student, lesson, lt.with_answers(released(lesson), answers))
+    grading = lt.autograde(course_root, lesson, student)
+    timings[(lesson, f"nbgrader autograde, {student}")] = grading.seconds
+    return grading
+
+
+@pytest.mark.parametrize("lesson", sorted(DELEGATING))
+def test_answers_the_library_gives_score_nothing(lesson, course_root, released, timings):
+    case = DELEGATING[lesson]
+    grading = graded_answers(course_root, released, timings, lesson, "delegates", case["answers"])
+    assert {cell: grading.scores[cell] for cell in case["caught_by"]} == {cell: 0.0 for cell in case["caught_by"]}
+    told = lt.errors_in_cells(grading.autograded_notebook, case["caught_by"])
+    assert told.keys() == set(case["caught_by"]) and all("write it yourself" in text for text in told.values()), told
+
+
 @pytest.mark.parametrize("lesson", sorted(RIGHT_IN_ANOTHER_STYLE))
 def test_right_answers_in_another_style_score_full_marks(lesson, course_root, released, timings):
     case = RIGHT_IN_ANOTHER_STYLE[lesson]
-    lt.submit(course_root, "another_style", lesson, lt.with_answers(released(lesson), case["answers"]))
-    grading = lt.autograde(course_root, lesson, "another_style")
-    timings[(lesson, "nbgrader autograde, another style")] = grading.seconds
+    grading = graded_answers(course_root, released, timings, lesson, "another_style", case["answers"])
     assert {cell: grading.scores[cell] for cell in case["full_marks"]} == {
         cell: grading.max_scores[cell] for cell in case["full_marks"]
     }
