@@ -20,8 +20,9 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 # A large class can keep its gradebook in PostgreSQL instead of gradebook.db:
 # c.CourseDirectory.db_url = "postgresql://grader@localhost/transfer_learning"
 
-# Where students' Colab installs the course from: the GitHub repository and a release tag (never a
-# branch). `python -m autograder release` writes both into every lesson's badge and setup cell.
+# Where students' Colab installs the course from: the students' public GitHub repository (what
+# `python -m autograder release --students DIR` writes; this course stays private) and a release tag
+# in it (never a branch). `release` writes both into every lesson's badge and setup cell.
 c.ColabLink.repository = "stanford-dogs-course/transfer-learning"
 c.ColabLink.ref = "v0.2.0"
 

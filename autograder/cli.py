@@ -34,6 +34,11 @@ def command_release(course: Course, args: argparse.Namespace) -> None:
 
     for lesson, paths in release(course, args.lessons, duedate=args.duedate, timing=not args.skip_timing).items():
         print(f"released {lesson}: {', '.join(str(p.relative_to(course.root)) for p in paths)}")
+    if args.students:
+        from autograder.students_tree import write_students_tree
+
+        entries = write_students_tree(course, args.students)
+        print(f"wrote the students' tree in {args.students}: {', '.join(path.name for path in entries)}")
 
 
 def command_collect(course: Course, args: argparse.Namespace) -> None:
@@ -128,6 +133,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--skip-timing",
         action="store_true",
         help="do not run the solutions to time them; grading keeps the limits measured before",
+    )
+    sub.add_argument(
+        "--students",
+        metavar="DIR",
+        help="also write the students' tree (released lessons, the course library, a students' README and "
+        "pyproject.toml; no solution, hidden test or mark scheme) into DIR, a clone of the public repository "
+        "that c.ColabLink.repository names",
     )
     sub.set_defaults(run=command_release)
 

@@ -14,12 +14,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import nbformat
 
+from autograder.courseroot import Course
+from autograder.students_tree import write_students_tree
 from course_tools.notebooks import LessonPlan, LessonRun, run_lesson
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -33,7 +34,6 @@ COLAB_LACKS = ("course", "keras-cv", "keras-core", "importlib-resources")
 COURSE_URL = re.compile(r"git\+https://github\.com/[\w.-]+/[\w.-]+@[\w.+-]+")
 PIN = re.compile(r"^([A-Za-z0-9_.-]+)==(\S+)$")
 COLAB_MODULE = "import sys, types; sys.modules['google.colab'] = types.ModuleType('google.colab')"
-PACKAGE_FILES = ("pyproject.toml", "README.md", "course", "autograder")
 LESSON_TIMEOUT = 900
 
 
@@ -105,15 +105,9 @@ def install_kernel(folder: Path) -> Path:
     return folder
 
 
-def copy_checkout(destination: Path) -> Path:
-    """The files pip needs to install the course from this checkout, as Colab installs it from GitHub."""
-    destination.mkdir(parents=True)
-    for name in PACKAGE_FILES:
-        source = REPO_ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, destination / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, destination / name)
+def students_checkout(destination: Path) -> Path:
+    """The students' tree of this checkout (``release --students``): what Colab installs the course from."""
+    write_students_tree(Course.load(REPO_ROOT), destination)
     return destination
 
 

@@ -26,7 +26,7 @@ KEPT = ("tensorflow", "keras", "numpy", "protobuf")
 
 @pytest.fixture(scope="module")
 def standin(tmp_path_factory):
-    """The stand-in, reset, with its kernel on JUPYTER_PATH and a copy of this checkout to install."""
+    """The stand-in, reset, with its kernel on JUPYTER_PATH and the students' tree of this checkout to install."""
     try:
         colab.require_standin()
     except colab.StandinMissing as error:
@@ -34,7 +34,7 @@ def standin(tmp_path_factory):
     folder = tmp_path_factory.mktemp("colab")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("JUPYTER_PATH", str(colab.install_kernel(folder / "jupyter")))
-        yield colab.copy_checkout(folder / "checkout")
+        yield colab.students_checkout(folder / "checkout")
 
 
 def test_the_standin_has_colabs_versions_and_lacks_what_colab_lacks(standin):
