@@ -33,16 +33,40 @@ from autograder.cells import HIDDEN_TESTS_BEGIN, HIDDEN_TESTS_END
 
 CHECKS_MARKER = "### CHECKS"
 FORBIDDEN_LINE = re.compile(r"^# write it yourself:(.*)$", re.MULTILINE)
+CONTAINERS = {"list": list, "tuple": tuple, "set": set, "frozenset": frozenset}
 MAX_DATA_CHARS = 50_000_000  # what one test's data may take, as text
 DTYPES = frozenset(
     {"bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float16", "float32", "float64"}
 )
 
 
-class Tensor(np.ndarray):
-    """A tensor the kernel sent (its values, as a numpy array); ``kind`` is its class there."""
+class Tensor:
+    """A tensor the kernel sent: ``kind`` is its class there, ``numpy()`` (or ``np.asarray``) its values;
+    like a tensor, it has a shape and a dtype and is no NumPy array."""
 
-    kind = ""
+    def __init__(self, kind: str, values: np.ndarray) -> None:
+        self.kind = kind
+        self.values = values
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.values.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.values.dtype
+
+    def numpy(self) -> np.ndarray:
+        return self.values
+
+    def __array__(self, dtype: object = None, copy: object = None) -> np.ndarray:
+        return self.values if dtype is None else self.values.astype(dtype)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def __repr__(self) -> str:
+        return f"<{self.kind} shape={self.shape} dtype={self.dtype}>"
 
 
 class Foreign:
@@ -61,11 +85,10 @@ class BadData(ValueError):
 
 @dataclass(frozen=True)
 class HiddenChecks:
-    """A test cell's source split: what its kernel runs, what the grader checks, what it forbids."""
+    """A test cell's source split: what its kernel runs, what the grader checks."""
 
     kernel_source: str
     checks: str
-    forbidden: tuple[str, ...]
 
 
 def split_checks(source: str) -> HiddenChecks | None:
@@ -74,10 +97,12 @@ def split_checks(source: str) -> HiddenChecks | None:
         return None
     before, _, rest = source.partition(CHECKS_MARKER)
     checks, _, after = rest.partition(f"### {HIDDEN_TESTS_END}")
-    forbidden = tuple(
-        name.strip() for line in FORBIDDEN_LINE.findall(before) for name in line.split(",") if name.strip()
-    )
-    return HiddenChecks(before + after, checks.strip("\n"), forbidden)
+    return HiddenChecks(before + after, checks.strip("\n"))
+
+
+def forbidden_functions(source: str) -> tuple[str, ...]:
+    """The library functions a test cell's ``# write it yourself:`` lines name (any test cell, checks or not)."""
+    return tuple(name.strip() for line in FORBIDDEN_LINE.findall(source) for name in line.split(",") if name.strip())
 
 
 def given_names() -> dict[str, object]:
@@ -114,9 +139,8 @@ def rebuilt(data: dict) -> object:
         return value
     if kind == "float":
         return float(data["value"])
-    if kind in ("list", "tuple"):
-        items = [rebuilt(item) for item in data["items"]]
-        return items if kind == "list" else tuple(items)
+    if kind in CONTAINERS:
+        return CONTAINERS[kind](rebuilt(item) for item in data["items"])
     if kind == "dict":
         return {rebuilt(key): rebuilt(value) for key, value in data["items"]}
     if kind == "array":
@@ -136,9 +160,7 @@ def rebuilt_array(data: dict) -> object:
     values = values.reshape(shape)
     if kind.split(".")[0] == "numpy":
         return values if kind.endswith("ndarray") else values[()]  # an array, or a numpy scalar
-    tensor = values.view(Tensor)
-    tensor.kind = kind
-    return tensor
+    return Tensor(kind, values)
 
 
 def run_checks(checks: str, values: dict[str, object]) -> str:

@@ -43,7 +43,16 @@ from traitlets import Bool, Dict, Integer, List, Unicode
 
 from autograder.cells import grade_id, is_answer, is_test, nbgrader_metadata
 from autograder.cgroups import GroupLimits, SandboxGroup
-from autograder.checks import BadData, HiddenChecks, delegations, free_names, loads, run_checks, split_checks
+from autograder.checks import (
+    BadData,
+    HiddenChecks,
+    delegations,
+    forbidden_functions,
+    free_names,
+    loads,
+    run_checks,
+    split_checks,
+)
 from autograder.kernel_guard import PASSED, signature
 from autograder.sandbox import (
     COURSE_ROOT_VARIABLE,
@@ -94,13 +103,16 @@ def guard_verdict(reply: dict, key: bytes, nonce: str) -> str:
     return verdict
 
 
-def output_size(content: dict[str, Any]) -> int:
-    """Characters in an output message's content (stream text, display data, an error's traceback)."""
+def output_size(content: dict[str, Any]) -> tuple[int, int]:
+    """Characters in an output message's content: (text: stream text, display data, an error's
+    traceback; images: base64 image data)."""
     if "text" in content:
-        return len(content["text"])
+        return len(content["text"]), 0
     if "traceback" in content:
-        return len(str(content.get("evalue", ""))) + sum(len(str(line)) for line in content["traceback"])
-    return sum(len(str(value)) for value in content.get("data", {}).values())
+        return len(str(content.get("evalue", ""))) + sum(len(str(line)) for line in content["traceback"]), 0
+    data = content.get("data", {})
+    images = sum(len(str(value)) for kind, value in data.items() if kind.startswith("image/"))
+    return sum(len(str(value)) for value in data.values()) - images, images
 
 
 def shortened_error(content: dict[str, Any], limit: int) -> dict[str, Any]:
@@ -219,6 +231,10 @@ class SafeExecute(Execute):
         help="Characters of output kept per cell, every kind counted (0: no limit); past it outputs are dropped "
         "and an error is cut short.",
     ).tag(config=True)
+    max_image_chars = Integer(
+        5_000_000,
+        help="Characters of image data (base64) kept per cell, figures included; past it outputs are dropped.",
+    ).tag(config=True)
     kernel_env = Dict({}, help="Environment variables added to the kernel's environment.").tag(config=True)
     stretch_with_load = Bool(
         True,
@@ -247,6 +263,7 @@ class SafeExecute(Execute):
         self._stretch = 1.0
         self._notebook_limit_binds = False  # whether the running cell's timeout is the notebook's remaining time
         self._output_chars = 0
+        self._image_chars = 0
         self._output_truncated = False
 
     def preprocess(self, nb: NotebookNode, resources: dict | None = None, km: Any = None) -> tuple[NotebookNode, dict]:
@@ -337,21 +354,38 @@ class SafeExecute(Execute):
         self, cell: NotebookNode, cell_index: int, execution_count: int | None, store_history: bool
     ) -> NotebookNode:
         """Run a test cell: its hidden checks, when it has some, in this process on the data its kernel
-        part produced (``autograder.checks``); the rest under the guard, which must vouch for it."""
+        part produced (``autograder.checks``); the rest under the guard, which must vouch for it. The
+        library functions its ``# write it yourself:`` line names cannot answer for the student meanwhile."""
         hidden = split_checks(cell.source)
-        if hidden is None:
-            return await self._execute_guarded(cell, cell_index, execution_count, store_history, cell.source)
+        forbidden = forbidden_functions(cell.source)
         source = cell.source
-        await self._run_silently(f"{self._guard_name}.tripwires.forbid({list(hidden.forbidden)!r})")
+        if forbidden:
+            await self._run_silently(f"{self._guard_name}.tripwires.forbid({list(forbidden)!r})")
         try:
-            await self._execute_guarded(cell, cell_index, execution_count, store_history, hidden.kernel_source)
+            kernel_source = source if hidden is None else hidden.kernel_source
+            await self._execute_guarded(cell, cell_index, execution_count, store_history, kernel_source)
         finally:
             cell.source = source
-            await self._run_silently(f"{self._guard_name}.tripwires.allow()")
-        failure = await self._hidden_check_failure(hidden)
-        if failure and not any(output.output_type == "error" for output in cell.outputs):
-            cell.outputs.append(error_output("AssertionError", failure))
+            if forbidden:
+                await self._run_silently(f"{self._guard_name}.tripwires.allow()")
+        delegation = self._delegation_failure(forbidden)
+        if delegation:  # said even when the cell failed otherwise: it is why the answer cannot score
+            cell.outputs.append(error_output("WriteItYourself", delegation))
+        elif hidden is not None:
+            failure = await self._hidden_check_failure(hidden)
+            if failure and not any(output.output_type == "error" for output in cell.outputs):
+                cell.outputs.append(error_output("AssertionError", failure))
         return cell
+
+    def _delegation_failure(self, forbidden: tuple[str, ...]) -> str:
+        """Why the student's own cells fail a test that forbids ``forbidden`` ("" when they do not name one)."""
+        named = delegations(self._student_sources(), forbidden)
+        if not named:
+            return ""
+        return (
+            f"this answer uses {', '.join(named)} from the course library, which does this exercise's job: "
+            "write it yourself (the exercise is graded on your own code)"
+        )
 
     def _student_sources(self) -> list[str]:
         """The code the student wrote: answer cells and cells the lesson does not have."""
@@ -363,12 +397,6 @@ class SafeExecute(Execute):
 
     async def _hidden_check_failure(self, hidden: HiddenChecks) -> str:
         """Why the hidden checks fail on what the kernel sent ("" when they pass)."""
-        named = delegations(self._student_sources(), hidden.forbidden)
-        if named:
-            return (
-                f"this answer uses {', '.join(named)} from the course library, which does this exercise's job: "
-                "write it yourself (the exercise is graded on your own code)"
-            )
         names = free_names(hidden.checks)
         reply = await self._run_silently("", {name: f"{self._guard_name}.shipped({name})" for name in names})
         sent = reply["content"].get("user_expressions", {})
@@ -477,6 +505,7 @@ class SafeExecute(Execute):
             self.record(cell, cell_index, "time-limit", message)
             return cell
         self._output_chars = 0
+        self._image_chars = 0
         self._output_truncated = False
         try:
             if is_test(cell):
@@ -527,8 +556,10 @@ class SafeExecute(Execute):
         self, outs: list[NotebookNode], msg: dict, display_id: str | None, cell_index: int
     ) -> NotebookNode | None:
         if self.max_output_chars and msg["msg_type"] in CAPPED_OUTPUTS:
-            self._output_chars += output_size(msg["content"])
-            if self._output_chars > self.max_output_chars:
+            text, images = output_size(msg["content"])
+            self._output_chars += text
+            self._image_chars += images
+            if self._output_chars > self.max_output_chars or self._image_chars > self.max_image_chars:
                 self._note_truncated(outs, cell_index)
                 if msg["msg_type"] != "error":
                     return None
@@ -545,7 +576,7 @@ class SafeExecute(Execute):
             self.nb.cells[cell_index],
             cell_index,
             "output-truncated",
-            f"output flood: more than {self.max_output_chars} characters",
+            f"output flood: more than {self.max_output_chars} characters (or {self.max_image_chars} of images)",
         )
 
 

@@ -1,7 +1,7 @@
 """The kernel's side of checks that run outside it: answers turned into data, and library stand-ins disabled.
 
 A test cell's hidden checks (``autograder.checks``) run in the grader, on values the kernel sends
-as JSON: ``dumps`` writes a value as tagged data (numbers, strings, lists, tuples, dicts, arrays
+as JSON: ``dumps`` writes a value as tagged data (numbers, strings, lists, tuples, sets, dicts, arrays
 and tensors as dtype, shape and numbers; anything else as its class name), never as code. While a
 test's kernel part runs, ``Tripwires`` replaces the course library's functions that do the
 exercise's job, wherever the kernel's modules and namespace hold them, with a stand-in that raises
@@ -41,8 +41,9 @@ def tagged(value: Any, budget: list[int], depth: int) -> Any:
         return {"type": kind.__name__, "value": value}
     if kind is float:
         return {"type": "float", "value": number(value)}
-    if kind in (list, tuple):
-        return {"type": kind.__name__, "items": [tagged(item, budget, depth + 1) for item in value]}
+    if kind in (list, tuple, set, frozenset):
+        items = sorted(value, key=repr) if kind in (set, frozenset) else value
+        return {"type": kind.__name__, "items": [tagged(item, budget, depth + 1) for item in items]}
     if kind is dict:
         return {
             "type": "dict",

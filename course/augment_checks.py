@@ -39,9 +39,13 @@ TECHNIQUES = tuple(TECHNIQUE_OF_CLASS.values())
 # the side, a contrast factor's distance from 1), both directions.
 REFERENCE_STRENGTH = {"rotation": 0.15, "translation": 0.1, "contrast": 0.1}
 # A strength is right when no draw exceeds it by more than TOLERANCE (measurement error) and the largest
-# of DRAWS draws reaches REACHED of it (for a uniform draw, missing that by chance has odds below 1e-7).
+# of DRAWS draws reaches REACHED of it (for a uniform draw, missing that by chance has odds below 1e-7);
+# a rotation's and a translation's draws must reach REACHED_EACH_WAY of it in both directions (odds 0.75**64,
+# about 1e-8, each).
+# A contrast is measured by its size only: core Keras 3.15's RandomContrast(0.1) draws factors in 1..1.1.
 TOLERANCE = {"rotation": 2 / 360, "translation": 0.01, "contrast": 0.006}
 REACHED = 0.75
+REACHED_EACH_WAY = 0.5
 
 
 class AugmentationMismatch(AssertionError):
@@ -57,6 +61,8 @@ class Measurement:
     largest: float | tuple[float, float] | None  # the largest change (per axis for a translation; None for a flip)
     detail: str  # the measurement in words
     flips: dict[str, int] | None = None  # for a flip: how many images came out unchanged, left-right, ...
+    # For a rotation or translation: the most negative and the most positive change (per axis).
+    extremes: tuple[tuple[float, float], ...] = ()
 
     def __str__(self) -> str:
         return f"{self.technique:<12} {self.layer:<48} {self.detail}"
@@ -195,7 +201,8 @@ def _measure_rotation(layer: keras.layers.Layer, rng: np.random.Generator) -> Me
         "rotation",
         _describe_layer(layer),
         largest,
-        f"rotated by up to {largest:.3f} of a turn ({360 * largest:.0f} degrees)",
+        f"rotated by {turns.min():.3f}..{turns.max():.3f} of a turn (up to {360 * largest:.0f} degrees)",
+        extremes=((float(turns.min()), float(turns.max())),),
     )
 
 
@@ -208,6 +215,9 @@ def _measure_translation(layer: keras.layers.Layer, rng: np.random.Generator) ->
         _describe_layer(layer),
         (height, width),
         f"shifted by up to {height:.3f} of the height and {width:.3f} of the width",
+        extremes=tuple(
+            (float(low), float(high)) for low, high in zip(shifts.min(axis=0), shifts.max(axis=0), strict=True)
+        ),
     )
 
 
@@ -263,7 +273,7 @@ def _strength_problem(measurement: Measurement) -> str | None:
             return f"flip: expected some images left as they are; found {measurement.detail}"
         return None
     expected = REFERENCE_STRENGTH[technique]
-    for largest, axis in _per_axis(measurement):
+    for (largest, axis), extremes in zip(_per_axis(measurement), measurement.extremes or [None] * 2, strict=False):
         where = f"{technique}{axis}"
         if largest > expected + TOLERANCE[technique]:
             return f"{where}: expected at most {expected}; found {largest:.3f} ({measurement.detail})"
@@ -271,6 +281,11 @@ def _strength_problem(measurement: Measurement) -> str | None:
             return (
                 f"{where}: expected changes of up to {expected}; the largest of {DRAWS} draws was only "
                 f"{largest:.3f} ({measurement.detail})"
+            )
+        if extremes is not None and min(-extremes[0], extremes[1]) < REACHED_EACH_WAY * expected:
+            return (
+                f"{where}: expected changes of up to {expected} in both directions; {DRAWS} draws went from "
+                f"{extremes[0]:.3f} to {extremes[1]:.3f} ({measurement.detail})"
             )
     return None
 

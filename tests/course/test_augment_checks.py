@@ -92,6 +92,11 @@ def test_measurements_name_the_library_and_the_numbers():
         (lambda: core_pipeline(contrast=0.3), "contrast: expected at most 0.1"),
         (lambda: core_pipeline(flip="vertical"), "flip: expected left-right mirror images"),
         (lambda: kerascv_pipeline(rotation=0.3), "rotation: expected at most 0.15"),
+        (lambda: core_pipeline(rotation=(0.0, 0.15)), "rotation: expected changes of up to 0.15 in both directions"),
+        (
+            lambda: core_pipeline(translation=((-0.1, 0.0), (-0.1, 0.1))),
+            "translation (height): expected changes of up to 0.1 in both directions",
+        ),
     ],
     ids=[
         "rotation too strong",
@@ -101,6 +106,8 @@ def test_measurements_name_the_library_and_the_numbers():
         "contrast too strong",
         "upside-down only",
         "KerasCV rotation too strong",
+        "rotation one way only",
+        "translation one way only",
     ],
 )
 def test_a_wrong_strength_fails_and_says_what_was_expected_and_found(pipeline, message):

@@ -217,6 +217,26 @@ DELEGATING = {
         },
         "caught_by": ["ex2-image-tests", "ex2-label-tests", "ex2-map-tests"],
     },
+    "lesson2_augmentation": {
+        "answers": {
+            "ex1-answer": (
+                "def build_augmentation(seed=None):\n"
+                "    from course.augment import reference_augmentation\n\n"
+                "    return reference_augmentation(seed)"
+            ),
+            "ex2-answer": (
+                "from course.augment import mixup as library_mixup\n\n\n"
+                "def mixup(x1, y1, x2, y2, lam):\n"
+                "    return library_mixup(x1, y1, x2, y2, lam)"
+            ),
+            "ex3-answer": (
+                "import course.augment\n\n\n"
+                "def cutmix(x1, y1, x2, y2, box):\n"
+                "    return course.augment.cutmix(x1, y1, x2, y2, box)"
+            ),
+        },
+        "caught_by": ["ex1-layers-tests", "ex1-behaviour-tests", "ex2-tests", "ex3-tests"],
+    },
 }
 
 # Right answers written otherwise than the solution; the tests named must give them full marks.
