@@ -65,7 +65,10 @@ class Watch:
             f"{path}/".startswith(folder) for folder in self.allowed
         ):
             self.note(f"tried to reach the course's files ({path})")
-        elif writes and not any(path == root or path.startswith(f"{root}/") for root in WRITABLE):
+        elif writes and (
+            not any(path == root or path.startswith(f"{root}/") for root in WRITABLE)
+            or any(f"{path}/".startswith(folder) for folder in self.allowed)  # read-only, wherever it is bound
+        ):
             self.note(f"tried to write outside its folder ({path})")
 
     def note(self, incident: str) -> None:

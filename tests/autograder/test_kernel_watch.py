@@ -17,3 +17,12 @@ def test_reading_the_course_packages_inside_the_course_folder_is_no_incident():
         f"tried to reach the course's files ({course}/solutions/lesson1_data/lesson1_data.ipynb)",
         f"tried to reach the course's files ({course}/course-old/notes.txt)",
     ]
+
+
+def test_writing_into_a_read_only_folder_is_named_even_inside_tmp():
+    """A virtualenv under /tmp is bound read-only over the kernel's own /tmp: writing there is an attempt too."""
+    watch = Watch(["/tmp/checkout"], ["/tmp/checkout/.venv"])
+    watch.audit("open", ("/tmp/work/notes.txt", "w", 0))
+    assert watch.noted == []
+    watch.audit("open", ("/tmp/checkout/.venv/lib/python3.11/site-packages/x.pth", "w", 0))
+    assert watch.noted == ["tried to write outside its folder (/tmp/checkout/.venv/lib/python3.11/site-packages/x.pth)"]
