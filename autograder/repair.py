@@ -25,6 +25,7 @@ from autograder.flags import Flag
 from autograder.submission import UnreadableNotebook, host_cell_ids, normalise
 
 TEST_SIMILARITY = 0.8  # difflib ratio for a test cell to count as the released one
+EXACT_RATIOS = 5  # candidate cells per test cell whose exact ratio is computed
 PROMPT_COVERAGE = 0.8  # share of a stub's prompt lines an answer cell must keep
 OWN_CELLS_KEPT = 0.3  # share of the lesson's own cells a submission of it keeps, at least
 
@@ -169,12 +170,16 @@ class SubmissionRepair:
             released = self.cells[j]
             if j in matching.by_released or not is_read_only(released):
                 continue
-            scored = [
-                (difflib.SequenceMatcher(None, cells[i].source, released.source).ratio(), i)
-                for i in matching.free_submitted(cells)
-                if cells[i].cell_type == released.cell_type and cells[i].source.strip()
-            ]
-            best = max(scored, default=(0, None))
+            # difflib's exact ratio costs the product of the lengths: only the few cells whose cheap upper
+            # bounds (length, then characters) allow a match get it, however many cells a submission adds.
+            bounded = []
+            for i in matching.free_submitted(cells):
+                if cells[i].cell_type == released.cell_type and cells[i].source.strip():
+                    matcher = difflib.SequenceMatcher(None, cells[i].source, released.source)
+                    if matcher.real_quick_ratio() >= TEST_SIMILARITY and matcher.quick_ratio() >= TEST_SIMILARITY:
+                        bounded.append((matcher.quick_ratio(), i, matcher))
+            closest = sorted(bounded, key=lambda entry: entry[:2], reverse=True)[:EXACT_RATIOS]
+            best = max(((matcher.ratio(), i) for _, i, matcher in closest), default=(0, None))
             if best[0] >= TEST_SIMILARITY:
                 matching.pair(best[1], j)
 

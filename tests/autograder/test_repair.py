@@ -1,6 +1,7 @@
 """Repair of mangled submissions, unreadable files, stderr scoring and feedback scrubbing,
 without running a kernel (the end-to-end grading is in test_autograder_grading.py)."""
 
+import difflib
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ from nbformat.v4 import new_code_cell, new_output
 
 from autograder.execution import SaveAutoGradesIgnoringStderr
 from autograder.feedback import HideHiddenTests, leaked_lines
-from autograder.repair import SubmissionRepair
+from autograder.repair import EXACT_RATIOS, SubmissionRepair
 from autograder.submission import UnreadableNotebook, read_notebook
 from autograder.work_kinds import KINDS
 from tests.autograder_fixtures import students
@@ -81,6 +82,19 @@ def test_extra_cells_are_kept_where_the_student_put_them():
     scratch = sources.index("print('trying things out')")
     assert sources[scratch - 1] == students.CORRECT_ANSWERS["add-answer"]
     assert len(nb.cells) == len(RELEASE.cells) + 4
+
+
+def test_hundreds_of_junk_cells_cost_the_repair_a_bounded_number_of_exact_comparisons(monkeypatch):
+    """Deleted tests and 400 junk cells shaped like them: difflib's quadratic ratio runs a few times
+    per test cell, not once per junk cell (it took 290 s in the grader when it did)."""
+    nb = students.delete(students.delete(students.answered(), "add-tests"), "normalise-tests")
+    tests = [RELEASED_BY_ID[name].source for name in ("add-tests", "normalise-tests")]
+    nb.cells += [new_code_cell("".join(reversed(tests[n % 2])) + f"  # {n}") for n in range(400)]
+    calls = []
+    original = difflib.SequenceMatcher.ratio
+    monkeypatch.setattr(difflib.SequenceMatcher, "ratio", lambda self: calls.append(1) or original(self))
+    repaired(nb)
+    assert len(calls) <= len(tests) * EXACT_RATIOS
 
 
 def test_another_lessons_notebook_is_flagged_and_gets_empty_stubs():
