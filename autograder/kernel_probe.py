@@ -15,6 +15,7 @@ import importlib
 import json
 import math
 import sys
+import types
 from typing import Any
 
 MAX_ITEMS = 2_000_000  # numbers in one shipped value, in all
@@ -99,7 +100,7 @@ class Tripwires:
                 originals[id(getattr(importlib.import_module(module_name), name))] = dotted
             except (ImportError, AttributeError):
                 continue
-        namespaces = [vars(module) for module in list(sys.modules.values()) if module is not None]
+        namespaces = [vars(module) for module in list(sys.modules.values()) if isinstance(module, types.ModuleType)]
         for namespace in [*namespaces, self.user_ns]:
             for key, value in list(namespace.items()):
                 if id(value) in originals:
