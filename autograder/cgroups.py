@@ -20,8 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
-V1_CONTROLLERS = ("pids", "memory", "cpu")
-V2_CONTROLLERS = ("pids", "memory", "cpu")
+CONTROLLERS = ("pids", "memory", "cpu")
 V1_CPU_SHARES = 1024  # the default: every sandbox weighs as much as any other group
 V2_CPU_WEIGHT = 100
 REMOVE_ATTEMPTS = 50
@@ -82,7 +81,7 @@ class SandboxGroup:
             if not enable_controllers(parent):
                 return None
             plan = {parent / name: limit_files(2, limits)[""]}
-        elif all((root / controller).is_dir() for controller in V1_CONTROLLERS):
+        elif all((root / controller).is_dir() for controller in CONTROLLERS):
             plan = {
                 root / controller / mine.get(controller, "/").lstrip("/") / name: files
                 for controller, files in limit_files(1, limits).items()
@@ -129,11 +128,12 @@ class SandboxGroup:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(pid, signal.SIGKILL)
             for folder in list(self.folders):
-                with contextlib.suppress(FileNotFoundError):
-                    try:
-                        folder.rmdir()
-                    except OSError:
-                        continue
+                try:
+                    folder.rmdir()
+                except FileNotFoundError:
+                    pass  # already gone
+                except OSError:
+                    continue  # processes still leaving: the next attempt
                 self.folders.remove(folder)
             if not self.folders:
                 return
@@ -145,7 +145,7 @@ def enable_controllers(parent: Path) -> bool:
     control = parent / "cgroup.subtree_control"
     try:
         enabled = control.read_text().split()
-        missing = [name for name in V2_CONTROLLERS if name not in enabled]
+        missing = [name for name in CONTROLLERS if name not in enabled]
         if missing:
             control.write_text(" ".join(f"+{name}" for name in missing))
     except OSError:

@@ -54,6 +54,7 @@ from autograder.checks import (
     split_checks,
 )
 from autograder.kernel_guard import PASSED, signature
+from autograder.kernel_probe import written_by_the_library
 from autograder.sandbox import (
     COURSE_ROOT_VARIABLE,
     INSIDE_SOCKETS,
@@ -65,14 +66,8 @@ from autograder.sandbox import (
 
 EVENTS_KEY = "autograder"
 INSIDE_IPC = f"{INSIDE_SOCKETS}/ipc"  # the kernel's sockets are <this>-<port> in its sandbox
-SANDBOX_START_SECONDS = 60
-CAPPED_OUTPUTS = (
-    "stream",
-    "display_data",
-    "update_display_data",
-    "execute_result",
-    "error",
-)  # for bwrap to set up the sandbox's mounts
+SANDBOX_START_SECONDS = 60  # for bwrap to set up the sandbox's mounts
+CAPPED_OUTPUTS = ("stream", "display_data", "update_display_data", "execute_result", "error")
 
 # Runs in the kernel once it starts, before any student code: installs the test guard.
 GUARD_INSTALL = """
@@ -382,10 +377,7 @@ class SafeExecute(Execute):
         named = delegations(self._student_sources(), forbidden)
         if not named:
             return ""
-        return (
-            f"this answer uses {', '.join(named)} from the course library, which does this exercise's job: "
-            "write it yourself (the exercise is graded on your own code)"
-        )
+        return written_by_the_library("uses", ", ".join(named))
 
     def _student_sources(self) -> list[str]:
         """The code the student wrote: answer cells and cells the lesson does not have."""

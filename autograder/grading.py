@@ -52,8 +52,6 @@ from autograder.submission import Submission, UnreadableNotebook, find_submissio
 from autograder.time_limits import lesson_limits
 
 TIMESTAMP_FILE = "timestamp.txt"
-
-
 EXCEPTION_LINE = re.compile(r"^[\w.]+(Error|Exception|Exit|Interrupt)\b.*")
 
 

@@ -36,7 +36,7 @@ def dumps(value: Any) -> str:
 def tagged(value: Any, budget: list[int], depth: int) -> Any:
     kind = type(value)
     if depth > MAX_DEPTH or budget[0] <= 0:
-        return {"type": "object", "class": "too large to send"}
+        return unsent("too large to send")
     budget[0] -= 1
     if value is None or kind in (bool, int, str):
         return {"type": kind.__name__, "value": value}
@@ -53,7 +53,7 @@ def tagged(value: Any, budget: list[int], depth: int) -> Any:
     module = kind.__module__.split(".")[0]
     if module in ARRAY_MODULES and hasattr(value, "shape") and hasattr(value, "dtype"):
         return array(value, kind, budget)
-    return {"type": "object", "class": f"{kind.__module__}.{kind.__qualname__}"}
+    return unsent(f"{kind.__module__}.{kind.__qualname__}")
 
 
 def array(value: Any, kind: type, budget: list[int]) -> dict:
@@ -63,12 +63,12 @@ def array(value: Any, kind: type, budget: list[int]) -> dict:
         shape = [int(side) for side in numbers.shape]
         size = math.prod(shape)
         if size > budget[0]:
-            return {"type": "object", "class": "too large to send"}
+            return unsent("too large to send")
         budget[0] -= size
         flat = numbers.reshape(-1).tolist() if shape else [numbers.item()]
         dtype = str(numbers.dtype)
     except Exception:  # noqa: BLE001 - an array that cannot be read is sent as an object
-        return {"type": "object", "class": f"{kind.__module__}.{kind.__qualname__}"}
+        return unsent(f"{kind.__module__}.{kind.__qualname__}")
     return {
         "type": "array",
         "class": f"{kind.__module__}.{kind.__qualname__}",
@@ -76,6 +76,11 @@ def array(value: Any, kind: type, budget: list[int]) -> dict:
         "shape": shape,
         "data": [number(item) if isinstance(item, float) else item for item in flat],
     }
+
+
+def unsent(kind: str) -> dict:
+    """A value sent by its class name only (the grader rebuilds it as an object equal to nothing)."""
+    return {"type": "object", "class": kind}
 
 
 def number(value: float) -> float | str:
@@ -114,11 +119,16 @@ class Tripwires:
         self.replaced = []
 
 
+def written_by_the_library(verb: str, names: str) -> str:
+    """What a student is told whose answer ``verb``s (calls, uses) the library's ``names``."""
+    return (
+        f"this answer {verb} {names} from the course library, which does this exercise's job: "
+        "write it yourself (the exercise is graded on your own code)"
+    )
+
+
 def stand_in(dotted: str) -> Any:
     def write_it_yourself(*args: Any, **kwargs: Any) -> Any:
-        raise WriteItYourself(
-            f"this answer calls {dotted} from the course library, which does this exercise's job: "
-            "write it yourself (the exercise is graded on your own code)"
-        )
+        raise WriteItYourself(written_by_the_library("calls", dotted))
 
     return write_it_yourself

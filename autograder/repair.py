@@ -176,8 +176,10 @@ class SubmissionRepair:
             for i in matching.free_submitted(cells):
                 if cells[i].cell_type == released.cell_type and cells[i].source.strip():
                     matcher = difflib.SequenceMatcher(None, cells[i].source, released.source)
-                    if matcher.real_quick_ratio() >= TEST_SIMILARITY and matcher.quick_ratio() >= TEST_SIMILARITY:
-                        bounded.append((matcher.quick_ratio(), i, matcher))
+                    if matcher.real_quick_ratio() >= TEST_SIMILARITY:
+                        bound = matcher.quick_ratio()
+                        if bound >= TEST_SIMILARITY:
+                            bounded.append((bound, i, matcher))
             closest = sorted(bounded, key=lambda entry: entry[:2], reverse=True)[:EXACT_RATIOS]
             best = max(((matcher.ratio(), i) for _, i, matcher in closest), default=(0, None))
             if best[0] >= TEST_SIMILARITY:

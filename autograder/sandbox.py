@@ -237,7 +237,9 @@ def sandbox_problem(disk_mb: int) -> str:
         return "bubblewrap is not installed (Debian/Ubuntu: sudo apt-get install bubblewrap)"
     usage = subprocess.run([BWRAP, "--help"], capture_output=True, text=True).stdout
     if "--size" not in usage or "--perms" not in usage:
-        return "this bubblewrap is too old to cap the kernel's disk (it needs --size, bubblewrap 0.7 or newer)"
+        return (
+            "this bubblewrap is too old to cap the kernel's disk (it needs --size and --perms, bubblewrap 0.7 or newer)"
+        )
     if os.geteuid() == 0 and not os.access(SETPRIV, os.X_OK):
         return f"{SETPRIV} (util-linux) is missing: as root, kernels are made unprivileged with it"
     with tempfile.TemporaryDirectory(prefix="autograder-probe-") as private:
@@ -258,8 +260,8 @@ def give_to_kernel(private: Path, uid: int | None) -> None:
     """Make ``private`` and what is in it the kernel user's (``uid``; None: the grader's own user)."""
     if uid is None:
         return
-    for folder, folders, files in os.walk(private):
-        for name in [folder, *(os.path.join(folder, entry) for entry in folders + files)]:
+    for folder, _, files in os.walk(private):
+        for name in [folder, *(os.path.join(folder, entry) for entry in files)]:
             os.chown(name, uid, uid, follow_symlinks=False)
 
 
