@@ -3,7 +3,8 @@
 On Colab the setup cell installs the course and what the runtime lacks; a package that is still
 missing or cannot be imported would otherwise surface many cells later, in the middle of a download
 or a training run. :func:`check_environment` imports everything a lesson's code paths need, the real data
-path included, and stops with what is wrong and what to do.
+path included, and stops with what is wrong and what to do. A TensorFlow or Keras newer than any in
+:data:`TESTED_RUNTIMES` is no error: the check says so and names the tested versions.
 """
 
 from __future__ import annotations
@@ -11,11 +12,28 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import sys
+from typing import NamedTuple
 
 SETUP_FIX = (
     "On Colab, run the setup cell again; if this message stays, choose Runtime > Disconnect and delete "
     "runtime, then Runtime > Run all. Elsewhere, install the course into this environment: "
     "pip install -e . in the course folder."
+)
+
+
+class KnownRuntime(NamedTuple):
+    """A TensorFlow and Keras pair every lesson ran on in CI, and the run that shows it."""
+
+    tensorflow: str
+    keras: str
+    where: str
+
+
+# tests/course/test_setup_check.py fails when the development or Colab stand-in virtualenv runs a pair not listed.
+TESTED_RUNTIMES = (
+    KnownRuntime("2.20.0", "3.13.2", "the Colab stand-in, Colab's runtime of 2026-08-19 (make test)"),
+    KnownRuntime("2.21.0", "3.15.1", "the development virtualenv (make test)"),
+    KnownRuntime("2.22.0rc0", "3.15.1", "the newest on PyPI on 2026-12-05 (make next-runtime)"),
 )
 
 
@@ -73,4 +91,29 @@ def check_environment() -> str:
         f"{name} {importlib.metadata.version(package)}"
         for name, package in (("TensorFlow", "tensorflow"), ("Keras", "keras"), ("KerasCV", "keras-cv"))
     )
-    return f"Runtime ready: {versions}; {'a GPU' if gpu_available() else 'no GPU'}."
+    summary = f"Runtime ready: {versions}; {'a GPU' if gpu_available() else 'no GPU'}."
+    untested = newer_than_tested(importlib.metadata.version("tensorflow"), importlib.metadata.version("keras"))
+    return f"{summary}\n{untested}" if untested else summary
+
+
+def newer_than_tested(tensorflow: str, keras: str) -> str | None:
+    """What to know when ``tensorflow`` or ``keras`` is newer than every version in :data:`TESTED_RUNTIMES`."""
+    from packaging.version import Version
+
+    newer = [
+        f"{name} {version}"
+        for name, version, tested in (
+            ("TensorFlow", tensorflow, [runtime.tensorflow for runtime in TESTED_RUNTIMES]),
+            ("Keras", keras, [runtime.keras for runtime in TESTED_RUNTIMES]),
+        )
+        if Version(version) > max(map(Version, tested))
+    ]
+    if not newer:
+        return None
+    verb = "are" if len(newer) > 1 else "is"
+    known = "; ".join(f"TensorFlow {runtime.tensorflow} with Keras {runtime.keras}" for runtime in TESTED_RUNTIMES)
+    return (
+        f"Not tested yet: {' and '.join(newer)} {verb} newer than the course's tested versions ({known}). "
+        "The lessons are expected to run; if a cell fails inside TensorFlow or Keras, tell your instructor "
+        "and quote this line."
+    )
