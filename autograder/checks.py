@@ -111,11 +111,17 @@ def given_names() -> dict[str, object]:
 
 
 def free_names(checks: str) -> list[str]:
-    """The names the checks read without assigning them (builtins and ``given_names`` aside)."""
+    """The names the checks read without assigning or importing them (builtins and ``given_names`` aside)."""
     tree = ast.parse(checks)
     stored = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load)}
     stored |= {node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef | ast.ClassDef)}
     stored |= {node.arg for node in ast.walk(tree) if isinstance(node, ast.arg)}
+    stored |= {
+        (alias.asname or alias.name).split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    }
     loaded = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
     return sorted(loaded - stored - set(dir(builtins)) - set(given_names()))
 

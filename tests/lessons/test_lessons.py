@@ -237,6 +237,87 @@ DELEGATING = {
         },
         "caught_by": ["ex1-layers-tests", "ex1-behaviour-tests", "ex2-tests", "ex3-tests"],
     },
+    "lesson3_scratch": {
+        "answers": {
+            "ex1-answer": (
+                "from course.models import build_scratch_model\n\n\n"
+                "def build_model(num_classes, image_size, learning_rate=1e-3):\n"
+                "    return build_scratch_model(num_classes, image_size, learning_rate=learning_rate)"
+            ),
+            "ex2-answer": (
+                "import course.plots as library\n\n\ndef plot_hist(hist):\n    return library.plot_hist(hist)"
+            ),
+        },
+        "caught_by": ["ex1-tests", "ex2-tests"],
+    },
+    "lesson4_frozen": {
+        "answers": {
+            "ex1-answer": (
+                "def build_frozen_model(num_classes, image_size, weights, learning_rate=1e-2):\n"
+                "    from course.models import build_transfer_model\n\n"
+                "    return build_transfer_model(num_classes, image_size, weights, learning_rate=learning_rate)"
+            ),
+        },
+        "caught_by": ["ex1-structure-tests", "ex1-frozen-tests"],
+    },
+    "lesson5_finetune": {
+        "answers": {
+            "ex1-answer": (
+                "from course.models import unfreeze_top\n\n\n"
+                "def unfreeze(model, n=20, learning_rate=1e-5):\n"
+                "    unfreeze_top(model, n, learning_rate)\n"
+                "    return model"
+            ),
+            "ex2-answer": "from course.plots import plot_finetune as plot_comparison",
+        },
+        "caught_by": ["ex1-layers-tests", "ex1-compile-tests", "ex2-tests"],
+    },
+}
+
+# Answers made to pass the visible tests and the few values spot checks used to try; the hidden tests
+# named must catch them.
+SPOT_CHECK_CHEATS = {
+    "lesson2_augmentation": {
+        "answers": {
+            # rotating and shifting one way only
+            "ex1-answer": (
+                "def build_augmentation(seed=None):\n"
+                "    return keras.Sequential([\n"
+                "        keras.layers.RandomRotation((0.0, 0.15), seed=seed),\n"
+                "        keras.layers.RandomTranslation((0.0, 0.1), (0.0, 0.1), seed=seed),\n"
+                "        keras.layers.RandomFlip(seed=seed),\n"
+                "        keras.layers.RandomContrast(0.1, seed=seed),\n"
+                "    ])"
+            ),
+        },
+        "caught_by": ["ex1-layers-tests"],
+    },
+    "lesson4_frozen": {
+        "answers": {
+            # random weights whatever the weights argument says: grading runs with random weights anyway
+            "ex1-answer": (
+                "def build_frozen_model(num_classes, image_size, weights, learning_rate=1e-2):\n"
+                "    inputs = keras.Input(shape=(image_size, image_size, 3))\n"
+                "    backbone = keras.applications.EfficientNetB0(\n"
+                "        include_top=False, weights=None, input_tensor=inputs)\n"
+                "    backbone.trainable = False\n"
+                "    x = keras.layers.GlobalAveragePooling2D()(backbone.output)\n"
+                "    x = keras.layers.BatchNormalization()(x)\n"
+                "    x = keras.layers.Dropout(0.2)(x)\n"
+                '    outputs = keras.layers.Dense(num_classes, activation="softmax")(x)\n'
+                "    model = keras.Model(inputs, outputs)\n"
+                "    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate),\n"
+                '                  loss="categorical_crossentropy", metrics=["accuracy"])\n'
+                "    return model"
+            ),
+            # every image in one call, whatever batch_size says
+            "ex3-answer": (
+                "def extract_features(backbone, images, batch_size=64):\n"
+                "    return np.asarray(backbone(images, training=False), dtype=np.float32)"
+            ),
+        },
+        "caught_by": ["ex1-structure-tests", "ex3-tests"],
+    },
 }
 
 # Right answers written otherwise than the solution; the tests named must give them full marks.
@@ -260,9 +341,14 @@ RIGHT_IN_ANOTHER_STYLE = {
         "answers": {
             # the Keras guide's nested backbone, called with training=False: frozen as completely as a flat one
             "ex1-answer": NESTED_BACKBONE_ANSWER,
+            # Keras's own batching
+            "ex3-answer": (
+                "def extract_features(backbone, images, batch_size=64):\n"
+                "    return backbone.predict(images, batch_size=batch_size, verbose=0).astype(np.float32)"
+            ),
         },
         # the exercise asks for a flat model (ex1-structure-tests); its freezing may be done either way
-        "full_marks": ["ex1-frozen-tests"],
+        "full_marks": ["ex1-frozen-tests", "ex3-tests"],
     },
 }
 
@@ -445,17 +531,22 @@ def test_untouched_lesson_scores_nothing(lesson, course_root, released, timings)
     assert lt.unexecuted_test_cells(grading.autograded_notebook) == [], "the grading run broke off"
 
 
-@pytest.mark.parametrize("lesson", sorted(LOOKS_RIGHT_BUT_WRONG))
-def test_hidden_tests_catch_answers_that_only_look_right(lesson, course_root, released, tmp_path, timings):
-    case = LOOKS_RIGHT_BUT_WRONG[lesson]
+WRONG_ANSWERS = {"looks_right": LOOKS_RIGHT_BUT_WRONG, "spot_check_cheat": SPOT_CHECK_CHEATS}
+
+
+@pytest.mark.parametrize(
+    ("student", "lesson"), [(student, lesson) for student, cases in WRONG_ANSWERS.items() for lesson in sorted(cases)]
+)
+def test_hidden_tests_catch_answers_that_only_look_right(student, lesson, course_root, released, tmp_path, timings):
+    case = WRONG_ANSWERS[student][lesson]
     student_version = lt.with_answers(released(lesson), case["answers"])
-    submitted = lt.submit(course_root, "looks_right", lesson, student_version)
+    submitted = lt.submit(course_root, student, lesson, student_version)
 
     executed = lt.execute_with_errors(submitted, tmp_path / f"{lesson}.ipynb", lt.GRADE_PROFILE_ENVIRONMENT)
     assert lt.errors_in_cells(executed, case["caught_by"]) == {}, "the visible tests should accept these answers"
 
-    grading = lt.autograde(course_root, lesson, "looks_right")
-    timings[(lesson, "nbgrader autograde, wrong answers")] = grading.seconds
+    grading = lt.autograde(course_root, lesson, student)
+    timings[(lesson, f"nbgrader autograde, {student}")] = grading.seconds
     assert {cell: grading.scores[cell] for cell in case["caught_by"]} == {cell: 0.0 for cell in case["caught_by"]}
 
 
