@@ -15,11 +15,12 @@ RUN := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 COLAB_VENV := .venv-colab
 COLAB_INSTALLED := $(COLAB_VENV)/.installed
+NEXT_VENV := .venv-next
 
 LAB_PORT ?= 8888
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: demo test colab-standin lab
+.PHONY: demo test colab-standin lab next-runtime
 
 UV := $(VENV)/bin/uv
 
@@ -58,3 +59,9 @@ lab: $(INSTALLED)
 
 test: $(INSTALLED) $(COLAB_INSTALLED)
 	$(RUN) -m pytest -n 2 --dist loadfile --durations=15
+
+# The lessons on the next runtime: a fresh $(NEXT_VENV) with the newest TensorFlow, Keras, KerasCV and TensorFlow
+# Datasets on PyPI (pre-releases included), every solution in the smoke profile, then the lesson tests; the report,
+# logs and executed lessons go to outputs/next-runtime/ (course_tools/next_runtime.py). Weekly in CI as well.
+next-runtime: | $(UV)
+	$(PYTHON) -m course_tools.next_runtime --venv $(NEXT_VENV) --out outputs/next-runtime --uv $(UV)
