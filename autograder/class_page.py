@@ -3,7 +3,8 @@
 A lesson's page shows the spread of scores (a histogram), each autograded check's pass rate across
 the class in the order of the notebook (which check caught most students), the written answers
 still to grade, the flags with their reasons and the late submissions. The course page sums the
-lessons up and links to them. Plots are matplotlib PNGs embedded in the page, so a page opens from
+lessons up and links to them and to the similarity page: the answers alike side by side, the shared
+lines marked (``autograder.similarity``). Plots are matplotlib PNGs embedded in the page, so a page opens from
 disk in any browser, with no server.
 """
 
@@ -21,8 +22,11 @@ from nbgrader.api import Gradebook
 from autograder.courseroot import Course
 from autograder.flags import Flag
 from autograder.report import lesson_rows
+from autograder.similarity import LIBRARY_PREFIX, Match, SimilarityReport, line_ranges, percent, read_similarity
 
 COURSE_PAGE = "index.html"
+SIMILARITY_PAGE = "similarity.html"
+LIBRARY_CONTEXT_LINES = 3  # lines shown around the shared ones of a library module
 # Flags the page shows in sections of their own rather than among the flags.
 OWN_SECTION_FLAGS = ("late", "missing")
 HARDEST_CHECKS_SHOWN = 10
@@ -170,7 +174,10 @@ def page(title: str, body: str) -> str:
         "body{font-family:sans-serif;max-width:60em;margin:2em auto;color:#222}"
         "table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:.25em .6em;"
         "text-align:left}th{background:#f0f0f0}tr.serious td{background:#fbe3e1}.none{color:#777}"
-        "img{max-width:100%}"
+        "img{max-width:100%}.pair{display:grid;grid-template-columns:1fr 1fr;gap:1em;margin-bottom:2em}"
+        ".pair pre{background:#f7f7f7;border:1px solid #ddd;padding:.5em 0;overflow-x:auto;font-size:.85em;"
+        "margin:0}.pair pre span{display:block;padding:0 .5em;white-space:pre}.pair pre span.shared"
+        "{background:#ffe59e}.pair pre span.gap{color:#777}.pair h4{margin:.2em 0}"
     )
     return (
         f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
@@ -232,7 +239,75 @@ def lesson_page(summary: LessonSummary) -> str:
     return page(f"{summary.lesson}: the class at a glance", body)
 
 
-def course_page(summaries: list[LessonSummary]) -> str:
+def code_lines(code: str, shared: list[int], only_near_shared: bool = False) -> str:
+    """``code`` as a ``<pre>`` of escaped, numbered lines, the ``shared`` ones marked; with
+    ``only_near_shared``, just the lines near the shared ones (a library module is long)."""
+    marked = set(shared)
+    lines = code.splitlines()
+    shown = range(1, len(lines) + 1)
+    if only_near_shared:
+        near = {n for line in marked for n in range(line - LIBRARY_CONTEXT_LINES, line + LIBRARY_CONTEXT_LINES + 1)}
+        shown = [n for n in shown if n in near]
+    out, previous = [], 0
+    for number in shown:
+        if number > previous + 1:
+            out.append('<span class="gap">...</span>')
+        kind = ' class="shared"' if number in marked else ""
+        out.append(f"<span{kind}>{number:4d}  {html.escape(lines[number - 1])}</span>")
+        previous = number
+    return f"<pre>{''.join(out)}</pre>"
+
+
+def match_block(anchor: str, match: Match) -> str:
+    """One match: the two answers (or the answer and the library module) side by side."""
+    other = match.other.removeprefix(LIBRARY_PREFIX)
+    alike = "like the course library's" if match.library else "alike with"
+    title = f"{match.lesson} {match.exercise}: {match.student} {percent(match.similarity)} {alike} {other}"
+    return (
+        f'<h3 id="{anchor}">{html.escape(title)}</h3><div class="pair">'
+        f"<div><h4>{html.escape(match.student)}</h4>{code_lines(match.code, match.lines)}</div>"
+        f"<div><h4>{html.escape(other)}</h4>{code_lines(match.other_code, match.other_lines, match.library)}</div>"
+        "</div>"
+    )
+
+
+def similarity_page(report: SimilarityReport) -> str:
+    """The HTML page of the similarity report: a table of the matches, then each one side by side."""
+    pairs = sum(not match.library for match in report.matches)
+    facts = (
+        f"<p>Code answers compared with each other, exercise by exercise, and with the course library's "
+        f"modules; the released starter code and the model answers are left out. Listed: answers sharing "
+        f"{percent(report.threshold)} or more of their own code. {report.pairs_compared} pairs compared, "
+        f"{pairs} listed; {len(report.matches) - pairs} answers like the library. Shared lines are marked. "
+        'A flag asks for a look: no score was changed. <a href="index.html">The course</a></p>'
+    )
+    rows = [
+        [
+            match.lesson,
+            match.exercise,
+            match.student,
+            match.other.removeprefix(LIBRARY_PREFIX),
+            percent(match.similarity),
+            line_ranges(match.lines),
+        ]
+        for match in report.matches
+    ]
+    listing = table(["lesson", "exercise", "student", "alike with", "share", "shared lines"], rows)
+    blocks = "".join(match_block(f"match-{index}", match) for index, match in enumerate(report.matches, 1))
+    body = facts + section("Matches", listing + blocks, not report.matches, "No answers alike.")
+    return page("Similar answers", body)
+
+
+def write_similarity_page(folder: Path, report: SimilarityReport) -> Path:
+    """Write ``similarity.html`` into ``folder``; return its path."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / SIMILARITY_PAGE
+    path.write_text(similarity_page(report), encoding="utf-8")
+    return path
+
+
+def course_page(summaries: list[LessonSummary], similar: SimilarityReport | None = None) -> str:
     """The HTML page of the course: one row per lesson, the spread of totals, the hardest checks."""
     students = sorted(set().union(*(set(s.scores) | set(s.missing) for s in summaries)))
     totals = [sum(s.scores.get(student, 0.0) for s in summaries) for student in students]
@@ -251,6 +326,8 @@ def course_page(summaries: list[LessonSummary]) -> str:
         for s in summaries
     ]
     links = "".join(f'<li><a href="{html.escape(s.lesson)}.html">{html.escape(s.lesson)}</a></li>' for s in summaries)
+    if similar is not None:
+        links += f'<li><a href="{SIMILARITY_PAGE}">similar answers</a> ({len(similar.matches)} listed)</li>'
     hardest = sorted(
         ((s.lesson, check) for s in summaries for check in s.checks if check.graded), key=lambda pair: pair[1].rate
     )[:HARDEST_CHECKS_SHOWN]
@@ -288,8 +365,9 @@ def course_page(summaries: list[LessonSummary]) -> str:
 
 
 def write_class_pages(course: Course, folder: Path, lessons: list[str] | tuple[str, ...] = ()) -> list[Path]:
-    """Write ``<lesson>.html`` for each lesson in the gradebook (or those named) and the course page
-    ``index.html`` into ``folder``; return their paths, the course page first."""
+    """Write ``<lesson>.html`` for each lesson in the gradebook (or those named), the course page
+    ``index.html`` and, once the similarity report is written, ``similarity.html`` into ``folder``;
+    return their paths, the course page first."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     with Gradebook(course.db_url, course.coursedir().course_id) as gradebook:
@@ -298,9 +376,12 @@ def write_class_pages(course: Course, folder: Path, lessons: list[str] | tuple[s
             for assignment in sorted(gradebook.assignments, key=lambda a: a.name)
             if not lessons or assignment.name in lessons
         ]
+    similar = read_similarity(course)
     paths = [folder / COURSE_PAGE]
-    paths[0].write_text(course_page(summaries), encoding="utf-8")
+    paths[0].write_text(course_page(summaries, similar), encoding="utf-8")
     for summary in summaries:
         paths.append(folder / f"{summary.lesson}.html")
         paths[-1].write_text(lesson_page(summary), encoding="utf-8")
+    if similar is not None:
+        paths.append(write_similarity_page(folder, similar))
     return paths

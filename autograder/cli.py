@@ -17,7 +17,8 @@ a grading session:
   python -m autograder release                         # solutions/ -> lessons/ + gradebook
   python -m autograder collect ~/Downloads/submissions.zip --lesson lesson1 --roster roster.csv
   python -m autograder grade --jobs 2                  # repair + autograde, parallel
-  python -m autograder report                          # scores and flags; class pages (HTML)
+  python -m autograder report                          # scores, flags, similar answers; class pages (HTML)
+  python -m autograder similarity                      # answers alike, and like the course library
   python -m autograder feedback                        # feedback/<student>/<lesson>/*.html
   python -m autograder export                          # grades.csv + canvas_grades.csv
 """
@@ -99,12 +100,26 @@ def command_export(course: Course, args: argparse.Namespace) -> None:
 def command_report(course: Course, args: argparse.Namespace) -> None:
     from autograder.class_page import write_class_pages
     from autograder.report import report
+    from autograder.similarity import find_similar, write_similarity
 
+    found = find_similar(course, lessons=args.lessons)
+    write_similarity(course, found)
     text, path = report(course, lessons=args.lessons, csv_path=args.csv)
     say(text)
     print(f"wrote {path}")
     pages = write_class_pages(course, path.parent / CLASS_PAGES, lessons=args.lessons)
     print(f"wrote {pages[0]} (the class at a glance; one page per lesson beside it)")
+
+
+def command_similarity(course: Course, args: argparse.Namespace) -> None:
+    from autograder.class_page import write_similarity_page
+    from autograder.similarity import as_text, find_similar, write_similarity
+
+    found = find_similar(course, lessons=args.lessons, threshold=args.threshold)
+    say(as_text(found))
+    print(f"wrote {write_similarity(course, found)}")
+    page = write_similarity_page(course.folder("autograded") / CLASS_PAGES, found)
+    print(f"wrote {page} (the answers side by side, shared lines marked; `report` adds the flags to its table)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -192,6 +207,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--lessons", nargs="+", default=[], metavar="LESSON")
     sub.add_argument("--csv", help="where to write the table (default: autograded/report.csv)")
     sub.set_defaults(run=command_report)
+
+    sub = commands.add_parser(
+        "similarity",
+        help="compare every pair of students' code answers per exercise, and each answer with the course "
+        "library's source (the starter code and model answers left out); flags only, no score changes",
+    )
+    sub.add_argument("--lessons", nargs="+", default=[], metavar="LESSON")
+    sub.add_argument(
+        "--threshold",
+        type=float,
+        help="share of an answer's own code found in the other that flags a pair (default: c.Similarity.threshold)",
+    )
+    sub.set_defaults(run=command_similarity)
     return parser
 
 

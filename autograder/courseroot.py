@@ -13,7 +13,8 @@ from traitlets.config import Config, PyFileConfigLoader
 CONFIG_FILE = "nbgrader_config.py"
 REPORT_FILE = "report.csv"  # written beside the students' folders in autograded/
 CLASS_PAGES = "class"  # the class pages' folder, beside the report
-RESERVED_NAMES = frozenset({REPORT_FILE, CLASS_PAGES})  # no student id may take these names
+SIMILARITY_FILE = "similarity.json"  # the similarity report's matches, beside the report
+RESERVED_NAMES = frozenset({REPORT_FILE, CLASS_PAGES, SIMILARITY_FILE})  # no student id may take these names
 
 
 class CourseError(Exception):

@@ -1,4 +1,4 @@
-"""``report``: one table per lesson of scores and flags with their reasons."""
+"""``report``: one table per lesson of scores and flags with their reasons (similar answers among them)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from autograder.courseroot import REPORT_FILE, Course
 from autograder.flags import Flag
 from autograder.lms import LMS_FILE
 from autograder.records import read_record
+from autograder.similarity import read_similarity, similarity_flags
 
 
 def late_flags(course: Course, submission: SubmittedAssignment) -> list[Flag]:
@@ -30,7 +31,9 @@ def late_flags(course: Course, submission: SubmittedAssignment) -> list[Flag]:
 
 
 def lesson_rows(course: Course, gradebook: Gradebook, lesson: str) -> list[tuple]:
-    """Rows (student, score, max, manual grading left, flags) of one lesson."""
+    """Rows (student, score, max, manual grading left, flags) of one lesson; the flags include those
+    of the similarity report ``report`` or ``similarity`` last wrote."""
+    similar = similarity_flags(read_similarity(course), lesson)
     rows = []
     for student in sorted(gradebook.students, key=lambda s: s.id):
         try:
@@ -42,7 +45,7 @@ def lesson_rows(course: Course, gradebook: Gradebook, lesson: str) -> list[tuple
         flags = [Flag.from_dict(flag) for flag in record.get("flags", [])]
         if record.get("failure"):
             flags.insert(0, Flag("ungradable", record["failure"], serious=True))
-        flags += late_flags(course, submission)
+        flags += late_flags(course, submission) + similar.get(student.id, [])
         flags.sort(key=lambda flag: not flag.serious)
         rows.append((student.id, submission.score, submission.max_score, submission.needs_manual_grade, flags))
     return rows

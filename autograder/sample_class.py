@@ -14,6 +14,9 @@ Then, in the course folder::
     python -m autograder report
     python -m autograder.sample_class OUT_DIR --check autograded/report.csv
 
+``report`` also writes the similarity report (autograded/similarity.json); ``--check`` then counts
+the pairs of copied answers it flagged and the pairs of independent answers it flagged wrongly.
+
 The kinds of work come from ``autograder.work_kinds`` and are spread over the students by
 ``autograder.sample_plan``. Correct answers are the solutions' answer cells put into the released
 notebooks; what partly wrong work should score comes from ``autograder.dataflow``.
@@ -25,8 +28,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from autograder.courseroot import Course, CourseError, default_course_dir
-from autograder.sample_check import disagreements
+from autograder.courseroot import SIMILARITY_FILE, Course, CourseError, default_course_dir
+from autograder.sample_check import disagreements, similarity_summary
 from autograder.sample_files import EXPECTED_CSV, write_class
 from autograder.sample_plan import SampleClass, make_class
 from autograder.work_kinds import KINDS
@@ -84,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
             for line in found:
                 print(line)
             print(f"{len(found)} disagreements with {expected}")
+            similarity = Path(args.check).parent / SIMILARITY_FILE
+            if similarity.is_file():
+                print(similarity_summary(expected, similarity))
             return 1 if found else 0
         sample = make_class(Course.load(args.course_dir), args.students, args.seed, args.lessons)
         print(summary(sample, write_class(sample, args.out_dir)))

@@ -2,8 +2,9 @@
 and when.
 
 The first student hands in correct work in every lesson. Every other kind in SAMPLE_KINDS lands
-on one lesson of another student ("partial" on one in every lesson), and the rest get a random
-mix of FILLERS.
+on one lesson of another student ("partial" on one in every lesson, the students who write their own
+answers and the classmates who copy them on one in every lesson that has such answers), and the rest
+get a random mix of FILLERS.
 """
 
 from __future__ import annotations
@@ -42,14 +43,22 @@ SAMPLE_KINDS = (
     "empty",
     "other-lesson",
     "unmatched",
+    "own-answers",
+    "own-answers-2",
+    "own-answers-3",
+    "copied-exact",
+    "copied-renamed",
+    "copied-reformatted",
 )
 EVERY_LESSON = ("partial",)
+# In every lesson that has answers students wrote themselves (autograder.sample_answers): the similarity
+# report must flag the copies and their source, and none of the independent answers.
+COPY_GROUP = ("own-answers", "own-answers-2", "own-answers-3", "copied-exact", "copied-renamed", "copied-reformatted")
 FILLERS = (
     "correct",
     "correct",
     "partial",
     "sys-exit",
-    "always-equal",
     "colab-saved",
     "metadata-and-ids-stripped",
     "late",
@@ -154,9 +163,10 @@ def plan_kinds(
     plan = {(0, lesson.name): "correct" for lesson in lessons}
     free = [(index, lesson) for index in range(1, len(students)) for lesson in lessons]
     rng.shuffle(free)
-    wanted = [(kind, None) for kind in SAMPLE_KINDS if kind not in ("correct", *EVERY_LESSON)]
-    wanted += [(kind, lesson.name) for kind in EVERY_LESSON for lesson in lessons]
-    skipped = []
+    wanted = [(kind, lesson.name) for kind in EVERY_LESSON for lesson in lessons]
+    wanted += [(kind, lesson.name) for kind in COPY_GROUP for lesson in lessons if maker.applies(kind, lesson)]
+    wanted += [(kind, None) for kind in SAMPLE_KINDS if kind not in ("correct", *EVERY_LESSON, *COPY_GROUP)]
+    skipped = [kind for kind in COPY_GROUP if not any(maker.applies(kind, lesson) for lesson in lessons)]
     for kind, only in wanted:
         if KINDS[kind].costs_timeout:
             only = lessons[0].name

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from autograder.lesson_model import LessonModel
+from autograder.sample_answers import OWN_ANSWERS
 from autograder.student_work import notebook_bytes
 from autograder.work_kinds import (
     ANSWER_NEEDS,
@@ -19,6 +20,7 @@ from autograder.work_kinds import (
     KINDS,
     MISSING,
     OTHER_LESSON,
+    OWN_WORK,
     PARTIAL,
     Target,
     WorkKind,
@@ -73,6 +75,8 @@ class WorkMaker:
         kind = KINDS[kind_name]
         if kind.needs == OTHER_LESSON:
             return self.mix_up(lesson) is not None
+        if kind.needs == OWN_WORK:
+            return lesson.name in OWN_ANSWERS
         return kind.needs not in ANSWER_NEEDS or bool(self.candidates(kind, lesson))
 
     def make(self, kind_name: str, lesson: LessonModel) -> Work:

@@ -18,6 +18,7 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
 from autograder.lesson_model import LessonModel
+from autograder.sample_answers import COPIED_VERSION, OWN_ANSWERS, own_answer, reformatted, renamed
 from autograder.student_work import (
     colab_saved,
     delete,
@@ -43,6 +44,7 @@ CODE_ANSWER = "a code answer"
 FUNCTION_ANSWER = "a function answer"  # a code answer whose stub is a function's body
 FAILING_TEST = "a code answer with a test that fails without it"
 OTHER_LESSON = "another lesson"
+OWN_WORK = "a lesson with answers students wrote themselves (autograder.sample_answers)"
 ANSWER_NEEDS = (CODE_ANSWER, FUNCTION_ANSWER, FAILING_TEST)
 
 Content = nbformat.NotebookNode | bytes  # a notebook, or the bytes of a file that is not one
@@ -208,6 +210,21 @@ def hooked(hook: Callable[[Target], str]) -> Callable[[Target], Content]:
     return make
 
 
+def own_work(version: int, disguise: Callable[[str, set[str]], str] | None = None) -> Callable[[Target], Content]:
+    """Correct work whose answers in autograder.sample_answers are a student's own ``version``, copied
+    through ``disguise`` (given the answer and the names the tests call) when given."""
+
+    def make(target: Target) -> nbformat.NotebookNode:
+        lesson = target.lesson
+        answers = {}
+        for exercise, (helpers, body) in OWN_ANSWERS[lesson.name][version].items():
+            code = own_answer(lesson.stub(exercise), helpers, body)
+            answers[exercise] = disguise(code, {lesson.function_name(exercise)}) if disguise else code
+        return lesson.correct(answers)
+
+    return make
+
+
 def untitled_notebook(target: Target) -> bytes:
     return nbformat.writes(new_notebook(cells=[new_code_cell("print('hello')")])).encode()
 
@@ -309,6 +326,19 @@ CATALOGUE = [
     WorkKind("unmatched", "an 'Untitled0.ipynb' that matches no lesson: collect reports it, the lesson is missing",
         MISSING, untitled_notebook, flags=("missing",), filename="Untitled0.ipynb",
         how="the upload matches no lesson"),
+    WorkKind("own-answers", "right answers the student wrote, unlike the model answers; three classmates copy them",
+        FULL, own_work(COPIED_VERSION), needs=OWN_WORK, flags=("similar",)),
+    WorkKind("own-answers-2", "right answers the student wrote, unlike the model answers and any classmate's",
+        FULL, own_work(1), needs=OWN_WORK),
+    WorkKind("own-answers-3", "right answers the student wrote, unlike the model answers and any classmate's",
+        FULL, own_work(2), needs=OWN_WORK),
+    WorkKind("copied-exact", "a classmate's own answers (own-answers) handed in as they are", FULL,
+        own_work(COPIED_VERSION, lambda code, kept: code), needs=OWN_WORK, flags=("similar",)),
+    WorkKind("copied-renamed",
+        "a classmate's own answers with variables and helpers renamed, functions reordered, comments reworded",
+        FULL, own_work(COPIED_VERSION, renamed), needs=OWN_WORK, flags=("similar",)),
+    WorkKind("copied-reformatted", "a classmate's own answers laid out anew, without their comments", FULL,
+        own_work(COPIED_VERSION, lambda code, kept: reformatted(code)), needs=OWN_WORK, flags=("similar",)),
 ]
 # fmt: on
 CATALOGUE += [
