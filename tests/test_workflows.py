@@ -9,11 +9,12 @@ from pathlib import Path
 
 import yaml
 
-from course_tools import caches, gates, notebooks
+from course_tools import caches, gates, next_runtime, notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = ROOT / ".github" / "workflows"
 CPU, GPU, COLAB = WORKFLOWS / "cpu.yml", WORKFLOWS / "gpu.yml", WORKFLOWS / "colab-constraints.yml"
+NEXT = WORKFLOWS / "next-runtime.yml"
 MODULES = {"course_tools.caches": caches, "course_tools.notebooks": notebooks, "course_tools.gates": gates}
 
 
@@ -60,7 +61,7 @@ def _upload_paths(steps):
 
 
 def test_the_workflows_are_valid_github_workflows():
-    result = _check_workflow_schema(CPU, GPU, COLAB)
+    result = _check_workflow_schema(CPU, GPU, COLAB, NEXT)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -130,3 +131,29 @@ def test_the_colab_constraints_are_refreshed_weekly_by_the_script_that_wrote_the
     header = (ROOT / ".ci" / "colab" / "constraints.txt").read_text().splitlines()[:5]
     assert header[0].startswith("# Colab's GPU runtime") and "refresh.py" in header[1]
     assert header[2].startswith("# source: googlecolab/backend-info") and header[3].startswith("# written: ")
+
+
+def _make_recipe(target):
+    """The commands of a Makefile target, split into words, with the Makefile's variables substituted."""
+    makefile = (ROOT / "Makefile").read_text()
+    variables = dict(re.findall(r"^([A-Z_]+) [:?]?= (.*)$", makefile, re.MULTILINE))
+    recipe = re.search(rf"^{target}:.*\n((?:\t.*\n)+)", makefile, re.MULTILINE).group(1)
+    for _ in range(3):  # variables defined through others
+        recipe = re.sub(r"\$\(([A-Z_]+)\)", lambda match: variables.get(match[1], match[0]), recipe)
+    return [shlex.split(line) for line in recipe.splitlines()]
+
+
+def test_the_next_runtime_runs_weekly_as_make_next_runtime_and_files_what_broke():
+    workflow = _load(NEXT)
+    assert set(workflow["on"]) == {"schedule", "workflow_dispatch"}
+    assert workflow["permissions"] == {"contents": "read", "issues": "write"}
+    steps = _job(NEXT)["steps"]
+    (run,) = [step for step in steps if step.get("id") == "run"]
+    assert run["continue-on-error"] is True and shlex.split(run["run"])[:2] == ["make", "next-runtime"]
+    (recipe,) = _make_recipe("next-runtime")
+    assert recipe[1:3] == ["-m", "course_tools.next_runtime"]
+    arguments = next_runtime.build_parser().parse_args(recipe[3:])
+    assert _upload_paths(steps)[0].rstrip("/") == str(arguments.out)
+    (issue,) = [step for step in steps if step.get("if") == "steps.run.outcome == 'failure'"]
+    assert f"{arguments.out}/report.md" in issue["run"] and "gh issue create" in issue["run"]
+    assert issue["run"].rstrip().endswith("exit 1"), "the run stays red while something is broken"
