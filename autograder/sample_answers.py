@@ -115,18 +115,25 @@ def own_answer(stub: str, helpers: str, body: str) -> str:
 
 
 def renamed(code: str, kept: set[str]) -> str:
-    """``code`` with every variable and helper function it defines renamed (the names in ``kept``, the
-    parameters and attributes stay), its top-level functions in reverse order and its comments
-    reworded."""
+    """``code`` with every variable, parameter and helper function it defines renamed (the functions
+    named in ``kept``, which the tests call, keep their names and parameters), its top-level functions
+    in reverse order and its comments reworded."""
     tree = ast.parse(code)
     defined = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)}
     defined |= {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
-    parameters = {node.arg for node in ast.walk(tree) if isinstance(node, ast.arg)}
+    defined |= {node.arg for node in ast.walk(tree) if isinstance(node, ast.arg)}
+    called = [node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name in kept]
+    parameters = {node.arg for function in called for node in ast.walk(function.args) if isinstance(node, ast.arg)}
     new_names = {name: f"my_{name}" for name in sorted(defined - kept - parameters)}
     edits = [
         (node.lineno, node.col_offset, len(node.id), new_names[node.id])
         for node in ast.walk(tree)
         if isinstance(node, ast.Name) and node.id in new_names
+    ]
+    edits += [
+        (node.lineno, node.col_offset, len(node.arg), new_names[node.arg])
+        for node in ast.walk(tree)
+        if isinstance(node, ast.arg) and node.arg in new_names
     ]
     edits += [
         (node.lineno, node.col_offset + len("def "), len(node.name), new_names[node.name])

@@ -305,7 +305,7 @@ def as_text(report: SimilarityReport) -> str:
     pairs = sum(not match.library for match in report.matches)
     lines.append(
         f"{report.answers} code answers, {comparable} with code of their own beyond the starter code and the "
-        f"model answer; {report.pairs_compared} pairs compared, {pairs} at {percent(report.threshold)} or more "
-        f"alike; {len(report.matches) - pairs} answers like the course library"
+        f"model answer; {report.pairs_compared} pairs compared, {pairs} of them at {percent(report.threshold)} or "
+        f"more alike; answers like the course library: {len(report.matches) - pairs}"
     )
     return "\n".join(lines)
