@@ -15,7 +15,9 @@ checks read (``free_names``) as data (``autograder.kernel_probe.dumps``), rebuil
 (``loads``: numbers, strings, containers, numpy arrays, ``Tensor`` for a tensor, ``Foreign`` for any
 other object) and runs the checks in its own process, which never ran student code: no expected
 value or check reaches the kernel, and nothing the kernel does can change the verdict, only the data
-it sends. The checks see ``np``, ``math``, ``Tensor`` and ``Foreign`` besides those values.
+it sends. The checks see ``np``, ``math``, ``Tensor`` and ``Foreign`` besides those values, and may
+import what they need: models and figures arrive as ``course.facts`` makes them, and checks several
+lessons share are in ``autograder.lesson_checks``.
 """
 
 from __future__ import annotations
