@@ -169,12 +169,14 @@ def table(headers: list[str], rows: list[list[object]], serious: list[bool] | No
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def page(title: str, body: str) -> str:
+def page(title: str, body: str, wide: bool = False) -> str:
     style = (
-        "body{font-family:sans-serif;max-width:60em;margin:2em auto;color:#222}"
+        f"body{{font-family:sans-serif;max-width:{'96em;padding:0 1.5em' if wide else '60em'};margin:2em auto;"
+        "color:#222}"
         "table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:.25em .6em;"
         "text-align:left}th{background:#f0f0f0}tr.serious td{background:#fbe3e1}.none{color:#777}"
-        "img{max-width:100%}.pair{display:grid;grid-template-columns:1fr 1fr;gap:1em;margin-bottom:2em}"
+        "img{max-width:100%}.pair{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:1em;"
+        "margin-bottom:2em}"
         ".pair pre{background:#f7f7f7;border:1px solid #ddd;padding:.5em 0;overflow-x:auto;font-size:.85em;"
         "margin:0}.pair pre span{display:block;padding:0 .5em;white-space:pre}.pair pre span.shared"
         "{background:#ffe59e}.pair pre span.gap{color:#777}.pair h4{margin:.2em 0}"
@@ -295,7 +297,7 @@ def similarity_page(report: SimilarityReport) -> str:
     listing = table(["lesson", "exercise", "student", "alike with", "share", "shared lines"], rows)
     blocks = "".join(match_block(f"match-{index}", match) for index, match in enumerate(report.matches, 1))
     body = facts + section("Matches", listing + blocks, not report.matches, "No answers alike.")
-    return page("Similar answers", body)
+    return page("Similar answers", body, wide=True)
 
 
 def write_similarity_page(folder: Path, report: SimilarityReport) -> Path:
