@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from autograder.checks import split_checks
+
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS = ("course", "course_tools", "autograder")  # each may import the ones before it, never after
 
@@ -69,14 +71,29 @@ def test_the_lesson_library_has_no_import_cycle():
     assert course_module_cycle(ROOT) == []
 
 
+def project_imports(code: str) -> set[str]:
+    code = "\n".join(line for line in code.splitlines() if not line.lstrip().startswith(("!", "%")))
+    return {name for name in imported_modules(code) if name.split(".")[0] in LAYERS}
+
+
 @pytest.mark.parametrize("folder", ["solutions", "lessons"])
 def test_lesson_notebooks_import_only_the_lesson_library(folder):
+    """What runs in a student's kernel imports only ``course``; hidden checks, which run in the grader,
+    may also use the checks the lessons share."""
     for path in sorted((ROOT / folder).glob("*/*.ipynb")):
         cells = json.loads(path.read_text())["cells"]
-        code = "\n".join("".join(cell["source"]) for cell in cells if cell["cell_type"] == "code")
-        code = "\n".join(line for line in code.splitlines() if not line.lstrip().startswith(("!", "%")))
-        project = {name for name in imported_modules(code) if name.split(".")[0] in LAYERS}
-        assert {name.split(".")[0] for name in project} <= {"course"}, f"{path.relative_to(ROOT)}: {sorted(project)}"
+        sources = ["".join(cell["source"]) for cell in cells if cell["cell_type"] == "code"]
+        parts = [split_checks(source) for source in sources]
+        kernel = "\n".join(
+            source if part is None else part.kernel_source for source, part in zip(sources, parts, strict=True)
+        )
+        checks = "\n".join(part.checks for part in parts if part is not None)
+        kernel_imports, checks_imports = project_imports(kernel), project_imports(checks)
+        assert {name.split(".")[0] for name in kernel_imports} <= {"course"}, (
+            f"{path.relative_to(ROOT)}: {sorted(kernel_imports)}"
+        )
+        outside = {name for name in checks_imports if not name.startswith(("course.", "autograder.lesson_checks"))}
+        assert not outside, f"{path.relative_to(ROOT)}'s checks: {sorted(outside)}"
 
 
 def test_the_checks_catch_a_wrong_way_import_and_a_cycle(tmp_path):
