@@ -185,8 +185,8 @@ def run_checks(checks: str, values: dict[str, object]) -> str:
 
 
 def delegations(sources: list[str], forbidden: tuple[str, ...]) -> list[str]:
-    """The ``forbidden`` functions (``package.module.function``) that ``sources`` name, through any
-    import or alias of theirs."""
+    """The ``forbidden`` functions (``package.module.function``) that ``sources`` import or name, through
+    any import or alias of theirs."""
     found = []
     for source in sources:
         try:
@@ -194,8 +194,7 @@ def delegations(sources: list[str], forbidden: tuple[str, ...]) -> list[str]:
         except SyntaxError:
             continue
         aliases = imported_names(tree)
-        for node in ast.walk(tree):
-            dotted = dotted_name(node, aliases)
+        for dotted in [*aliases.values(), *(dotted_name(node, aliases) for node in ast.walk(tree))]:
             if dotted in forbidden and dotted not in found:
                 found.append(dotted)
     return found

@@ -11,6 +11,7 @@ from pathlib import Path
 import nbformat
 
 from autograder.cells import CODE_STUB_LINES, STUB_PLACEHOLDERS, grade_id, is_answer, is_graded, is_test, points
+from autograder.checks import delegations, forbidden_functions
 from autograder.courseroot import Course, CourseError
 from autograder.dataflow import DataFlow
 from autograder.student_work import answered, correct_answers
@@ -25,6 +26,7 @@ class LessonModel:
     release: nbformat.NotebookNode
     answers: dict[str, str]  # grade id -> correct answer
     flow: DataFlow  # of the solution notebook
+    forbidden: dict[str, tuple[str, ...]]  # test grade id -> the library functions it forbids (# write it yourself:)
 
     @classmethod
     def load(cls, course: Course, name: str) -> LessonModel:
@@ -52,7 +54,12 @@ class LessonModel:
         release = nbformat.read(release_path, as_version=4)
         own = {grade_id(cell) for cell in release.cells}
         chosen = {**correct_answers(solution), **{key: value for key, value in (answers or {}).items() if key in own}}
-        return cls(name, release_path.name, release, chosen, DataFlow(solution))
+        forbidden = {grade_id(cell): forbidden_functions(cell.source) for cell in solution.cells if is_test(cell)}
+        return cls(name, release_path.name, release, chosen, DataFlow(solution), forbidden)
+
+    def tests_done_by_the_library(self, answers: dict[str, str]) -> list[str]:
+        """The tests that ``answers`` (answer cells by grade id) fail by naming a function they forbid."""
+        return [test for test, names in self.forbidden.items() if names and delegations(list(answers.values()), names)]
 
     @property
     def stem(self) -> str:

@@ -107,6 +107,59 @@ OWN_ANSWERS = {
 }
 COPIED_VERSION = 0  # the version classmates copy
 
+# Answer cells that let the course library do the exercise's job, by lesson and grade id: each test
+# that names the function in its ``# write it yourself:`` line must give them nothing.
+LIBRARY_ANSWERS = {
+    "lesson1_data": {
+        "ex2-answer": (
+            "from course import data as library\n\n\n"
+            "def preprocess(image, label):\n"
+            "    return library.preprocess(image, label, IMG_SIZE)"
+        ),
+    },
+    "lesson2_augmentation": {
+        "ex1-answer": (
+            "def build_augmentation(seed=None):\n"
+            "    from course.augment import reference_augmentation\n\n"
+            "    return reference_augmentation(seed)"
+        ),
+        "ex2-answer": (
+            "from course.augment import mixup as library_mixup\n\n\n"
+            "def mixup(x1, y1, x2, y2, lam):\n"
+            "    return library_mixup(x1, y1, x2, y2, lam)"
+        ),
+        "ex3-answer": (
+            "import course.augment\n\n\n"
+            "def cutmix(x1, y1, x2, y2, box):\n"
+            "    return course.augment.cutmix(x1, y1, x2, y2, box)"
+        ),
+    },
+    "lesson3_scratch": {
+        "ex1-answer": (
+            "from course.models import build_scratch_model\n\n\n"
+            "def build_model(num_classes, image_size, learning_rate=1e-3):\n"
+            "    return build_scratch_model(num_classes, image_size, learning_rate=learning_rate)"
+        ),
+        "ex2-answer": "import course.plots as library\n\n\ndef plot_hist(hist):\n    return library.plot_hist(hist)",
+    },
+    "lesson4_frozen": {
+        "ex1-answer": (
+            "def build_frozen_model(num_classes, image_size, weights, learning_rate=1e-2):\n"
+            "    from course.models import build_transfer_model\n\n"
+            "    return build_transfer_model(num_classes, image_size, weights, learning_rate=learning_rate)"
+        ),
+    },
+    "lesson5_finetune": {
+        "ex1-answer": (
+            "from course.models import unfreeze_top\n\n\n"
+            "def unfreeze(model, n=20, learning_rate=1e-5):\n"
+            "    unfreeze_top(model, n, learning_rate)\n"
+            "    return model"
+        ),
+        "ex2-answer": "from course.plots import plot_finetune as plot_comparison",
+    },
+}
+
 
 def own_answer(stub: str, helpers: str, body: str) -> str:
     """An answer cell: the helper functions, then the released stub with ``body`` in place."""

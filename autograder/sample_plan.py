@@ -49,6 +49,7 @@ SAMPLE_KINDS = (
     "copied-exact",
     "copied-renamed",
     "copied-reformatted",
+    "delegates",
 )
 EVERY_LESSON = ("partial",)
 # In every lesson that has answers students wrote themselves (autograder.sample_answers): the similarity

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from autograder.lesson_model import LessonModel
-from autograder.sample_answers import OWN_ANSWERS
+from autograder.sample_answers import LIBRARY_ANSWERS, OWN_ANSWERS
 from autograder.student_work import notebook_bytes
 from autograder.work_kinds import (
     ANSWER_NEEDS,
@@ -18,6 +18,7 @@ from autograder.work_kinds import (
     FULL,
     FUNCTION_ANSWER,
     KINDS,
+    LIBRARY_WORK,
     MISSING,
     OTHER_LESSON,
     OWN_WORK,
@@ -77,6 +78,8 @@ class WorkMaker:
             return self.mix_up(lesson) is not None
         if kind.needs == OWN_WORK:
             return lesson.name in OWN_ANSWERS
+        if kind.needs == LIBRARY_WORK:
+            return lesson.name in LIBRARY_ANSWERS
         return kind.needs not in ANSWER_NEEDS or bool(self.candidates(kind, lesson))
 
     def make(self, kind_name: str, lesson: LessonModel) -> Work:
@@ -85,6 +88,8 @@ class WorkMaker:
             answers = self.partly_wrong(lesson)
         elif kind.needs in ANSWER_NEEDS:
             answers = (self.rng.choice(self.candidates(kind, lesson)),)
+        elif kind.needs == LIBRARY_WORK:
+            answers = tuple(LIBRARY_ANSWERS[lesson.name])
         else:
             answers = ()
         other = self.mix_up(lesson) if kind.needs == OTHER_LESSON else None
@@ -105,7 +110,10 @@ class WorkMaker:
                 lesson.graded_by_hand,
             )
         if kind.outcome == PARTIAL:
-            failing = lesson.flow.failing_tests(set(answers))
+            if kind.needs == LIBRARY_WORK:
+                failing = lesson.tests_done_by_the_library(LIBRARY_ANSWERS[lesson.name])
+            else:
+                failing = lesson.flow.failing_tests(set(answers))
             score = lesson.full_points - sum(lesson.test_points[test] for test in failing)
             grade = (
                 f"partial: {', '.join(answers)} {how}, so {', '.join(failing) or 'no test'} "

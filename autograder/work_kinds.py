@@ -18,7 +18,7 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
 from autograder.lesson_model import LessonModel
-from autograder.sample_answers import COPIED_VERSION, OWN_ANSWERS, own_answer, reformatted, renamed
+from autograder.sample_answers import COPIED_VERSION, LIBRARY_ANSWERS, OWN_ANSWERS, own_answer, reformatted, renamed
 from autograder.student_work import (
     colab_saved,
     delete,
@@ -45,6 +45,7 @@ FUNCTION_ANSWER = "a function answer"  # a code answer whose stub is a function'
 FAILING_TEST = "a code answer with a test that fails without it"
 OTHER_LESSON = "another lesson"
 OWN_WORK = "a lesson with answers students wrote themselves (autograder.sample_answers)"
+LIBRARY_WORK = "a lesson with exercises the course library can answer (autograder.sample_answers)"
 ANSWER_NEEDS = (CODE_ANSWER, FUNCTION_ANSWER, FAILING_TEST)
 
 Content = nbformat.NotebookNode | bytes  # a notebook, or the bytes of a file that is not one
@@ -337,6 +338,9 @@ CATALOGUE = [
     WorkKind("copied-renamed",
         "a classmate's own answers with variables and helpers renamed, functions reordered, comments reworded",
         FULL, own_work(COPIED_VERSION, renamed), needs=OWN_WORK, flags=("similar",)),
+    WorkKind("delegates", "correct answers, but those the course library can give call it", PARTIAL,
+        lambda t: t.lesson.correct(LIBRARY_ANSWERS[t.lesson.name]), needs=LIBRARY_WORK,
+        how="lets the course library do the job (write it yourself)"),
     WorkKind("copied-reformatted", "a classmate's own answers laid out anew, without their comments", FULL,
         own_work(COPIED_VERSION, lambda code, kept: reformatted(code)), needs=OWN_WORK, flags=("similar",)),
 ]

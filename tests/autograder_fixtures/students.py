@@ -17,7 +17,7 @@ from autograder.student_work import (  # noqa: F401 - re-exported for the tests
     strip_nbgrader_metadata,
     write_submission,
 )
-from autograder.work_kinds import CATALOGUE, FULL, OWN_WORK, PARTIAL, ZERO, Target
+from autograder.work_kinds import CATALOGUE, FULL, LIBRARY_WORK, OWN_WORK, PARTIAL, ZERO, Target
 
 FIXTURES = Path(__file__).parent
 SOURCE = FIXTURES / "solutions"
@@ -61,12 +61,12 @@ def cases(outcome):
     """{kind: submission} for every kind in the catalogue with this outcome that a student hands in
     once, on time, under the lesson's name (the other kinds differ only in how they are uploaded),
     and that the autograder does not flag as serious when it gives full points; not the kinds made
-    from answers students wrote themselves, which only the course's lessons have."""
+    from answers students wrote themselves or from the course library, which only the course's lessons have."""
     basics, vectors = lesson("basics"), lesson("vectors")
     return {kind.name: kind.make(Target(basics, (WRONG_ANSWER.get(kind.name, "add-answer"),), other=vectors))
             for kind in CATALOGUE
             if kind.outcome == outcome and kind.plain_upload and not (outcome == FULL and kind.serious)
-            and kind.needs != OWN_WORK}
+            and kind.needs not in (OWN_WORK, LIBRARY_WORK)}
 
 
 def full_score_cases():

@@ -14,6 +14,8 @@ import papermill
 import pytest
 
 from autograder.cells import TEXT_STUB, nbgrader_metadata
+from autograder.lesson_model import LessonModel
+from autograder.sample_answers import LIBRARY_ANSWERS
 from tests import lesson_testing as lt
 
 LESSONS = lt.lesson_names()
@@ -207,71 +209,14 @@ LOOKS_RIGHT_BUT_WRONG = {
 
 # Answers that let the course library do the exercise's job; the tests named must give them nothing and say why.
 DELEGATING = {
-    "lesson1_data": {
-        "answers": {
-            "ex2-answer": (
-                "from course import data as library\n\n\n"
-                "def preprocess(image, label):\n"
-                "    return library.preprocess(image, label, IMG_SIZE)"
-            ),
-        },
-        "caught_by": ["ex2-image-tests", "ex2-label-tests", "ex2-map-tests"],
-    },
-    "lesson2_augmentation": {
-        "answers": {
-            "ex1-answer": (
-                "def build_augmentation(seed=None):\n"
-                "    from course.augment import reference_augmentation\n\n"
-                "    return reference_augmentation(seed)"
-            ),
-            "ex2-answer": (
-                "from course.augment import mixup as library_mixup\n\n\n"
-                "def mixup(x1, y1, x2, y2, lam):\n"
-                "    return library_mixup(x1, y1, x2, y2, lam)"
-            ),
-            "ex3-answer": (
-                "import course.augment\n\n\n"
-                "def cutmix(x1, y1, x2, y2, box):\n"
-                "    return course.augment.cutmix(x1, y1, x2, y2, box)"
-            ),
-        },
-        "caught_by": ["ex1-layers-tests", "ex1-behaviour-tests", "ex2-tests", "ex3-tests"],
-    },
-    "lesson3_scratch": {
-        "answers": {
-            "ex1-answer": (
-                "from course.models import build_scratch_model\n\n\n"
-                "def build_model(num_classes, image_size, learning_rate=1e-3):\n"
-                "    return build_scratch_model(num_classes, image_size, learning_rate=learning_rate)"
-            ),
-            "ex2-answer": (
-                "import course.plots as library\n\n\ndef plot_hist(hist):\n    return library.plot_hist(hist)"
-            ),
-        },
-        "caught_by": ["ex1-tests", "ex2-tests"],
-    },
-    "lesson4_frozen": {
-        "answers": {
-            "ex1-answer": (
-                "def build_frozen_model(num_classes, image_size, weights, learning_rate=1e-2):\n"
-                "    from course.models import build_transfer_model\n\n"
-                "    return build_transfer_model(num_classes, image_size, weights, learning_rate=learning_rate)"
-            ),
-        },
-        "caught_by": ["ex1-structure-tests", "ex1-frozen-tests"],
-    },
-    "lesson5_finetune": {
-        "answers": {
-            "ex1-answer": (
-                "from course.models import unfreeze_top\n\n\n"
-                "def unfreeze(model, n=20, learning_rate=1e-5):\n"
-                "    unfreeze_top(model, n, learning_rate)\n"
-                "    return model"
-            ),
-            "ex2-answer": "from course.plots import plot_finetune as plot_comparison",
-        },
-        "caught_by": ["ex1-layers-tests", "ex1-compile-tests", "ex2-tests"],
-    },
+    lesson: {"answers": LIBRARY_ANSWERS[lesson], "caught_by": caught_by}
+    for lesson, caught_by in {
+        "lesson1_data": ["ex2-image-tests", "ex2-label-tests", "ex2-map-tests"],
+        "lesson2_augmentation": ["ex1-layers-tests", "ex1-behaviour-tests", "ex2-tests", "ex3-tests"],
+        "lesson3_scratch": ["ex1-tests", "ex2-tests"],
+        "lesson4_frozen": ["ex1-structure-tests", "ex1-frozen-tests"],
+        "lesson5_finetune": ["ex1-layers-tests", "ex1-compile-tests", "ex2-tests"],
+    }.items()
 }
 
 # Answers made to pass the visible tests and the few values spot checks used to try; the hidden tests
@@ -556,6 +501,12 @@ def graded_answers(course_root, released, timings, lesson: str, student: str, an
     grading = lt.autograde(course_root, lesson, student)
     timings[(lesson, f"nbgrader autograde, {student}")] = grading.seconds
     return grading
+
+
+@pytest.mark.parametrize("lesson", sorted(DELEGATING))
+def test_the_sample_class_expects_what_grading_gives_the_librarys_answers(lesson):
+    model = LessonModel.from_notebooks(lesson, lt.released_notebook(lesson), lt.source_notebook(lesson))
+    assert model.tests_done_by_the_library(LIBRARY_ANSWERS[lesson]) == DELEGATING[lesson]["caught_by"]
 
 
 @pytest.mark.parametrize("lesson", sorted(DELEGATING))
