@@ -317,8 +317,6 @@ def submit(course_root: Path, student: str, lesson: str, notebook: Path | nbform
 def autograde(course_root: Path, lesson: str, student: str) -> Grading:
     """``nbgrader autograde`` one submission with the course's configuration, in the ``grade``
     profile, and read its scores from the gradebook."""
-    from nbgrader.api import Gradebook
-
     nbgrader = Path(sys.executable).with_name("nbgrader")
     command = [
         str(nbgrader),
@@ -334,12 +332,32 @@ def autograde(course_root: Path, lesson: str, student: str) -> Grading:
         **GRADE_PROFILE_ENVIRONMENT,
         "PATH": os.pathsep.join([str(nbgrader.parent), os.environ.get("PATH", "")]),
     }
+    seconds, log = run_grading(command, course_root, environment)
+    return graded(course_root, lesson, student, seconds, log)
+
+
+def grade_two_at_a_time(course_root: Path, student: str) -> tuple[float, str]:
+    """``python -m autograder grade --jobs 2`` on every lesson ``student`` handed in, in the ``grade``
+    profile, as an instructor grades a class; its seconds and output."""
+    command = [sys.executable, "-m", "autograder", "--course-dir", str(course_root), "grade"]
+    command += ["--students", student, "--jobs", "2", "--force"]
+    return run_grading(command, course_root, {**os.environ, **GRADE_PROFILE_ENVIRONMENT})
+
+
+def run_grading(command: list[str], course_root: Path, environment: dict[str, str]) -> tuple[float, str]:
     started = time.perf_counter()
     completed = subprocess.run(command, capture_output=True, text=True, cwd=course_root, env=environment, check=False)
     seconds = time.perf_counter() - started
     log = f"{completed.stdout}\n{completed.stderr}"
     if completed.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed (exit {completed.returncode}):\n{log[-5000:]}")
+    return seconds, log
+
+
+def graded(course_root: Path, lesson: str, student: str, seconds: float, log: str) -> Grading:
+    """What the gradebook holds for ``student``'s ``lesson``."""
+    from nbgrader.api import Gradebook
+
     with Gradebook(f"sqlite:///{course_root / 'gradebook.db'}") as gradebook:
         submission = gradebook.find_submission_notebook(lesson, lesson, student)
         scores = {grade.name: grade.auto_score for grade in submission.grades}

@@ -448,13 +448,23 @@ def test_solution_runs_in_the_smoke_profile(lesson, tmp_path, timings):
     assert lt.stderr_in_test_cells(executed) == {}, "test cells must not write to stderr (nbgrader fails them)"
 
 
+@pytest.fixture(scope="session")
+def solutions_graded(course_root, released, timings):
+    """Every lesson's solution handed in by one student and graded as an instructor grades a class
+    (``grade --jobs 2``, two lessons at a time, under the committed time limits), in the virtualenv
+    the README's commands make; returns the grading's output."""
+    for lesson in LESSONS:
+        released(lesson)
+        lt.submit(course_root, "solution", lesson, lt.source_notebook(lesson))
+    seconds, log = lt.grade_two_at_a_time(course_root, "solution")
+    timings[("every lesson", "grade --jobs 2, solutions")] = seconds
+    return log
+
+
 @needs_lessons
 @pytest.mark.parametrize("lesson", LESSONS)
-def test_solution_scores_full_marks(lesson, course_root, released, timings):
-    released(lesson)
-    lt.submit(course_root, "solution", lesson, lt.source_notebook(lesson))
-    grading = lt.autograde(course_root, lesson, "solution")
-    timings[(lesson, "nbgrader autograde, solution")] = grading.seconds
+def test_solution_scores_full_marks(lesson, course_root, solutions_graded):
+    grading = lt.graded(course_root, lesson, "solution", 0.0, solutions_graded)
     assert grading.max_score > 0, f"{lesson} has no autograded points"
     assert {cell: grading.scores[cell] for cell in grading.autograded_cells} == {
         cell: grading.max_scores[cell] for cell in grading.autograded_cells
