@@ -196,7 +196,7 @@ def format_report(
     machine_line: str,
 ) -> str:
     """The Markdown report: title, versions, each step, the lessons, failing tests, time and machine."""
-    lines = [f"# {report_title}", "", f"Written by `make next-runtime` ({__name__}) on {_now()}.", ""]
+    lines = [f"# {report_title}", "", f"Written by `make next-runtime` (course_tools.next_runtime) on {_now()}.", ""]
     lines += [
         "| package | newest on PyPI | installed | tested before (course.environment) |",
         "| --- | --- | --- | --- |",
@@ -224,6 +224,7 @@ def format_report(
             "Everything passed on a TensorFlow and Keras pair not yet listed: add "
             f'`KnownRuntime("{runtime[0]}", "{runtime[1]}", ...)` to `course.environment.TESTED_RUNTIMES`.',
         ]
+    lines += ["", "Beside this report: install.log, lessons.log, tests.log and the executed lessons (executed/)."]
     lines += ["", f"Wall time {wall:.0f} s ({wall / 60:.1f} min) on {machine_line}.", ""]
     return "\n".join(lines)
 
@@ -292,7 +293,11 @@ def run_lessons(python: Path, out: Path) -> tuple[Step, list[LessonResult]]:
     lessons = sorted(path.name for path in (ROOT / "solutions").iterdir() if (path / f"{path.name}.ipynb").is_file())
     command = [str(python), "-m", "course_tools.notebooks", "--profile", "smoke", "--out", str(executed), "--jobs", "2"]
     result = _run(command, out / "lessons.log")
-    return _step("lessons", started, result), lesson_results(executed, lessons, result.stderr)
+    results = lesson_results(executed, lessons, result.stderr)
+    step = _step("lessons", started, result)
+    if any(run.failure for run in results):
+        step.detail = ""  # the lesson table says what failed; lessons.log keeps TensorFlow's own output
+    return step, results
 
 
 def run_tests(python: Path, out: Path) -> tuple[Step, TestResults | None]:
@@ -301,7 +306,10 @@ def run_tests(python: Path, out: Path) -> tuple[Step, TestResults | None]:
     junit.unlink(missing_ok=True)
     command = [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-k", f"not {SMOKE_RUNS}", *TESTS]
     result = _run([*command, f"--junitxml={junit}"], out / "tests.log")
-    return _step("tests", started, result), junit_results(junit) if junit.is_file() else None
+    step, results = _step("tests", started, result), junit_results(junit) if junit.is_file() else None
+    if results is not None and results.failed:
+        step.detail = ""  # the failing tests are listed; tests.log keeps their tracebacks
+    return step, results
 
 
 def build_parser() -> argparse.ArgumentParser:
