@@ -20,7 +20,7 @@ NEXT_VENV := .venv-next
 LAB_PORT ?= 8888
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: demo test colab-standin lab next-runtime
+.PHONY: demo test test-as-user colab-standin lab next-runtime
 
 UV := $(VENV)/bin/uv
 
@@ -59,6 +59,27 @@ lab: $(INSTALLED)
 
 test: $(INSTALLED) $(COLAB_INSTALLED)
 	$(RUN) -m pytest -n 2 --dist loadfile --durations=15
+
+# The sandbox's attack tests again with the grader run by a user without privileges (TEST_USER), as on a
+# shared grading server; `make test` runs them as whoever runs it (root in CI). Run it as root. The
+# user's virtualenv is built on a Python the user can read (USER_PYTHON: Debian's) and this folder must
+# be readable by the user. Control groups need root: the two attacks that need them are skipped.
+USER_VENV := .venv-user
+USER_PYTHON ?= /usr/bin/python3
+TEST_USER ?= nobody
+
+$(USER_VENV)/.installed: pyproject.toml | $(UV)
+	rm -rf $(USER_VENV)
+	$(UV) venv --quiet --python $(USER_PYTHON) $(USER_VENV)
+	$(UV) pip install --quiet --compile-bytecode --python $(USER_VENV)/bin/python -e ".[dev]"
+	touch $@
+
+test-as-user: $(USER_VENV)/.installed
+	@runuser -u $(TEST_USER) -- test -r pyproject.toml || { echo "$(TEST_USER) cannot read $(CURDIR)"; exit 1; }
+	home=$$(mktemp -d) && chown $(TEST_USER) $$home && \
+	runuser -u $(TEST_USER) -- env HOME=$$home PATH=$(abspath $(USER_VENV))/bin:/usr/bin:/bin \
+		$(USER_VENV)/bin/python -m pytest -q -p no:cacheprovider -rs \
+		tests/autograder/test_sandbox.py tests/autograder/test_verdicts.py
 
 # The lessons on the next runtime: a fresh $(NEXT_VENV) with the newest TensorFlow, Keras, KerasCV and TensorFlow
 # Datasets on PyPI (pre-releases included), every solution in the smoke profile, then the lesson tests; the report,

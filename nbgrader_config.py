@@ -81,6 +81,9 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
+# Graded notebooks stay writable by the grader (nbgrader's default is read-only, 444): the autograder
+# adds the mark schemes to them after nbgrader wrote them, which a grader that is not root could not.
+c.Autograde.permissions = 644
 
 # Student notebooks are hostile text: autograde sanitises every graded notebook (SanitizeNotebook above),
 # and feedback renders markdown and HTML outputs sanitised as well.
