@@ -20,6 +20,7 @@ PATH_EVENTS = frozenset({"open", "os.listdir", "os.scandir", "os.chdir", "os.mkd
 WRITE_EVENTS = frozenset({"os.mkdir", "os.remove", "os.rename"})
 NETWORK_EVENTS = frozenset({"socket.connect", "socket.sendto", "socket.getaddrinfo"})
 FULL_DISK = 0.9  # share of the tmpfs in use that counts as filling it
+MAX_LISTED = 20  # attempts listed per cell; the rest are counted (25,000 probed paths must not bury the grader)
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 
 
@@ -32,6 +33,7 @@ class Watch:
         self.forbidden = [folder.rstrip("/") + "/" for folder in forbidden if folder]
         self.allowed = [folder.rstrip("/") + "/" for folder in allowed if folder]
         self.noted: list[str] = []
+        self.unlisted = 0  # attempts past the first MAX_LISTED of a cell
         self.checking = False  # the watch's own look at /proc is no incident
         self.lasting: set[str] = set()  # detached processes and a full disk, reported once
 
@@ -72,12 +74,19 @@ class Watch:
             self.note(f"tried to write outside its folder ({path})")
 
     def note(self, incident: str) -> None:
-        if incident not in self.noted:
+        if incident in self.noted:
+            return
+        if len(self.noted) < MAX_LISTED:
             self.noted.append(incident)
+        else:
+            self.unlisted += 1
 
     def incidents(self) -> list[str]:
         """What was noted since the last call, plus detached processes and a full disk not reported yet."""
         found, self.noted = self.noted, []
+        if self.unlisted:
+            found.append(f"made {self.unlisted} more such attempts (not listed)")
+            self.unlisted = 0
         self.checking = True
         try:
             lasting = detached_processes()

@@ -1,6 +1,6 @@
 """The watch inside a sandboxed kernel names what student code tried, without naming what the sandbox allows."""
 
-from autograder.kernel_watch import Watch
+from autograder.kernel_watch import MAX_LISTED, Watch
 
 
 def test_reading_the_course_packages_inside_the_course_folder_is_no_incident():
@@ -26,3 +26,17 @@ def test_writing_into_a_read_only_folder_is_named_even_inside_tmp():
     assert watch.noted == []
     watch.audit("open", ("/tmp/checkout/.venv/lib/python3.11/site-packages/x.pth", "w", 0))
     assert watch.noted == ["tried to write outside its folder (/tmp/checkout/.venv/lib/python3.11/site-packages/x.pth)"]
+
+
+def test_thousands_of_attempts_are_listed_up_to_a_bound_and_counted():
+    """25,000 probed paths once gave 1,001 flags and lost the rest: the first few are named, the rest counted."""
+    watch = Watch(["/home/teacher"], [])
+    for number in range(25_000):
+        watch.audit("open", (f"/home/teacher/probe-{number}", "r", 0))
+    found = watch.incidents()  # (on this host it may also name detached processes of the machine's own)
+    listed = [incident for incident in found if "/home/teacher/probe-" in incident]
+    assert listed == [
+        f"tried to reach the course's files (/home/teacher/probe-{number})" for number in range(MAX_LISTED)
+    ]
+    assert f"made {25_000 - MAX_LISTED} more such attempts (not listed)" in found
+    assert not any("probe" in incident or "more such" in incident for incident in watch.incidents())  # counted once
