@@ -24,6 +24,12 @@ CONTROLLERS = ("pids", "memory", "cpu")
 V1_CPU_SHARES = 1024  # the default: every sandbox weighs as much as any other group
 V2_CPU_WEIGHT = 100
 REMOVE_ATTEMPTS = 50
+# (file, line, what it counts): v1 and v2 name them alike; v1's memory.oom_control has oom_kill since Linux 4.13.
+EVENT_COUNTERS = (
+    ("pids.events", "max", "processes"),
+    ("memory.events", "oom_kill", "memory"),
+    ("memory.oom_control", "oom_kill", "memory"),
+)
 
 
 @dataclass(frozen=True)
@@ -113,6 +119,19 @@ class SandboxGroup:
             "--",
             *command,
         ]
+
+    def caps_reached(self) -> dict[str, int]:
+        """How often so far the group hit its caps: {"processes": forks refused at the process cap,
+        "memory": processes the kernel's out-of-memory killer stopped at the memory cap}."""
+        counts = {"processes": 0, "memory": 0}
+        for folder in self.folders:
+            for file, key, counted in EVENT_COUNTERS:
+                with contextlib.suppress(OSError, ValueError):
+                    for line in (folder / file).read_text().splitlines():
+                        name, _, value = line.partition(" ")
+                        if name == key:
+                            counts[counted] += int(value)
+        return counts
 
     def processes(self) -> list[int]:
         found = set()

@@ -190,7 +190,8 @@ class LimitedKernelManager(AsyncKernelManager):
         # Signals cannot reach into the sandbox's session: the kernel interrupts itself on request.
         self.kernel_spec.interrupt_mode = "message"
         launcher += ["--copy-from", str(self.private / "submission")]
-        if self.sandbox.kernel_uid() is not None:  # a user id of the kernel's own: its processes alone count
+        if self.sandbox.kernel_uid() is not None and self.group is None:
+            # no control group: a user id of the kernel's own, whose processes alone count
             launcher += ["--max-processes", str(self.sandbox.max_processes)]
         wrapped = self.sandbox.wrap([*launcher, "--", *command], self.private, self._launch_args.get("env", {}))
         return wrapped if self.group is None else self.group.join_command(wrapped)
@@ -260,6 +261,7 @@ class SafeExecute(Execute):
         self._output_chars = 0
         self._image_chars = 0
         self._output_truncated = False
+        self._caps_reached: dict[str, int] = {}
 
     def preprocess(self, nb: NotebookNode, resources: dict | None = None, km: Any = None) -> tuple[NotebookNode, dict]:
         self.events = []
@@ -287,6 +289,7 @@ class SafeExecute(Execute):
         sandbox = Sandbox(config=self.config)
         if sandbox.enabled:
             self.km.confine(sandbox, kwargs.get("cwd") or self.resources.get("metadata", {}).get("path") or ".")
+        self._caps_reached = {}  # a new kernel, a new control group
         await super().async_start_new_kernel(**kwargs)
 
     start_new_kernel = run_sync(async_start_new_kernel)
@@ -329,6 +332,7 @@ class SafeExecute(Execute):
         """Record what the cell's code tried against the sandbox (the sandbox stopped it)."""
         if self.km.sandbox is None:
             return
+        self._note_caps_reached(cell, cell_index)
         reply = await self._run_silently("", {"incidents": f"{self._guard_name}.incidents()"})
         try:
             incidents = ast.literal_eval(reply["content"]["user_expressions"]["incidents"]["data"]["text/plain"])
@@ -336,6 +340,23 @@ class SafeExecute(Execute):
             return
         for incident in incidents if isinstance(incidents, list) else []:
             self.record(cell, cell_index, "sandbox", f"the sandbox stopped it: it {incident}")
+
+    def _note_caps_reached(self, cell: NotebookNode, cell_index: int) -> None:
+        """Record the sandbox's process and memory caps the cell's code ran into (its control group's counts)."""
+        group = self.km.group
+        if group is None:
+            return
+        reached = group.caps_reached()
+        before, self._caps_reached = self._caps_reached, reached
+        refused = reached["processes"] - before.get("processes", 0)
+        if refused > 0:
+            limit = self.km.sandbox.max_processes
+            message = f"the sandbox stopped it: it reached the cap of {limit} processes and threads ({refused} refused)"
+            self.record(cell, cell_index, "sandbox", message)
+        killed = reached["memory"] - before.get("memory", 0)
+        if killed > 0:
+            message = f"the sandbox's memory cap stopped {killed} of its processes (out of memory)"
+            self.record(cell, cell_index, "memory", message)
 
     async def _run_silently(self, code: str, user_expressions: dict[str, str] | None = None) -> dict:
         msg_id = await ensure_async(

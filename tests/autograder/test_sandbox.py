@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -397,6 +398,22 @@ def test_memory_is_capped_for_the_whole_sandbox(attacked):
     held = re.search(r"children holding 700 MiB (\d+)", printed(folder, "memory-tree"))
     # 4 x 700 MiB under a 1,024 MiB per-process limit; the sandbox's group holds at most 1,024 + 64 MiB in all.
     assert held is None or int(held.group(1)) <= 1, printed(folder, "memory-tree")
+    assert any(
+        flag["code"] == "memory" and "memory cap stopped" in flag["message"]
+        for flag in record(folder, "memory-tree")["flags"]
+    )
+
+
+@needs_control_groups
+def test_a_group_counts_the_forks_its_process_cap_refused():
+    group = SandboxGroup.create(GroupLimits(processes=8, memory_bytes=0))
+    try:
+        shell = "for i in $(seq 20); do sleep 5 & done 2>/dev/null"
+        subprocess.run(group.join_command(["/bin/sh", "-c", shell]), check=False, timeout=30)
+        assert group.caps_reached()["processes"] >= 1  # the shell's ninth fork was refused (and it gave up)
+        assert group.caps_reached()["memory"] == 0
+    finally:
+        group.remove()
 
 
 def test_every_kind_of_output_is_capped(attacked):
