@@ -33,6 +33,7 @@ from autograder.similarity import (
     write_similarity,
 )
 from autograder.work_kinds import KINDS
+from tests.autograder.test_sample_class import report_rows
 from tests.autograder_fixtures import students
 from tests.graded_course import ROOT, run_cli
 
@@ -267,19 +268,7 @@ def test_the_sample_class_copies_are_flagged_and_nothing_else(sample):
 def test_check_counts_an_unexpected_similarity_flag_as_a_disagreement(sample, tmp_path):
     _, out, _ = sample
     expected = list(csv.DictReader(open(out / EXPECTED_CSV, encoding="utf-8")))
-    rows = [
-        {
-            "lesson": row["lesson"],
-            "student": row["student"],
-            "score": row["score"],
-            "max_score": row["max_score"],
-            "needs_manual_grade": row["to_grade"],
-            "serious": row["serious"],
-            "flags": row["flags"],
-            "reasons": "...",
-        }
-        for row in expected
-    ]
+    rows = report_rows(expected)
     independent = next(row for row in rows if row["flags"] == "" and row["score"] not in ("", "0"))
     independent["flags"] = "similar"
     copier = next(row for row in rows if row["flags"] == "similar")

@@ -20,14 +20,8 @@ from tests import lesson_testing as lt
 
 LESSONS = lt.lesson_names()
 
-# Lesson 4's model with the Keras guide's nested backbone, called with training=False.
-NESTED_BACKBONE_ANSWER = (
-    "def build_frozen_model(num_classes, image_size, weights, learning_rate=1e-2):\n"
-    "    backbone = keras.applications.EfficientNetB0(\n"
-    "        include_top=False, weights=weights, input_shape=(image_size, image_size, 3))\n"
-    "    backbone.trainable = False\n"
-    "    inputs = keras.Input(shape=(image_size, image_size, 3))\n"
-    "    x = backbone(inputs, training=False)\n"
+# Lesson 4's head on features x (of the backbone's images, inputs), compiled: the end of build_frozen_model.
+FROZEN_HEAD = (
     "    x = keras.layers.GlobalAveragePooling2D()(x)\n"
     "    x = keras.layers.BatchNormalization()(x)\n"
     "    x = keras.layers.Dropout(0.2)(x)\n"
@@ -36,6 +30,15 @@ NESTED_BACKBONE_ANSWER = (
     "    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate),\n"
     '                  loss="categorical_crossentropy", metrics=["accuracy"])\n'
     "    return model"
+)
+# Lesson 4's model with the Keras guide's nested backbone, called with training=False.
+NESTED_BACKBONE_ANSWER = (
+    "def build_frozen_model(num_classes, image_size, weights, learning_rate=1e-2):\n"
+    "    backbone = keras.applications.EfficientNetB0(\n"
+    "        include_top=False, weights=weights, input_shape=(image_size, image_size, 3))\n"
+    "    backbone.trainable = False\n"
+    "    inputs = keras.Input(shape=(image_size, image_size, 3))\n"
+    "    x = backbone(inputs, training=False)\n" + FROZEN_HEAD
 )
 
 # Answers that pass a lesson's visible tests but are wrong; the hidden tests named must catch them.
@@ -246,14 +249,7 @@ SPOT_CHECK_CHEATS = {
                 "    backbone = keras.applications.EfficientNetB0(\n"
                 "        include_top=False, weights=None, input_tensor=inputs)\n"
                 "    backbone.trainable = False\n"
-                "    x = keras.layers.GlobalAveragePooling2D()(backbone.output)\n"
-                "    x = keras.layers.BatchNormalization()(x)\n"
-                "    x = keras.layers.Dropout(0.2)(x)\n"
-                '    outputs = keras.layers.Dense(num_classes, activation="softmax")(x)\n'
-                "    model = keras.Model(inputs, outputs)\n"
-                "    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate),\n"
-                '                  loss="categorical_crossentropy", metrics=["accuracy"])\n'
-                "    return model"
+                "    x = backbone.output\n" + FROZEN_HEAD
             ),
             # every image in one call, whatever batch_size says
             "ex3-answer": (
