@@ -85,7 +85,8 @@ def load_augmented_data(profile: Profile) -> DogsData:
     """Stanford Dogs for ``profile`` with the reference augmentation on the training batches.
 
     The augmentation is :class:`course.fast_augment.FastAugment`: the reference's rotation,
-    translation, flip and contrast, drawn from the same distributions as its KerasCV layers, but one
+    translation, flip and contrast, drawn from the distributions of the KerasCV layers of
+    :func:`course.augment.reference_augmentation` (not quite the reference's core Keras layers: lesson 3), but one
     warp per image on whole cached batches (``python -m course_tools.bench`` measures the difference). It
     runs in the input pipeline, or, when the profile puts it in the model (a GPU in ``full``), inside
     the training step: then ``data.train`` gives unaugmented uint8 batches and ``course.train.fit``

@@ -12,8 +12,10 @@ batched ``[B, H, W, 3]``, with one-hot float32 labels ``[B, 120]``.
 
 Two behaviours of keras_cv 0.9.0 matter for the lessons:
 
-- **Training and inference.** KerasCV layers take no ``training`` argument: called with
-  ``training=False`` they still augment. Apply them to the training ``tf.data`` pipeline, never
+- **Training and inference.** KerasCV layers ignore the ``training`` argument: called with
+  ``training=False`` they still augment. (Core Keras augmentation layers default to
+  ``training=True`` and return their input only when called with ``training=False``.)
+  Apply them to the training ``tf.data`` pipeline, never
   inside the model (where they would also distort validation and test images). Only the
   ``gaussian_noise`` technique (a core Keras layer) honours ``training``: it is silent unless
   called with ``training=True``, so call pipelines with ``training=True`` in a ``tf.data`` map.

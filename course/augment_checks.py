@@ -202,7 +202,7 @@ def check_training_samples(samples: dict, images) -> None:
         raise AugmentationMismatch(
             f"expected the images unchanged with training=False (inference); found pixels changed by up to "
             f"{change:.1f}. KerasCV layers augment on every call: wrap them in course.models.TrainingOnly, or "
-            "use the core Keras layers, which augment only when training."
+            "use the core Keras layers, which return their input when called with training=False."
         )
 
 

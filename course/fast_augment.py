@@ -2,9 +2,12 @@
 
 The reference augmentation (:func:`course.augment.reference_augmentation`) runs KerasCV layers one
 after another: a rotation warp, a translation warp, two flips and a contrast change, each a full
-pass over every pixel. :class:`FastAugment` draws the same parameters from the same
-distributions, composes rotation, translation, zoom, shear and flip into one matrix per image, and
-warps each image once, then changes the contrast, the whole batch at a time. The warp computes
+pass over every pixel. :class:`FastAugment` draws the parameters from the distributions of
+those KerasCV 0.9.0 layers (each flip axis on its own coin, contrast factors in ``[1 - f, 1 + f]``; the
+reference example's core Keras 3 layers flip both axes or neither and draw contrast factors in
+``[1, 1 + f]``, see :mod:`course.keras_counterparts`), composes rotation, translation, zoom, shear
+and flip into one matrix per image, and warps each image once, then changes the contrast, the
+whole batch at a time. The warp computes
 exactly what ``tf.raw_ops.ImageProjectiveTransformV3`` (the op behind KerasCV's layers) computes,
 but with gathers that XLA compiles (:func:`projective_warp`), straight from the cached uint8
 pixels: on two CPU cores that costs less CPU time than the raw op on float32, and it also compiles

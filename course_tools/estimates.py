@@ -34,7 +34,8 @@ FORWARD = V100_INFER_FP16 * T4_PER_V100 * MIXED_PRECISION_GAIN  # frozen backbon
 # Fine-tuning back-propagates through block 7a and the top convolution only: about a forward pass.
 EPOCHS = {"lesson3_scratch": ("scratch", 40), "lesson4_frozen": ("frozen", 25), "lesson5_finetune": ("finetune", 4)}
 SOURCE = (
-    "course/estimates.py: NVIDIA's published EfficientNet-B0 throughput scaled to a T4, CPU figures measured on 2 cores"
+    "course_tools/estimates.py: NVIDIA's published EfficientNet-B0 throughput scaled to a T4, CPU figures measured on "
+    "2 cores"
 )
 
 
@@ -65,11 +66,30 @@ def _rounded(minutes: float) -> str:
     return "under 1" if minutes < 1 else f"{minutes:.0f}"
 
 
+def repeated_minutes(lesson: str) -> float:
+    """Estimated minutes for ``lesson`` without the work folder (``drive = False``, the lessons' default): the
+    data set downloaded and prepared again, and in lesson 5 lesson 4's frozen phase trained again."""
+    minutes = lesson_minutes(lesson, kept_on_drive=False)
+    if lesson == "lesson5_finetune":
+        minutes += EPOCHS["lesson4_frozen"][1] * epoch_seconds("frozen") / 60
+    return minutes
+
+
+def _duration(minutes: float) -> str:
+    return "less than a minute" if minutes < 1 else f"about {minutes:.0f} minutes"
+
+
 def describe(lesson: str) -> str:
-    """One sentence for a lesson's introduction: its estimated time on a T4 and the estimate's source."""
-    minutes = lesson_minutes(lesson)
-    duration = "less than a minute" if minutes < 1 else f"about {minutes:.0f} minutes"
-    return f"In the `full` profile on a Colab T4 GPU this lesson takes {duration} (an estimate: {SOURCE})."
+    """One sentence for a lesson's introduction: its estimated time on a T4 with the parameters cell's default
+    ``drive = False`` and, where it differs, with ``drive = True``, and the estimate's source."""
+    default, kept = repeated_minutes(lesson), lesson_minutes(lesson)
+    if _rounded(default) == _rounded(kept):
+        cases = f"{_duration(default)} with `drive = False` (the default) or `True`"
+    else:
+        after_lesson_4 = " after lesson 4 ran with it" if lesson == "lesson5_finetune" else ""
+        cases = f"{_duration(default)} with `drive = False` (the default), {_duration(kept)} with `drive = True`"
+        cases += after_lesson_4
+    return f"In the `full` profile on a Colab T4 GPU this lesson takes {cases} (an estimate: {SOURCE})."
 
 
 def format_estimates() -> str:
@@ -78,10 +98,7 @@ def format_estimates() -> str:
     rows = ["| lesson | minutes on a T4 | without Drive and lesson 4's saved model |", "| --- | ---: | ---: |"]
     total = total_repeated = 0.0
     for lesson in lessons:
-        minutes = lesson_minutes(lesson)
-        repeated = lesson_minutes(lesson, kept_on_drive=False)
-        if lesson == "lesson5_finetune":
-            repeated += EPOCHS["lesson4_frozen"][1] * epoch_seconds("frozen") / 60
+        minutes, repeated = lesson_minutes(lesson), repeated_minutes(lesson)
         total, total_repeated = total + minutes, total_repeated + repeated
         rows.append(f"| `{lesson}` | {_rounded(minutes)} | {_rounded(repeated)} |")
     rows.append(f"| the course | {total:.0f} | {total_repeated:.0f} |")

@@ -436,3 +436,49 @@ def test_per_image_layers_log_nothing(name, images, labels, caplog):
     with caplog.at_level(logging.WARNING, logger="tensorflow"):
         apply(make(name), name, images, labels)
     assert [record.getMessage() for record in caplog.records] == []
+
+
+# --- what core Keras does: lesson 2 teaches it ------------------------------------------------------
+
+
+def test_core_keras_augmentation_layers_augment_unless_called_with_training_false(images):
+    """Core Keras image preprocessing layers default to training=True: a plain call augments, only an explicit
+    training=False (which predict and evaluate pass) returns the images unchanged."""
+    layer = keras.layers.RandomRotation(0.15, seed=SEED)
+    assert np.abs(np.asarray(layer(images)) - images).max() > 10  # a plain call rotates
+    np.testing.assert_allclose(np.asarray(layer(images, training=False)), images)
+    model = keras.Sequential([keras.Input(images.shape[1:]), keras.layers.RandomRotation(0.15, seed=SEED)])
+    assert np.abs(np.asarray(model(images)) - images).max() > 10  # so does a plain call of a model holding it
+    np.testing.assert_allclose(model.predict(images, verbose=0), images)
+
+
+def test_core_keras_gaussian_noise_is_silent_unless_called_with_training_true(images):
+    layer = keras.layers.GaussianNoise(0.5, seed=SEED)  # core Keras allows a stddev of at most 1
+    np.testing.assert_allclose(np.asarray(layer(images)), images)
+    assert not np.allclose(np.asarray(layer(images, training=True)), images)
+
+
+def test_core_keras_reference_flip_and_contrast_differ_from_kerascv(images):
+    """Lesson 2: RandomFlip() flips both axes or neither; RandomContrast(0.1) only raises the contrast."""
+    batch = np.concatenate([images] * 8)  # 48 images
+    flipped = np.asarray(keras.layers.RandomFlip(seed=SEED)(batch))
+    kinds = set()
+    for before, after in zip(batch, flipped, strict=True):
+        kinds.add(
+            next(
+                kind
+                for kind, mirror in (
+                    ("none", before),
+                    ("both", before[::-1, ::-1]),
+                    ("horizontal", before[:, ::-1]),
+                    ("vertical", before[::-1]),
+                )
+                if np.allclose(after, mirror)
+            )
+        )
+    assert kinds == {"none", "both"}
+    contrasted = np.asarray(keras.layers.RandomContrast(0.1, seed=SEED)(batch))
+    spread_before = (batch - batch.mean(axis=(1, 2), keepdims=True)).std(axis=(1, 2))
+    spread_after = (contrasted - contrasted.mean(axis=(1, 2), keepdims=True)).std(axis=(1, 2))
+    factors = spread_after / spread_before
+    assert factors.min() > 0.999 and factors.max() < 1.1 + 1e-3
