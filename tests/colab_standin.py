@@ -19,6 +19,7 @@ from pathlib import Path
 
 import nbformat
 
+from autograder.cells import HIDDEN_TESTS_BEGIN, HIDDEN_TESTS_END
 from autograder.courseroot import Course
 from autograder.students_tree import write_students_tree
 from course_tools.notebooks import LessonPlan, LessonRun, run_lesson
@@ -119,6 +120,16 @@ def with_checkout(notebook: nbformat.NotebookNode, checkout: Path) -> nbformat.N
         raise ValueError(f"the setup cell should name the course's GitHub URL once; found {urls}")
     setup.source = setup.source.replace(urls[0], checkout.resolve().as_uri())
     return notebook
+
+
+def as_students_run_it(solution: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The solution notebook as a student who answered every exercise runs it on Colab: its test cells
+    without their hidden tests (they run only in the grader)."""
+    for cell in solution.cells:
+        while f"### {HIDDEN_TESTS_BEGIN}" in cell.source:
+            before, _, rest = cell.source.partition(f"### {HIDDEN_TESTS_BEGIN}")
+            cell.source = before + rest.partition(f"### {HIDDEN_TESTS_END}")[2].lstrip("\n")
+    return solution
 
 
 def run_on_colab(notebook: nbformat.NotebookNode, name: str, out: Path) -> LessonRun:

@@ -239,6 +239,7 @@ def test_grade_a_written_answer_in_the_browser(lab, course, tmp_path):
             expect(panel.get_by_role("link", name="basics").first).to_be_visible()
 
             page.goto(f"{lab.url}/formgrader/submissions/{entry['id']}/")
+            page.wait_for_load_state("networkidle")  # its scripts bound their handlers (slow under load)
             score = page.locator("#explain")
             expect(score).to_be_visible()
             with page.expect_response(

@@ -64,7 +64,7 @@ def test_the_first_releases_setup_cell_leaves_the_runtime_unable_to_load_stanfor
 def test_the_lesson_runs_on_colab_after_its_setup_cell(standin, tmp_path, lesson):
     colab.reset()
     before = colab.installed()
-    notebook = colab.with_checkout(lt.read(lt.source_notebook(lesson)), standin)
+    notebook = colab.with_checkout(colab.as_students_run_it(lt.read(lt.source_notebook(lesson))), standin)
     run = colab.run_on_colab(notebook, lesson, tmp_path)
     assert run.passed, run.failure
     after = colab.installed()
