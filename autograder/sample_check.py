@@ -9,6 +9,7 @@ import itertools
 import json
 from pathlib import Path
 
+from autograder.similarity import LIBRARY_PREFIX
 from autograder.work_kinds import KINDS
 
 # Flags of the similarity report: one the class does not expect is a false positive.
@@ -69,7 +70,7 @@ def similarity_summary(expected_csv: Path | str, similarity_json: Path | str) ->
     flagged = {
         (match["lesson"], match["exercise"], *sorted((match["student"], match["other"])))
         for match in report["matches"]
-        if not match["other"].startswith("library: ")
+        if not match["other"].startswith(LIBRARY_PREFIX)
     }
     counts = {True: [0, 0], False: [0, 0]}  # copied? -> [flagged, compared]
     for lesson, exercises in report["comparable"].items():

@@ -202,8 +202,8 @@ def find_similar(course: Course, lessons: list[str] | tuple[str, ...] = (), thre
         LIBRARY_PREFIX + name: (source, fingerprint(name, source, settings))
         for name, source in library_sources(settings.library).items()
     }
-    released = sorted(path.parent.name for path in course.folder("release").glob("*/*.ipynb"))
-    for lesson in [name for name in dict.fromkeys(released) if not lessons or name in lessons]:
+    released = sorted({path.parent.name for path in course.folder("release").glob("*/*.ipynb")})
+    for lesson in [name for name in released if not lessons or name in lessons]:
         boilerplate = boilerplate_hashes(course, lesson, settings)
         by_exercise: dict[str, list[Answer]] = {}
         for answer in lesson_answers(course, lesson):

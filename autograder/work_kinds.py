@@ -338,11 +338,11 @@ CATALOGUE = [
     WorkKind("copied-renamed",
         "a classmate's own answers with variables and helpers renamed, functions reordered, comments reworded",
         FULL, own_work(COPIED_VERSION, renamed), needs=OWN_WORK, flags=("similar",)),
+    WorkKind("copied-reformatted", "a classmate's own answers laid out anew, without their comments", FULL,
+        own_work(COPIED_VERSION, lambda code, kept: reformatted(code)), needs=OWN_WORK, flags=("similar",)),
     WorkKind("delegates", "correct answers, but those the course library can give call it", PARTIAL,
         lambda t: t.lesson.correct(LIBRARY_ANSWERS[t.lesson.name]), needs=LIBRARY_WORK,
         how="lets the course library do the job (write it yourself)"),
-    WorkKind("copied-reformatted", "a classmate's own answers laid out anew, without their comments", FULL,
-        own_work(COPIED_VERSION, lambda code, kept: reformatted(code)), needs=OWN_WORK, flags=("similar",)),
 ]
 # fmt: on
 CATALOGUE += [

@@ -37,7 +37,6 @@ import argparse
 import functools
 import operator
 import os
-import platform
 import sys
 import time
 from dataclasses import dataclass
@@ -53,6 +52,7 @@ from course.fast_augment import FastAugment
 from course.features import build_head
 from course.models import build_transfer_model
 from course.pipeline import fast_pipeline
+from course_tools.machine import cpu_model
 
 JPEG_HEIGHT, JPEG_WIDTH = 375, 500  # the typical Stanford Dogs photo
 JPEG_QUALITY = 90
@@ -137,15 +137,6 @@ def reference_pipeline(examples: tf.data.Dataset, image_size: int, batch_size: i
         return (image if augment is None else augment(image)), one_hot
 
     return examples.map(per_image, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size).prefetch(tf.data.AUTOTUNE)
-
-
-def cpu_model(cpuinfo: str = "/proc/cpuinfo") -> str:
-    """The processor's name, as ``cpuinfo`` gives it (Linux), else as Python's platform module does."""
-    try:
-        with open(cpuinfo) as lines:
-            return next(line.split(":", 1)[1].strip() for line in lines if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or "unknown CPU"
 
 
 def timed(work) -> Timing:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import time
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from course.approaches import load_augmented_data
 from course.config import NUM_CLASSES, get_profile
 from course.models import build_transfer_model, param_summary, unfreeze_top
 from course.train import fit
+from course_tools.machine import cpu_model
 
 
 @dataclass(frozen=True)
@@ -117,25 +117,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=8, help="training batches per epoch")
     parser.add_argument("--epochs", type=int, default=3, help="epochs per phase; the first is left out")
     args = parser.parse_args(argv)
-    print(f"machine: {_cpu_name()}, {os.cpu_count()} cores; load average {os.getloadavg()[0]:.2f}")
+    print(f"machine: {cpu_model()}, {os.cpu_count()} cores; load average {os.getloadavg()[0]:.2f}")
     print(
         f"{args.steps} batches of {args.batch} images of {args.image_size} px per epoch, "
         f"median of epochs 2-{args.epochs} of each phase"
     )
     print(measure_phase_costs(args.image_size, args.batch, args.steps, args.epochs))
     print(f"load average after: {os.getloadavg()[0]:.2f}")
-
-
-def _cpu_name() -> str:
-    """The CPU's model name from /proc/cpuinfo on Linux, else what the platform module knows."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 if __name__ == "__main__":

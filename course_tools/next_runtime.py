@@ -37,6 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from course.environment import TESTED_RUNTIMES
+from course_tools.machine import cpu_model
 
 PACKAGES = ("tensorflow", "keras", "keras-cv", "tensorflow-datasets")
 PREINSTALLED = ("tensorflow", "keras", "tensorflow-datasets")  # on Colab before any setup cell runs
@@ -163,26 +164,10 @@ def title(steps: list[Step], lessons: list[LessonResult], tests: TestResults | N
 
 def machine() -> str:
     """Cores, CPU model, GPU or not, and the load, for the measured times to be read against."""
-    model = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in _read("/proc/cpuinfo").splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor() or "unknown CPU",
-    )
     gpu = "an NVIDIA GPU" if shutil.which("nvidia-smi") else "no GPU"
     load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
-    return (
-        f"{os.cpu_count()} cores ({model}), {gpu}, load average {load} at the end, Python {platform.python_version()}"
-    )
-
-
-def _read(path: str) -> str:
-    try:
-        return Path(path).read_text()
-    except OSError:
-        return ""
+    python = platform.python_version()
+    return f"{os.cpu_count()} cores ({cpu_model()}), {gpu}, load average {load} at the end, Python {python}"
 
 
 def format_report(

@@ -22,6 +22,7 @@ import nbformat
 from autograder.cells import HIDDEN_TESTS_BEGIN, HIDDEN_TESTS_END
 from autograder.courseroot import Course
 from autograder.students_tree import write_students_tree
+from course_tools.next_runtime import installed_versions, normalize
 from course_tools.notebooks import LessonPlan, LessonRun, run_lesson
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -33,22 +34,12 @@ KERNEL = "colab-standin"
 # What Colab's runtime does not have, so neither may the stand-in before a setup cell runs.
 COLAB_LACKS = ("course", "keras-cv", "keras-core", "importlib-resources")
 COURSE_URL = re.compile(r"git\+https://github\.com/[\w.-]+/[\w.-]+@[\w.+-]+")
-PIN = re.compile(r"^([A-Za-z0-9_.-]+)==(\S+)$")
 COLAB_MODULE = "import sys, types; sys.modules['google.colab'] = types.ModuleType('google.colab')"
 LESSON_TIMEOUT = 900
 
 
 class StandinMissing(RuntimeError):
     """The stand-in virtualenv has not been built."""
-
-
-def normalize(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def pins(text: str) -> dict[str, str]:
-    """``name==version`` lines, by normalized name."""
-    return {normalize(match[1]): match[2] for line in text.splitlines() if (match := PIN.match(line.strip()))}
 
 
 def require_standin() -> None:
@@ -70,7 +61,7 @@ def installed() -> dict[str, str]:
 
 def reset() -> None:
     """Put the stand-in back to its baseline: remove what setup cells added, restore what they changed."""
-    baseline = pins(BASELINE.read_text())
+    baseline = installed_versions(BASELINE.read_text())
     current = installed()
     added = sorted(name for name in current if name not in baseline and name not in {"pip", "setuptools", "wheel"})
     if added:

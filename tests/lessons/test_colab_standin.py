@@ -11,6 +11,7 @@ import sys
 
 import pytest
 
+from course_tools.next_runtime import installed_versions
 from tests import colab_standin as colab
 from tests import lesson_testing as lt
 
@@ -40,7 +41,7 @@ def standin(tmp_path_factory):
 def test_the_standin_has_colabs_versions_and_lacks_what_colab_lacks(standin):
     colab.reset()
     versions = colab.installed()
-    expected = colab.pins(colab.CONSTRAINTS.read_text())
+    expected = installed_versions(colab.CONSTRAINTS.read_text())
     assert {name: versions.get(name) for name in expected} == expected
     assert [name for name in colab.COLAB_LACKS if name in versions] == []
 
@@ -80,4 +81,4 @@ def test_the_constraints_are_what_the_refresh_script_makes_of_colabs_published_f
     out = tmp_path / "constraints.txt"
     command = [sys.executable, str(lt.REPO_ROOT / ".ci" / "colab" / "refresh.py"), str(freeze), "--out", str(out)]
     subprocess.run(command, check=True, capture_output=True)
-    assert colab.pins(out.read_text()) == colab.pins(colab.CONSTRAINTS.read_text())
+    assert installed_versions(out.read_text()) == installed_versions(colab.CONSTRAINTS.read_text())
