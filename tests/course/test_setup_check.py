@@ -9,7 +9,8 @@ import pytest
 from packaging.specifiers import SpecifierSet
 
 from course.environment import TESTED_RUNTIMES, EnvironmentNotReady, check_environment, newer_than_tested
-from tests.colab_standin import CONSTRAINTS, pins
+from course_tools.next_runtime import installed_versions
+from tests.colab_standin import CONSTRAINTS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -60,7 +61,7 @@ def test_the_virtualenvs_ci_runs_are_among_the_tested_runtimes():
     """make test runs every lesson in the development virtualenv and the Colab stand-in: both pairs are listed."""
     tested = {(run.tensorflow, run.keras) for run in TESTED_RUNTIMES}
     assert (importlib.metadata.version("tensorflow"), importlib.metadata.version("keras")) in tested
-    colab = pins(CONSTRAINTS.read_text())
+    colab = installed_versions(CONSTRAINTS.read_text())
     assert (colab["tensorflow"], colab["keras"]) in tested
 
 
