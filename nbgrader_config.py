@@ -6,8 +6,8 @@ hidden-test-free feedback as ``python -m autograder``.
 """
 
 from autograder.cells import CODE_STUB, CODE_STUB_COMMENT, HIDDEN_TESTS_BEGIN, HIDDEN_TESTS_END, TEXT_STUB
-from autograder.lms import LMS_FILE
-from autograder.records import RECORD_FILE
+from autograder.grading.records import RECORD_FILE
+from autograder.lms.formats import LMS_FILE
 
 c = get_config()  # noqa: F821 (provided by traitlets when it loads this file)
 
@@ -42,7 +42,7 @@ c.OverwriteCells.missing_cell_notification = (
 )
 
 # Time limits. `release` times each lesson's solution as grading runs it and writes the lesson's
-# limits to nbgrader_time_limits.json (autograder/time_limits.py): a cell gets `margin` times the
+# limits to nbgrader_time_limits.json (autograder/grading/time_limits.py): a cell gets `margin` times the
 # slowest solution cell, a notebook `margin` times the solution's total, each at least its floor.
 c.TimeLimits.margin = 3.0
 c.TimeLimits.cell_floor_seconds = 10
@@ -72,12 +72,12 @@ c.Sandbox.disk_mb = 512
 c.Sandbox.read_only_paths = []  # lesson data the grade profile reads (it uses synthetic data)
 
 c.Autograde.autograde_preprocessors = [
-    "autograder.execution.SafeExecute",
-    "autograder.sanitize.SanitizeNotebook",
+    "autograder.grading.execution.SafeExecute",
+    "autograder.grading.sanitize.SanitizeNotebook",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
-    "autograder.execution.SaveAutoGradesIgnoringStderr",
+    "autograder.grading.execution.SaveAutoGradesIgnoringStderr",
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
@@ -91,7 +91,7 @@ c.HTMLExporter.sanitize_html = True
 
 # Feedback never shows hidden tests (nbgrader issue 1363).
 c.GenerateFeedback.preprocessors = [
-    "autograder.feedback.HideHiddenTests",
+    "autograder.reports.feedback.HideHiddenTests",
     "nbgrader.preprocessors.GetGrades",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]

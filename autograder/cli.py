@@ -31,19 +31,19 @@ def say(text: str) -> None:
 
 
 def command_release(course: Course, args: argparse.Namespace) -> None:
-    from autograder.release import release
+    from autograder.release.release import release
 
     for lesson, paths in release(course, args.lessons, duedate=args.duedate, timing=not args.skip_timing).items():
         print(f"released {lesson}: {', '.join(str(p.relative_to(course.root)) for p in paths)}")
     if args.students:
-        from autograder.students_tree import write_students_tree
+        from autograder.release.students_tree import write_students_tree
 
         entries = write_students_tree(course, args.students)
         print(f"wrote the students' tree in {args.students}: {', '.join(path.name for path in entries)}")
 
 
 def command_collect(course: Course, args: argparse.Namespace) -> None:
-    from autograder.collect import collect
+    from autograder.lms.collect import collect
 
     report = collect(course, args.source, lesson=args.lesson, roster=args.roster)
     say(report.as_text())
@@ -54,8 +54,8 @@ def interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def command_grade(course: Course, args: argparse.Namespace) -> None:
-    from autograder.cluster import ClusterGrading, grade_on_cluster
-    from autograder.grading import grade
+    from autograder.grading.cluster import ClusterGrading, grade_on_cluster
+    from autograder.grading.grader import grade
 
     started = time.monotonic()
     address = args.cluster or ClusterGrading(config=course.config).address
@@ -77,14 +77,14 @@ def command_grade(course: Course, args: argparse.Namespace) -> None:
 
 
 def command_feedback(course: Course, args: argparse.Namespace) -> None:
-    from autograder.feedback import generate_feedback
+    from autograder.reports.feedback import generate_feedback
 
     for line in generate_feedback(course, students=args.students, lessons=args.lessons):
         say(line)
 
 
 def command_export(course: Course, args: argparse.Namespace) -> None:
-    from autograder.export import export
+    from autograder.lms.export import export
 
     paths = export(
         course,
@@ -98,9 +98,9 @@ def command_export(course: Course, args: argparse.Namespace) -> None:
 
 
 def command_report(course: Course, args: argparse.Namespace) -> None:
-    from autograder.class_page import write_class_pages
-    from autograder.report import report
-    from autograder.similarity import find_similar, write_similarity
+    from autograder.reports.class_page import write_class_pages
+    from autograder.reports.report import report
+    from autograder.reports.similarity import find_similar, write_similarity
 
     found = find_similar(course, lessons=args.lessons)
     write_similarity(course, found)
@@ -112,8 +112,8 @@ def command_report(course: Course, args: argparse.Namespace) -> None:
 
 
 def command_similarity(course: Course, args: argparse.Namespace) -> None:
-    from autograder.class_page import write_similarity_page
-    from autograder.similarity import as_text, find_similar, write_similarity
+    from autograder.reports.class_page import write_similarity_page
+    from autograder.reports.similarity import as_text, find_similar, write_similarity
 
     found = find_similar(course, lessons=args.lessons, threshold=args.threshold)
     say(as_text(found))

@@ -41,7 +41,7 @@ from course_tools.machine import cpu_model
 
 PACKAGES = ("tensorflow", "keras", "keras-cv", "tensorflow-datasets")
 PREINSTALLED = ("tensorflow", "keras", "tensorflow-datasets")  # on Colab before any setup cell runs
-KEPT = ("tensorflow", "keras", "numpy", "protobuf")  # the setup cell's constraints (autograder/colab.py)
+KEPT = ("tensorflow", "keras", "numpy", "protobuf")  # the setup cell's constraints (autograder/release/colab.py)
 REPORTED = (*PACKAGES, "keras-core", "numpy", "protobuf", "tensorflow-metadata")
 TESTS = ("tests/lessons/test_lessons.py", "tests/course/test_keras_counterparts.py")
 ROOT = Path(__file__).resolve().parents[1]

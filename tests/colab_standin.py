@@ -21,7 +21,7 @@ import nbformat
 
 from autograder.cells import HIDDEN_TESTS_BEGIN, HIDDEN_TESTS_END
 from autograder.courseroot import Course
-from autograder.students_tree import write_students_tree
+from autograder.release.students_tree import write_students_tree
 from course_tools.next_runtime import installed_versions, normalize
 from course_tools.notebooks import LessonPlan, LessonRun, run_lesson
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from nbgrader.api import Gradebook
 
 from autograder.cli import main
-from autograder.student_work import replace_source
+from autograder.grading.student_work import replace_source
 from tests.autograder_fixtures import students
 
 ROOT = Path(__file__).resolve().parents[1]

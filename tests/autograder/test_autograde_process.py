@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from autograder.autograde_process import AutogradeProcess, AutogradeProcessDied, grade_request
+from autograder.grading.autograde_process import AutogradeProcess, AutogradeProcessDied, grade_request
 from tests.graded_course import ROOT
 
 

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder import bench, class_bench
-from autograder.work_kinds import KINDS
+from autograder.bench import classes as class_bench
+from autograder.bench.__main__ import main as bench_main
+from autograder.samples.kinds import KINDS
 from tests.autograder_fixtures import students
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,7 +33,7 @@ def repository(tmp_path, monkeypatch):
 def run_bench(*args):
     out = io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-        code = bench.main([str(arg) for arg in args])
+        code = bench_main([str(arg) for arg in args])
     return code, out.getvalue()
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from nbgrader.api import Gradebook
 
-from autograder.feedback import visible_text
+from autograder.reports.feedback import visible_text
 from tests.autograder_fixtures import students
 from tests.graded_course import ZERO, run_cli
 

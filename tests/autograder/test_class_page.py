@@ -1,4 +1,4 @@
-"""The class at a glance (autograder/class_page.py) on the graded fixture class: the numbers on the
+"""The class at a glance (autograder/reports/class_page.py) on the graded fixture class: the numbers on the
 pages are the gradebook's, the plots are embedded PNGs, and the pages need no server."""
 
 import base64
@@ -8,8 +8,8 @@ from html.parser import HTMLParser
 import pytest
 from nbgrader.api import Gradebook, MissingEntry
 
-from autograder.class_page import summarise_lesson
 from autograder.courseroot import Course
+from autograder.reports.class_page import summarise_lesson
 from tests.autograder_fixtures import students
 from tests.graded_course import FULL, HALF, ZERO, run_cli
 

@@ -19,11 +19,11 @@ distributed = pytest.importorskip("distributed")
 
 import nbformat  # noqa: E402
 
-from autograder import class_bench  # noqa: E402
-from autograder.cluster import forget_course, grade_on_worker, lesson_bundle, submission_files, worker_grader  # noqa: E402
+from autograder.bench import classes as class_bench  # noqa: E402
 from autograder.courseroot import Course  # noqa: E402
-from autograder.gradebook import make_lesson_template  # noqa: E402
-from autograder.submission import find_submissions  # noqa: E402
+from autograder.grading.cluster import forget_course, grade_on_worker, lesson_bundle, submission_files, worker_grader  # noqa: E402
+from autograder.grading.gradebook import make_lesson_template  # noqa: E402
+from autograder.grading.submission import find_submissions  # noqa: E402
 from tests import graded_course  # noqa: E402
 from tests.autograder_fixtures import students  # noqa: E402
 

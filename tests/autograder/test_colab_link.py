@@ -9,8 +9,8 @@ import sys
 import pytest
 from traitlets import TraitError
 
-from autograder.colab import ColabLink, colab_differences, write_colab_cells
 from autograder.courseroot import Course
+from autograder.release.colab import ColabLink, colab_differences, write_colab_cells
 from course_tools.estimates import describe
 from tests import lesson_testing as lt
 

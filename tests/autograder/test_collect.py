@@ -13,7 +13,7 @@ import pytest
 from nbgrader.api import Gradebook
 
 from autograder.cli import main
-from autograder.lms import BUILTIN_PATTERNS, canvas_file_name, canvas_login_name, match_fields
+from autograder.lms.formats import BUILTIN_PATTERNS, canvas_file_name, canvas_login_name, match_fields
 from tests.autograder_fixtures import students
 
 ROOT = Path(__file__).resolve().parents[2]

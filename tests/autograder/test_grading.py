@@ -15,8 +15,8 @@ import pytest
 from nbgrader.api import Grade, Gradebook
 
 from autograder.courseroot import Course
-from autograder.export import export
-from autograder.feedback import visible_text
+from autograder.lms.export import export
+from autograder.reports.feedback import visible_text
 from tests.autograder_fixtures import students
 from tests.graded_course import FULL, HALF, ZERO, make_course, run_cli
 

@@ -1,6 +1,6 @@
 """The watch inside a sandboxed kernel names what student code tried, without naming what the sandbox allows."""
 
-from autograder.kernel_watch import MAX_LISTED, Watch
+from autograder.sandbox.kernel_watch import MAX_LISTED, Watch
 
 
 def test_reading_the_course_packages_inside_the_course_folder_is_no_incident():

@@ -1,14 +1,14 @@
 """Models and figures crossing from the kernel as data (``course.facts`` -> ``kernel_probe.dumps`` ->
-``checks.loads``) and the lessons' shared checks on them (``autograder.lesson_checks``)."""
+``checks.loads``) and the lessons' shared checks on them (``autograder.grading.lesson_checks``)."""
 
 import keras
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from autograder.checks import free_names, loads, run_checks
-from autograder.kernel_probe import dumps
-from autograder.lesson_checks import check_compiled, check_curves
+from autograder.grading.checks import free_names, loads, run_checks
+from autograder.grading.lesson_checks import check_compiled, check_curves
+from autograder.sandbox.kernel_probe import dumps
 from course.facts import figure_facts, model_facts, random_curves
 
 

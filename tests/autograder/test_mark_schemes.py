@@ -1,12 +1,12 @@
-"""Mark schemes beside written answers for graders (autograder/mark_schemes.py), on the real lessons."""
+"""Mark schemes beside written answers for graders (autograder/grading/mark_schemes.py), on the real lessons."""
 
 from pathlib import Path
 
 import nbformat
 
 from autograder.cells import grade_id
-from autograder.feedback import HideHiddenTests
-from autograder.mark_schemes import is_mark_scheme_cell, solution_mark_schemes, with_mark_schemes
+from autograder.grading.mark_schemes import is_mark_scheme_cell, solution_mark_schemes, with_mark_schemes
+from autograder.reports.feedback import HideHiddenTests
 
 ROOT = Path(__file__).resolve().parents[2]
 WRITTEN = {

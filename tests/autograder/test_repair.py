@@ -10,11 +10,11 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_output
 
-from autograder.execution import SaveAutoGradesIgnoringStderr
-from autograder.feedback import HideHiddenTests, leaked_lines
-from autograder.repair import EXACT_RATIOS, SubmissionRepair
-from autograder.submission import UnreadableNotebook, read_notebook
-from autograder.work_kinds import KINDS
+from autograder.grading.execution import SaveAutoGradesIgnoringStderr
+from autograder.grading.repair import EXACT_RATIOS, SubmissionRepair
+from autograder.grading.submission import UnreadableNotebook, read_notebook
+from autograder.reports.feedback import HideHiddenTests, leaked_lines
+from autograder.samples.kinds import KINDS
 from tests.autograder_fixtures import students
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -234,7 +234,7 @@ def test_kernel_launcher_caps_memory():
     command = [
         sys.executable,
         "-m",
-        "autograder.kernel_launcher",
+        "autograder.sandbox.kernel_launcher",
         "--memory-mb",
         "300",
         "--",

@@ -2,7 +2,7 @@
 files it as an LMS download; the dataflow estimate behind partial scores; the report check.
 
 Nothing here runs a kernel: grading the sample class end to end takes half an hour (see
-autograder/sample_class.py for the commands).
+autograder/samples/make_class.py for the commands).
 """
 
 import contextlib
@@ -19,14 +19,14 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from nbgrader.api import Gradebook
 
-from autograder import sample_class
 from autograder.cells import is_test
 from autograder.cli import main as autograder_main
-from autograder.dataflow import DataFlow
-from autograder.sample_files import write_csv
-from autograder.sample_plan import COPY_GROUP, SAMPLE_KINDS
-from autograder.student_work import student_answer, with_stub_body
-from autograder.work_kinds import FULL, KINDS, PARTIAL, ZERO
+from autograder.grading.dataflow import DataFlow
+from autograder.grading.student_work import student_answer, with_stub_body
+from autograder.samples import make_class as sample_class
+from autograder.samples.files import write_csv
+from autograder.samples.kinds import FULL, KINDS, PARTIAL, ZERO
+from autograder.samples.plan import COPY_GROUP, SAMPLE_KINDS
 
 ROOT = Path(__file__).resolve().parents[2]
 CANVAS_NAME = re.compile(r"(?P<name>[a-z]+)_(?P<late>LATE_)?(?P<id>\d+)_(?P<submission>\d+)_(?P<file>.+)")

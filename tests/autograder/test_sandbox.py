@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.cgroups import GroupLimits, SandboxGroup
-from autograder.sandbox import Sandbox, sandbox_problem
+from autograder.sandbox.bwrap import Sandbox, sandbox_problem
+from autograder.sandbox.cgroups import GroupLimits, SandboxGroup
 from tests.autograder.test_grading import auto_scores, make_course, record, run_cli
 from tests.autograder_fixtures import students
 

@@ -1,4 +1,4 @@
-"""The similarity report (autograder/similarity.py): copies caught however disguised, independent
+"""The similarity report (autograder/reports/similarity.py): copies caught however disguised, independent
 answers, the starter code and the model answers left alone, library source recognised, the flags in
 ``report`` with no score changed, the class page escaped and seen in a browser, the sample class.
 
@@ -17,13 +17,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.class_page import similarity_page
 from autograder.courseroot import Course
-from autograder.sample_answers import own_answer, reformatted, renamed
-from autograder.sample_check import disagreements, similarity_summary
-from autograder.sample_files import EXPECTED_CSV, write_class, write_csv
-from autograder.sample_plan import make_class
-from autograder.similarity import (
+from autograder.reports.class_page import similarity_page
+from autograder.reports.similarity import (
     LIBRARY_PREFIX,
     Match,
     SimilarityReport,
@@ -32,7 +28,11 @@ from autograder.similarity import (
     similarity_flags,
     write_similarity,
 )
-from autograder.work_kinds import KINDS
+from autograder.samples.answers import own_answer, reformatted, renamed
+from autograder.samples.check import disagreements, similarity_summary
+from autograder.samples.files import EXPECTED_CSV, write_class, write_csv
+from autograder.samples.kinds import KINDS
+from autograder.samples.plan import make_class
 from tests.autograder.test_sample_class import report_rows
 from tests.autograder_fixtures import students
 from tests.graded_course import ROOT, run_cli
@@ -282,7 +282,7 @@ def test_check_counts_an_unexpected_similarity_flag_as_a_disagreement(sample, tm
 def test_the_similarity_page_in_a_browser(sample):
     from playwright.sync_api import expect, sync_playwright
 
-    from autograder.class_page import write_similarity_page
+    from autograder.reports.class_page import write_similarity_page
     from tests.autograder.test_browser_grading import ACTIVE_ELEMENTS, chromium_path
 
     course, _, report = sample

@@ -14,7 +14,7 @@ import pytest
 
 from autograder.cells import SECRET_MARKERS
 from autograder.courseroot import Course, CourseError
-from autograder.students_tree import MARKER, write_students_tree
+from autograder.release.students_tree import MARKER, write_students_tree
 from tests import lesson_testing as lt
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,9 +7,9 @@ import shutil
 import nbformat
 import pytest
 
-from autograder import execution
 from autograder.courseroot import Course, CourseError
-from autograder.time_limits import LIMITS_FILE, TimeLimits, derive_limits, lesson_limits, measure_notebook
+from autograder.grading import execution
+from autograder.grading.time_limits import LIMITS_FILE, TimeLimits, derive_limits, lesson_limits, measure_notebook
 from tests import graded_course
 from tests.autograder_fixtures import students
 

@@ -1,7 +1,7 @@
 """Verdicts the student's code cannot reach: hidden checks run in the grader on data the kernel sends.
 
 Each attack below beat the in-kernel test guard when the hidden tests ran beside the student's
-code; now the fixture lesson's hidden checks run in the grader (``autograder.checks``). Every
+code; now the fixture lesson's hidden checks run in the grader (``autograder.grading.checks``). Every
 attacker hands in ``basics`` with ``add`` wrong or a stub plus the attack, and ``normalise``
 correct: ``add-tests`` must score 0, beside a correct control that scores full. An
 answer that lets the library do the exercise's job (here ``operator.add``, named in the test's
@@ -15,7 +15,7 @@ import zlib
 
 import pytest
 
-from autograder.sandbox import sandbox_problem
+from autograder.sandbox.bwrap import sandbox_problem
 from tests.autograder.test_grading import auto_scores, make_course, run_cli
 from tests.autograder_fixtures import students
 

@@ -1,6 +1,6 @@
 """Submissions of the fixture lessons as students make them: correct, mangled, broken, hostile.
 
-Every kind of work comes from the autograder's catalogue (``autograder.work_kinds``), made from
+Every kind of work comes from the autograder's catalogue (``autograder.samples.kinds``), made from
 the fixture lesson ``basics`` with the answers below; the hostile kinds break the ``add``
 exercise (those that patch numpy the ``normalise`` one, whose test uses numpy.allclose).
 """
@@ -8,16 +8,16 @@ exercise (those that patch numpy the ``normalise`` one, whose test uses numpy.al
 from pathlib import Path
 
 from autograder.cells import grade_id
-from autograder.lesson_model import LessonModel
-from autograder.student_work import answered as answered_with
-from autograder.student_work import (  # noqa: F401 - re-exported for the tests
+from autograder.grading.lesson_model import LessonModel
+from autograder.grading.student_work import answered as answered_with
+from autograder.grading.student_work import (  # noqa: F401 - re-exported for the tests
     colab_saved,
     delete,
     new_cell_ids,
     strip_nbgrader_metadata,
     write_submission,
 )
-from autograder.work_kinds import CATALOGUE, FULL, LIBRARY_WORK, OWN_WORK, PARTIAL, ZERO, Target
+from autograder.samples.kinds import CATALOGUE, FULL, LIBRARY_WORK, OWN_WORK, PARTIAL, ZERO, Target
 
 FIXTURES = Path(__file__).parent
 SOURCE = FIXTURES / "solutions"

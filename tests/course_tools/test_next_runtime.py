@@ -6,7 +6,7 @@ import re
 import nbformat
 import pytest
 
-from autograder.colab import SETUP_TEMPLATE
+from autograder.release.colab import SETUP_TEMPLATE
 from course.environment import TESTED_RUNTIMES
 from course_tools import next_runtime as nr
 

@@ -14,8 +14,8 @@ import papermill
 import pytest
 
 from autograder.cells import TEXT_STUB, nbgrader_metadata
-from autograder.lesson_model import LessonModel
-from autograder.sample_answers import LIBRARY_ANSWERS
+from autograder.grading.lesson_model import LessonModel
+from autograder.samples.answers import LIBRARY_ANSWERS
 from tests import lesson_testing as lt
 
 LESSONS = lt.lesson_names()

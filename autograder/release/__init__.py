@@ -1,0 +1,1 @@
+"""Releasing lessons: the student notebooks, their Colab links, the students' tree."""
