@@ -22,11 +22,24 @@ DOCS = ROOT / "docs"
 LESSONS = sorted(path.name for path in (ROOT / "lessons").iterdir() if path.is_dir())
 
 
-def build_site(source: Path, out: Path) -> subprocess.CompletedProcess:
+def build_site(source: Path, out: Path, *settings: str) -> subprocess.CompletedProcess:
     """``sphinx-build`` as ``make docs`` runs it: warnings are errors (``-W``), every one reported
-    (``--keep-going``), every reference must resolve (``-n``)."""
+    (``--keep-going``), every reference must resolve (``-n``); ``settings`` override docs/conf.py."""
     return subprocess.run(
-        [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-n", "-q", "-b", "html", str(source), str(out)],
+        [
+            sys.executable,
+            "-m",
+            "sphinx",
+            "-W",
+            "--keep-going",
+            "-n",
+            "-q",
+            "-b",
+            "html",
+            *settings,
+            str(source),
+            str(out),
+        ],
         capture_output=True,
         text=True,
         check=False,
@@ -115,7 +128,7 @@ def test_a_broken_reference_fails_the_build(tmp_path):
     (source / "index.md").write_text(
         "# Home\n\n## A heading\n\n[fine](#a-heading), [missing page](nothere.md), [missing heading](#nowhere)\n"
     )
-    result = build_site(source, tmp_path / "html")
+    result = build_site(source, tmp_path / "html", "-D", "html_theme=basic")  # the theme plays no part here
     assert result.returncode != 0
     assert "nothere" in result.stderr and "nowhere" in result.stderr, result.stderr
 
@@ -137,23 +150,24 @@ def test_chromium_opens_the_site_and_a_lesson_from_its_navigation(site):
     from tests.autograder.test_browser_grading import chromium_path
 
     errors = []
+
+    def failed_request(request):
+        if request.url.startswith("file:"):
+            errors.append(f"not loaded: {request.url}")
+
+    def console_error(message):
+        # A resource that failed is counted by failed_request: the site's own files must load, and external ones
+        # (the Colab badge's image) are refused at once, as on the offline machines that build the course.
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
+            errors.append(f"console: {message.text}")
+
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium_path())
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 800})
             page.on("pageerror", lambda error: errors.append(f"script error: {error}"))
-            page.on(
-                "requestfailed",
-                lambda request: request.url.startswith("file:") and errors.append(f"not loaded: {request.url}"),
-            )
-            # Resources that failed are counted by requestfailed above: the site's own files must load, and
-            # external ones (the Colab badge's image) are refused at once, as offline machines would.
-            page.on(
-                "console",
-                lambda message: message.type == "error"
-                and not message.text.startswith("Failed to load resource")
-                and errors.append(f"console: {message.text}"),
-            )
+            page.on("requestfailed", failed_request)
+            page.on("console", console_error)
             page.route(re.compile(r"^https?://"), lambda route: route.abort())
             page.goto((site / "index.html").as_uri())
             expect(page.get_by_role("heading", level=1)).to_contain_text("Stanford Dogs")
