@@ -14,6 +14,7 @@ nb_execution_mode = "off"
 myst_enable_extensions = ["colon_fence"]
 myst_heading_anchors = 3  # [text](page.md#a-heading) links to headings of levels 1-3, checked at build time
 
+highlight_language = "text"  # a fence without a language is printed output, not Python
 exclude_patterns = ["_build", "**/.ipynb_checkpoints"]
 nitpicky = True  # every reference must resolve
 
