@@ -60,7 +60,7 @@ lab: $(INSTALLED)
 # The site: Sphinx with MyST, the lessons rendered by myst-nb without executing them (docs/conf.py); warnings, a
 # reference that does not resolve included, fail the build. tests/docs/test_site.py builds it the same way.
 docs: $(INSTALLED)
-	$(RUN) -m sphinx -W --keep-going -n -q -b html docs docs/_build/html
+	$(RUN) -m sphinx -W --keep-going -n -q -b html -d docs/_build/doctrees docs docs/_build/html
 	@echo "the site: docs/_build/html/index.html"
 
 test: $(INSTALLED) $(COLAB_INSTALLED)
