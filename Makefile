@@ -20,7 +20,7 @@ NEXT_VENV := .venv-next
 LAB_PORT ?= 8888
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: demo test test-as-user colab-standin lab next-runtime
+.PHONY: demo test test-as-user colab-standin lab next-runtime docs
 
 UV := $(VENV)/bin/uv
 
@@ -56,6 +56,12 @@ lab: $(INSTALLED)
 	$(VENV)/bin/jupyter server extension enable --sys-prefix nbgrader.server_extensions.formgrader >/dev/null 2>&1
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" \
 		--ip=127.0.0.1 --port=$(LAB_PORT) $(ALLOW_ROOT)
+
+# The site: Sphinx with MyST, the lessons rendered by myst-nb without executing them (docs/conf.py); warnings, a
+# reference that does not resolve included, fail the build. tests/docs/test_site.py builds it the same way.
+docs: $(INSTALLED)
+	$(RUN) -m sphinx -W --keep-going -n -q -b html -d docs/_build/doctrees docs docs/_build/html
+	@echo "the site: docs/_build/html/index.html"
 
 test: $(INSTALLED) $(COLAB_INSTALLED)
 	$(RUN) -m pytest -n 2 --dist loadfile --durations=15

@@ -11,7 +11,7 @@ No GPU was reachable where the course is built, so the figures are derived, not 
   an A100, and no gain on a V100 whose input pipeline was CPU-bound; the course feeds cached batches.
 - CPU side (Colab has 2 cores): decoding and resizing every image once, 370 images/s, the lower end
   of ``python -m course_tools.bench``'s "decode + resize only" on an idle 2-core AMD EPYC (369-406 images/s,
-  README, "Fast input pipeline"); after that the batches come from the in-memory cache.
+  docs/benchmarks.md, "Input pipeline"); after that the batches come from the in-memory cache.
 - Stanford Dogs through TFDS: a 757 MB download (at an assumed 10 MB/s) and its preparation (20,580
   JPEGs rewritten as TFRecords at the decode rate above), once when the data set is kept on Drive.
 
@@ -106,7 +106,7 @@ def format_estimates() -> str:
 
 
 def main() -> None:
-    """Print the estimates table (the README holds a copy)."""
+    """Print the estimates table (docs/students/colab.md holds a copy)."""
     print(format_estimates())
 
 

@@ -30,6 +30,6 @@ def test_the_first_lesson_always_downloads_and_prepares_the_data():
     assert estimates.lesson_minutes("lesson1_data", kept_on_drive=True) == estimates.data_minutes(False)
 
 
-def test_the_readme_shows_the_table_the_module_prints():
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    assert estimates.format_estimates() in readme
+def test_the_students_page_shows_the_table_the_module_prints():
+    page = (Path(__file__).resolve().parents[2] / "docs" / "students" / "colab.md").read_text()
+    assert estimates.format_estimates() in page

@@ -1,19 +1,24 @@
-"""The README's lesson table gives each lesson's points as the notebooks' nbgrader metadata does."""
+"""The site's lessons page (docs/students/lessons.md) gives each lesson's points as the notebooks' nbgrader metadata
+does, and the pages that name the written points give the notebooks' totals."""
 
 from __future__ import annotations
 
 import re
 
+import pytest
+
 from autograder.cells import grade_id, is_graded, is_test, points
 from tests import lesson_testing as lt
 
 TABLE_HEADER = "| lesson | teaches | autograded | written (manual) |"
+LESSONS_PAGE = lt.REPO_ROOT / "docs" / "students" / "lessons.md"
+WRITTEN_POINTS_PAGES = [LESSONS_PAGE, lt.REPO_ROOT / "docs" / "instructors" / "formgrader.md"]
 
 
-def readme_points() -> dict[str, tuple[str, str]]:
-    """Each row of the README's lesson table: lesson -> (autograded cell, written cell), as written."""
-    lines = (lt.REPO_ROOT / "README.md").read_text(encoding="utf-8").splitlines()
-    assert TABLE_HEADER in lines, f"expected the README's lesson table, headed {TABLE_HEADER!r}; found none"
+def page_points() -> dict[str, tuple[str, str]]:
+    """Each row of the lessons page's table: lesson -> (autograded cell, written cell), as written."""
+    lines = LESSONS_PAGE.read_text(encoding="utf-8").splitlines()
+    assert TABLE_HEADER in lines, f"expected the lessons page's table, headed {TABLE_HEADER!r}; found none"
     rows = {}
     for line in lines[lines.index(TABLE_HEADER) + 2 :]:
         if not line.startswith("|"):
@@ -38,19 +43,20 @@ def notebook_points(lesson: str) -> tuple[str, str]:
     return f"{autograded:g}", f"{sum(points(cell) for cell in written):g} ({', '.join(exercises)})"
 
 
-def test_readme_lesson_table_shows_the_notebooks_points():
+def test_the_lesson_table_shows_the_notebooks_points():
     expected = {lesson: notebook_points(lesson) for lesson in lt.lesson_names()}
-    found = readme_points()
-    assert found == expected, f"README lesson table (autograded, written): expected {expected}; found {found}"
+    found = page_points()
+    assert found == expected, f"lesson table (autograded, written): expected {expected}; found {found}"
 
 
-def test_readme_names_the_written_and_total_points_of_the_course():
+@pytest.mark.parametrize("page", WRITTEN_POINTS_PAGES, ids=lambda page: page.name)
+def test_the_pages_name_the_written_and_total_points_of_the_course(page):
     cells = [cell for lesson in lt.lesson_names() for cell in lt.read(lt.source_notebook(lesson)).cells]
     written = sum(points(cell) for cell in cells if is_graded(cell) and not is_test(cell))
     total = sum(points(cell) for cell in cells if is_graded(cell))
-    readme = (lt.REPO_ROOT / "README.md").read_text(encoding="utf-8")
-    found = re.search(r"Exercises 7-1 to 7-4 \((\d+) of the course's (\d+) points\)", readme)
-    assert found, "expected the README to say 'Exercises 7-1 to 7-4 (<written> of the course's <total> points)'"
+    text = " ".join(page.read_text(encoding="utf-8").split())
+    found = re.search(r"Exercises 7-1 to 7-4 \((\d+) of the course's (\d+) points\)", text)
+    assert found, f"expected {page.name} to say 'Exercises 7-1 to 7-4 (<written> of the course's <total> points)'"
     assert (found.group(1), found.group(2)) == (f"{written:g}", f"{total:g}"), (
         f"expected {written:g} written of {total:g} points; found {found.group(1)} of {found.group(2)}"
     )
