@@ -21,6 +21,9 @@ a grading session:
   python -m autograder similarity                      # answers alike, and like the course library
   python -m autograder feedback                        # feedback/<student>/<lesson>/*.html
   python -m autograder export                          # grades.csv + canvas_grades.csv
+and around it:
+  python -m autograder sample-class /tmp/sample --students 12   # a class to rehearse on
+  python -m autograder bench --students 2                       # how long grading takes here
 """
 
 
@@ -220,11 +223,34 @@ def build_parser() -> argparse.ArgumentParser:
         help="share of an answer's own code found in the other that flags a pair (default: c.Similarity.threshold)",
     )
     sub.set_defaults(run=command_similarity)
+
+    for name, tool, text in (
+        ("bench", bench, "time grading: the lessons with 1 and 2 jobs, --class N, --sandbox-cost (--help for more)"),
+        ("sample-class", sample_class, "make a sample class of submissions and check its grades (--help for more)"),
+    ):
+        commands.add_parser(name, help=text, add_help=False).set_defaults(tool=tool)
     return parser
 
 
+def bench(argv: list[str]) -> int:
+    from autograder.bench.__main__ import main
+
+    return main(argv)
+
+
+def sample_class(argv: list[str]) -> int:
+    from autograder.samples.make_class import main
+
+    return main(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, tool_arguments = parser.parse_known_args(argv)
+    if hasattr(args, "tool"):  # a tool with arguments of its own
+        return args.tool(tool_arguments)
+    if tool_arguments:
+        parser.error(f"unrecognized arguments: {' '.join(tool_arguments)}")
     logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR, format="%(levelname)s %(message)s")
     put_python_tools_on_path()
     # nbgrader's add_submission trips this harmless SQLAlchemy 2 warning on every new submission.

@@ -37,7 +37,7 @@ from course.synthetic import source_classes, source_image
 
 SOURCE_WEIGHTS = "synthetic-source"  # the Profile.weights value that means the weights of this module
 SOURCE_WEIGHTS_DESCRIPTION = "pretrained offline on synthetic source images"
-REBUILD_COMMAND = "dogs-course-pretrain --force"
+REBUILD_COMMAND = "dogs-course pretrain --force"
 _DRAWN_SIDE = 3  # pictures are drawn at this many times the image size, then resized as the data pipeline does
 
 

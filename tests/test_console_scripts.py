@@ -8,6 +8,8 @@ import sys
 import tomllib
 from pathlib import Path
 
+from course_tools.cli import COMMANDS
+
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
 
@@ -29,20 +31,28 @@ def runnable(module_name: str) -> bool:
     return path.with_suffix(".py").is_file() or (path / "__main__.py").is_file()
 
 
-def test_the_architecture_page_lists_every_script_and_each_subcommands_module():
-    """Rows such as ``| `dogs-course lessons` | `course_tools.notebooks` |``: one command per audience."""
+def test_the_architecture_page_lists_every_command_with_the_module_that_runs_it():
+    """Rows such as ``| `dogs-course lessons` | `course_tools.notebooks` |``: one command per audience, every
+    subcommand of ``dogs-course`` listed, and each row's module the one its subcommand runs."""
     page = (ROOT / "docs" / "architecture.md").read_text()
-    rows = re.findall(r"^\| `(dogs-[a-z-]+)(?: [a-z-]+)?`[^|]* \| `([a-z_.]+)` \|", page, re.M)
-    assert rows, "expected the architecture page's commands table"
-    assert {script for script, _ in rows} == set(SCRIPTS)
-    not_runnable = [module for _, module in rows if not runnable(module)]
-    assert not_runnable == [], f"python -m does not run: {not_runnable}"
+    rows = re.findall(r"^\| `(dogs-[a-z-]+)(?: ([a-z-]+))?`[^|]* \| `([a-z_.]+)` \|", page, re.M)
+    assert {script for script, _, _ in rows} == set(SCRIPTS)
+    assert {command for script, command, _ in rows if script == "dogs-course"} == set(COMMANDS)
+    for script, command, module in rows:
+        assert runnable(module), f"python -m {module} does not run"
+        if script == "dogs-course":
+            assert COMMANDS[command][0].removesuffix(".__main__") == module, command
+        elif module != "autograder":
+            usage = subprocess.run(
+                [sys.executable, "-m", "autograder", command, "--help"], capture_output=True, text=True, check=True
+            ).stdout
+            assert usage.startswith(f"usage: python -m {module} "), usage
 
 
 def test_an_installed_script_prints_what_python_dash_m_prints():
-    script = Path(sys.executable).with_name("dogs-course-estimates")
+    script = Path(sys.executable).with_name("dogs-course")
     assert script.is_file(), f"{script} is missing: reinstall with pip install -e ."
-    installed = subprocess.run([str(script)], capture_output=True, text=True, check=True)
+    installed = subprocess.run([str(script), "estimates"], capture_output=True, text=True, check=True)
     module = subprocess.run(
         [sys.executable, "-m", "course_tools.estimates"], capture_output=True, text=True, check=True
     )
@@ -50,8 +60,15 @@ def test_an_installed_script_prints_what_python_dash_m_prints():
     assert "| the course |" in installed.stdout
 
 
+def test_the_maintainers_script_lists_its_commands_and_refuses_an_unknown_one():
+    listed = subprocess.run([sys.executable, "-m", "course_tools.cli", "--help"], capture_output=True, text=True)
+    assert listed.returncode == 0 and all(command in listed.stdout for command in COMMANDS)
+    unknown = subprocess.run([sys.executable, "-m", "course_tools.cli", "train"], capture_output=True, text=True)
+    assert unknown.returncode == 2 and "no command 'train'" in unknown.stderr
+
+
 def test_the_autograder_script_shows_its_commands():
     script = Path(sys.executable).with_name("dogs-autograder")
     result = subprocess.run([str(script), "--help"], capture_output=True, text=True, check=True)
-    for command in ("release", "collect", "grade", "report", "feedback", "export"):
+    for command in ("release", "collect", "grade", "report", "feedback", "export", "bench", "sample-class"):
         assert command in result.stdout
