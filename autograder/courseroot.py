@@ -17,8 +17,14 @@ SIMILARITY_FILE = "similarity.json"  # the similarity report's matches, beside t
 RESERVED_NAMES = frozenset({REPORT_FILE, CLASS_PAGES, SIMILARITY_FILE})  # no student id may take these names
 
 
-class CourseError(Exception):
-    """A problem with the course folder or its configuration that the instructor must fix."""
+class AutograderError(Exception):
+    """Every error the autograder raises on the grader's side (the kernel side's ``WriteItYourself`` lives in
+    the student's kernel, on the standard library only)."""
+
+
+class CourseError(AutograderError):
+    """A problem with the course folder or its configuration that the instructor must fix: the commands exit
+    with 2 for it, as for a usage error, and with 1 when a check they run fails."""
 
 
 @dataclass

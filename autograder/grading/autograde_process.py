@@ -25,8 +25,10 @@ import sys
 import traceback
 from pathlib import Path
 
+from autograder.courseroot import AutograderError, Course
 
-class AutogradeProcessDied(Exception):
+
+class AutogradeProcessDied(AutograderError):
     """The autograde process exited or broke its pipe while grading a submission."""
 
 
@@ -143,8 +145,6 @@ def redirect_output(path: str) -> None:
 
 def serve(course_root: str) -> None:
     """Answer requests from stdin until it closes."""
-    from autograder.courseroot import Course
-
     replies = os.fdopen(os.dup(1), "w")  # not inherited by kernels; fds 1 and 2 go to each log
     logging.basicConfig(level=logging.INFO, format="[AutogradeApp | %(levelname)s] %(message)s", stream=sys.stderr)
     config = Course.load(course_root).config

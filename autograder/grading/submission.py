@@ -15,7 +15,7 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
-from autograder.courseroot import Course
+from autograder.courseroot import AutograderError, Course
 from autograder.flags import Flag
 from autograder.grading.records import RECORD_FILE
 from autograder.lms.formats import LMS_FILE
@@ -26,7 +26,7 @@ HOST_NOTEBOOK_KEYS = ("colab", "accelerator", "gpuClass", "widgets", "kaggle")
 HOST_CELL_KEYS = ("id", "colab", "colab_type", "executionInfo", "outputId", "pycharm")
 
 
-class UnreadableNotebook(Exception):
+class UnreadableNotebook(AutograderError):
     """A submitted file that cannot be graded; the message says why and what to do."""
 
 
