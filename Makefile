@@ -20,7 +20,7 @@ NEXT_VENV := .venv-next
 LAB_PORT ?= 8888
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: demo test test-as-user colab-standin lab next-runtime docs
+.PHONY: demo test test-quick test-as-user colab-standin lab next-runtime docs
 
 UV := $(VENV)/bin/uv
 
@@ -65,6 +65,11 @@ docs: $(INSTALLED)
 
 test: $(INSTALLED) $(COLAB_INSTALLED)
 	$(RUN) -m pytest -n 2 --dist loadfile --durations=15
+
+# The quick tier, for every change: the tests marked slow, browser, sandbox, cluster or colab left out
+# (tests/conftest.py fails an unmarked test that starts a kernel, a browser or a cluster).
+test-quick: $(INSTALLED)
+	$(RUN) -m pytest -n 2 --dist loadfile -m "not (slow or browser or sandbox or cluster or colab)" --durations=15
 
 # The sandbox's attack tests again with the grader run by a user without privileges (TEST_USER), as on a
 # shared grading server; `make test` runs them as whoever runs it (root in CI). Run it as root. The

@@ -1,5 +1,7 @@
 """Shared test settings: quiet TensorFlow, a headless plot backend, no profile leaking in."""
 
+import functools
+import importlib
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -19,6 +21,39 @@ def _clean_profile_environment(monkeypatch):
         "COURSE_ALLOW_CPU",
     ):
         monkeypatch.delenv(variable, raising=False)
+
+
+# The markers of the slow tier (pyproject.toml registers them; `make test-quick` deselects them all). A test
+# without one that starts a Jupyter kernel, a browser or a Dask cluster (its fixtures too) fails, so the quick
+# tier stays quick.
+SLOW_TIER = ("slow", "browser", "sandbox", "cluster", "colab")
+HEAVY_STARTS = (
+    ("jupyter_client.manager", "KernelManager", "_async_launch_kernel", "a Jupyter kernel", "slow"),
+    ("playwright.sync_api", "BrowserType", "launch", "a browser", "browser"),
+    ("distributed.deploy.spec", "SpecCluster", "__init__", "a Dask cluster", "cluster"),
+)
+_running = {}  # "item": the test being set up, run or torn down
+
+
+def guarded(start, what: str, marker: str):
+    @functools.wraps(start)
+    def start_if_marked(*args, **kwargs):
+        item = _running.get("item")
+        if item is not None and not any(item.get_closest_marker(name) for name in SLOW_TIER):
+            pytest.fail(f"{item.nodeid} starts {what}: mark it @pytest.mark.{marker} (or another of {SLOW_TIER})")
+        return start(*args, **kwargs)
+
+    return start_if_marked
+
+
+def pytest_configure(config):
+    for module_name, owner, method, what, marker in HEAVY_STARTS:
+        cls = getattr(importlib.import_module(module_name), owner)
+        setattr(cls, method, guarded(getattr(cls, method), what, marker))
+
+
+def pytest_runtest_protocol(item, nextitem):
+    _running["item"] = item
 
 
 @pytest.fixture

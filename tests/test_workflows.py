@@ -75,8 +75,9 @@ def test_the_schema_check_rejects_a_broken_workflow(tmp_path):
     assert _check_workflow_schema(path).returncode != 0
 
 
-def test_cpu_workflow_installs_lints_tests_and_executes_every_lesson_in_the_smoke_profile():
-    """ruff comes with the dev extra, so the lint step runs the pinned version without a second install."""
+def test_cpu_workflow_installs_lints_and_runs_the_tests_which_execute_every_lesson_once():
+    """ruff comes with the dev extra, so the lint step runs the pinned version without a second install; the
+    tests execute the lessons (tests/lessons), so no step executes them again, and their notebooks are kept."""
     workflow = _load(CPU)
     assert {"push", "pull_request"} <= set(workflow["on"])
     steps = _job(CPU)["steps"]
@@ -87,10 +88,12 @@ def test_cpu_workflow_installs_lints_tests_and_executes_every_lesson_in_the_smok
     dev_extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["dev"]
     assert any(re.fullmatch(r"ruff==[\d.]+", requirement) for requirement in dev_extra), dev_extra
     assert any(words[:2] == ["ruff", "check"] for words in commands)
-    assert commands.index(["make", "colab-standin"]) < commands.index(["python", "-m", "pytest"])
-    (run,) = _course_calls(steps, "course_tools.notebooks")
-    assert (run.profile, run.lessons, run.source) == ("smoke", [], "solutions")
-    assert [path.rstrip("/") for path in _upload_paths(steps)] == [str(run.out)]
+    (test,) = [words for words in commands if words[:3] == ["python", "-m", "pytest"]]
+    assert commands.index(["make", "colab-standin"]) < commands.index(test)
+    assert "-m" not in test[3:], "the CPU workflow runs every tier"
+    assert _course_calls(steps, "course_tools.notebooks") == []
+    basetemp = next(word.split("=", 1)[1] for word in test if word.startswith("--basetemp="))
+    assert _upload_paths(steps) == [f"{basetemp}/**/*.ipynb"]
 
 
 def test_gpu_workflow_prepares_caches_runs_the_full_profile_and_the_gates():
@@ -111,13 +114,6 @@ def test_gpu_workflow_prepares_caches_runs_the_full_profile_and_the_gates():
 
     (upload,) = [step for step in steps if step.get("uses", "").startswith("actions/upload-artifact@")]
     assert upload["if"] == "always()" and upload["with"]["path"].rstrip("/") == str(run.out)
-
-
-def test_gpu_runs_the_lessons_as_the_smoke_run_does_but_in_the_full_profile():
-    (smoke,) = _course_calls(_job(CPU)["steps"], "course_tools.notebooks")
-    (full,) = _course_calls(_job(GPU)["steps"], "course_tools.notebooks")
-    assert (smoke.profile, full.profile) == ("smoke", "full")
-    assert {**vars(full), "profile": "smoke"} == vars(smoke)
 
 
 def test_the_colab_constraints_are_refreshed_weekly_by_the_script_that_wrote_them():

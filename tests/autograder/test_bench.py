@@ -15,6 +15,8 @@ from autograder.bench.__main__ import main as bench_main
 from autograder.samples.kinds import KINDS
 from tests.autograder_fixtures import students
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 ROW = re.compile(r"(?P<lesson>\S.*?)\s+(?P<notebooks>\d+)\s+(?P<one>[\d.]+)\s+(?P<two>[\d.]+)\s+(?P<ratio>[\d.]+)x")
 

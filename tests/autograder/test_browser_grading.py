@@ -27,6 +27,8 @@ from autograder.reports.feedback import visible_text
 from tests.autograder_fixtures import students
 from tests.graded_course import ZERO, run_cli
 
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 # Repaired before grading: its cells lost their nbgrader metadata and ids, which the autograder restored.

@@ -13,6 +13,8 @@ from autograder.reports.class_page import summarise_lesson
 from tests.autograder_fixtures import students
 from tests.graded_course import FULL, HALF, ZERO, run_cli
 
+pytestmark = pytest.mark.slow
+
 CHECKS = list(students.AUTO_POINTS)  # basics' test cells, in notebook order
 
 

@@ -27,6 +27,8 @@ from autograder.grading.submission import find_submissions  # noqa: E402
 from tests import graded_course  # noqa: E402
 from tests.autograder_fixtures import students  # noqa: E402
 
+pytestmark = [pytest.mark.cluster, pytest.mark.slow]
+
 CASES = {
     "correct": students.answered(),
     "metadata-and-ids-stripped": students.full_score_cases()["metadata-and-ids-stripped"],

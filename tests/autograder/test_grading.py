@@ -20,6 +20,8 @@ from autograder.reports.feedback import visible_text
 from tests.autograder_fixtures import students
 from tests.graded_course import FULL, HALF, ZERO, make_course, run_cli
 
+pytestmark = pytest.mark.slow
+
 
 def auto_scores(folder, student, lesson="basics"):
     with Gradebook(f"sqlite:///{folder / 'gradebook.db'}", "transfer-learning") as gradebook:

@@ -28,6 +28,8 @@ from autograder.samples.files import write_csv
 from autograder.samples.kinds import FULL, KINDS, PARTIAL, ZERO
 from autograder.samples.plan import COPY_GROUP, SAMPLE_KINDS
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 CANVAS_NAME = re.compile(r"(?P<name>[a-z]+)_(?P<late>LATE_)?(?P<id>\d+)_(?P<submission>\d+)_(?P<file>.+)")
 LESSONS = sorted(path.name for path in (ROOT / "lessons").iterdir() if path.is_dir())

@@ -27,7 +27,10 @@ from autograder.sandbox.cgroups import GroupLimits, SandboxGroup
 from tests.autograder.test_grading import auto_scores, make_course, record, run_cli
 from tests.autograder_fixtures import students
 
-pytestmark = pytest.mark.skipif(bool(sandbox_problem(512)), reason=f"no sandbox here: {sandbox_problem(512)}")
+pytestmark = [
+    pytest.mark.sandbox,
+    pytest.mark.skipif(bool(sandbox_problem(512)), reason=f"no sandbox here: {sandbox_problem(512)}"),
+]
 
 MARKER = f"autograder-attack-{uuid.uuid4().hex}"
 ADD = 'def add(a, b):\n    """Return a + b."""\n'

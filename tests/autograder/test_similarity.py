@@ -37,6 +37,8 @@ from tests.autograder.test_sample_class import report_rows
 from tests.autograder_fixtures import students
 from tests.graded_course import ROOT, run_cli
 
+pytestmark = pytest.mark.slow
+
 DOCS = ROOT / "docs"
 NORMALISE_STUB = students.NORMALISE + "    # YOUR CODE HERE\n    raise NotImplementedError()"
 # A student's own normalise: a helper above the function, comments, names of the student's choosing.
@@ -279,6 +281,7 @@ def test_check_counts_an_unexpected_similarity_flag_as_a_disagreement(sample, tm
     assert "flags similar not expected" in found[0] + found[1] and "lack similar" in found[0] + found[1]
 
 
+@pytest.mark.browser
 def test_the_similarity_page_in_a_browser(sample):
     from playwright.sync_api import expect, sync_playwright
 

@@ -13,6 +13,8 @@ from autograder.grading.time_limits import LIMITS_FILE, TimeLimits, derive_limit
 from tests import graded_course
 from tests.autograder_fixtures import students
 
+pytestmark = pytest.mark.slow
+
 
 def course_with(tmp_path, config="", measured=None):
     (tmp_path / "nbgrader_config.py").write_text((graded_course.ROOT / "nbgrader_config.py").read_text() + config)

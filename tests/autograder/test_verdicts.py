@@ -66,7 +66,10 @@ DELEGATING = ("delegates-by-import", "delegates-dynamically")
 RIGGING = ("guard-run-test-replaced", "guard-key-forged", "data-forged")
 CORRECT_ADD = {"add-tests": 2.0, "normalise-tests": 2.0}
 
-pytestmark = pytest.mark.skipif(bool(sandbox_problem(512)), reason=f"no sandbox here: {sandbox_problem(512)}")
+pytestmark = [
+    pytest.mark.sandbox,
+    pytest.mark.skipif(bool(sandbox_problem(512)), reason=f"no sandbox here: {sandbox_problem(512)}"),
+]
 
 
 @pytest.fixture(scope="module")

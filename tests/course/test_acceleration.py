@@ -134,6 +134,7 @@ def test_a_float16_model_without_known_outputs_is_refused_with_the_fix():
     assert float32_output(keras.Sequential([keras.layers.Dense(3)])) == []
 
 
+@pytest.mark.slow
 def test_fit_trains_a_students_mixed_precision_model_with_xla_and_a_float32_output():
     profile = get_profile("grade", mixed_precision=True, jit_compile=True, run_eagerly=False, steps_per_epoch=2)
     keras.config.set_dtype_policy("mixed_float16")
@@ -150,6 +151,7 @@ def test_fit_trains_a_students_mixed_precision_model_with_xla_and_a_float32_outp
     assert keras.ops.convert_to_numpy(model(images[:2])).dtype == np.float32
 
 
+@pytest.mark.slow
 def test_a_mixed_precision_efficientnet_trains_a_step_on_the_cpu():
     profile = get_profile("grade", mixed_precision=True, steps_per_epoch=1, validation_steps=1)
     keras.config.set_dtype_policy("mixed_float16")
@@ -162,6 +164,7 @@ def test_a_mixed_precision_efficientnet_trains_a_step_on_the_cpu():
     assert not np.allclose(model.layers[-1].get_weights()[0], head_before), "the head trained"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("wanted", [True, False])
 def test_jit_compile_reaches_a_model_compiled_elsewhere(wanted):
     model = tiny_classifier()
@@ -236,6 +239,7 @@ def test_augmentation_in_the_model_leaves_the_pipeline_uint8_and_unaugmented():
     assert augmented.dtype == tf.float32 and np.abs(augmented.numpy() - plain.numpy()).mean() > 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("compiled", [False, True], ids=["eager", "graph+XLA"])
 def test_fit_augments_inside_the_training_step_only(compiled):
     profile = placement_profile(True, run_eagerly=not compiled, jit_compile=compiled)

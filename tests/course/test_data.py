@@ -126,6 +126,7 @@ def test_synthetic_images_are_deterministic_per_seed(synthetic_train):
     assert all(not np.array_equal(a[0], b[0]) for a, b in zip(test_split, synthetic_train, strict=False))
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:`shuffle=True` was passed")
 def test_synthetic_images_are_learnable():
     profile = smoke(

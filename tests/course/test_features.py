@@ -20,6 +20,8 @@ from course.features import (
 )
 from course.models import build_transfer_model, unfreeze_top
 
+pytestmark = pytest.mark.slow
+
 SIZE = 32  # EfficientNetB0's smallest input
 
 

@@ -16,6 +16,8 @@ from course.models import build_transfer_model, param_summary, unfreeze_top
 from course.runtime import saved_model_path
 from course.train import fit
 
+pytestmark = pytest.mark.slow
+
 IMAGE_SIZE = 32
 BATCH = 4
 FINETUNED_TRAINABLE = 1_121_584 + 2 * 1280 + 1280 * NUM_CLASSES + NUM_CLASSES  # block 7a, top conv, head

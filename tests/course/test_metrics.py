@@ -9,6 +9,8 @@ import pytest
 from course.metrics import METRIC_MIMETYPE, MetricError, read_metrics, record
 from tests.tiny_notebooks import execute, write_notebook
 
+pytestmark = pytest.mark.slow
+
 RECORDING_CELLS = (
     "import numpy as np\nfrom course.metrics import record",
     'record("frozen_val_accuracy", np.float32(accuracy))',

@@ -126,6 +126,7 @@ def test_full_profile_trains_with_an_accelerator(with_gpu):
     require_accelerator(get_profile("full"))
 
 
+@pytest.mark.slow
 def test_fit_refuses_before_training(without_gpu):
     model = build_transfer_model(NUM_CLASSES, 32, weights=None)
     images = np.zeros((4, 32, 32, 3), "float32")

@@ -15,6 +15,8 @@ from course.models import build_transfer_model
 from course.runtime import checkpoint_dir
 from course.train import _set_run_eagerly, fit
 
+pytestmark = pytest.mark.slow
+
 IMAGE_SIZE = 32
 BATCH = 4
 

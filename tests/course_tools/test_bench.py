@@ -34,6 +34,7 @@ def restores_acceleration(monkeypatch):
     keras.config.set_dtype_policy("float32")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("gpu", [False, True], ids=["pipeline", "model"])
 def test_quick_run_prints_every_measurement_with_its_ratio(gpu, monkeypatch, capsys, restores_acceleration):
     monkeypatch.setattr(acceleration, "gpu_available", lambda: gpu)  # the decision, not the device

@@ -16,6 +16,8 @@ from course_tools.gates import (
 from tests import lesson_testing as lt
 from tests.tiny_notebooks import execute, write_notebook
 
+pytestmark = pytest.mark.slow
+
 RECORDS_VALUES = "from course.metrics import record\nfor name, value in values.items():\n    record(name, value)"
 
 

@@ -21,6 +21,8 @@ from course_tools.notebooks import (
 )
 from tests.tiny_notebooks import write_lesson
 
+pytestmark = pytest.mark.slow
+
 RECORDS_AND_SAVES_A_FIGURE = (
     "from pathlib import Path\nfrom course.metrics import record",
     'record("frozen_val_accuracy", 0.75)',

@@ -38,6 +38,8 @@ from course_tools.standins import (
     write_standin_weights,
 )
 
+pytestmark = pytest.mark.slow
+
 TRAIN_COUNT, TEST_COUNT = 2 * NUM_CLASSES, NUM_CLASSES  # the quick archive: 2 + 1 images per breed
 FILE_NAME = re.compile(r"^(n\d{8})_\d+\.jpg$")
 # What the rehearsal cuts from the full profile; every other setting stays the full profile's.

@@ -15,6 +15,8 @@ from course_tools.next_runtime import installed_versions
 from tests import colab_standin as colab
 from tests import lesson_testing as lt
 
+pytestmark = [pytest.mark.colab, pytest.mark.slow]
+
 # Every lesson's setup cell as the first release shipped it: `%pip` does not stop the notebook when
 # an install fails, and `--no-deps` leaves out what TensorFlow Datasets needs on Colab.
 FIRST_RELEASE_SETUP = '''import sys

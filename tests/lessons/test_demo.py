@@ -18,6 +18,8 @@ from course_tools.gates import main as gates_main
 from course_tools.notebooks import approach_accuracies, format_approaches
 from tests import lesson_testing as lt
 
+pytestmark = pytest.mark.slow
+
 
 @dataclass(frozen=True)
 class Break:

@@ -18,6 +18,8 @@ from autograder.grading.lesson_model import LessonModel
 from autograder.samples.answers import LIBRARY_ANSWERS
 from tests import lesson_testing as lt
 
+pytestmark = pytest.mark.slow
+
 LESSONS = lt.lesson_names()
 
 # Lesson 4's head on features x (of the backbone's images, inputs), compiled: the end of build_frozen_model.
