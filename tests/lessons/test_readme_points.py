@@ -32,7 +32,7 @@ def written_exercise(cells, position: int) -> str:
         if found:
             lesson_number, assignment_number = found[-1]
             return f"Exercise {lesson_number}: assignment {assignment_number}"
-    raise AssertionError("expected a heading like \"### Exercise 2.4 — ... (the assignment's Exercise 7-1; ...)\"")
+    raise AssertionError('expected a heading like "### Exercise 2.4 — ... (the assignment\'s Exercise 7-1; ...)"')
 
 
 def notebook_points(lesson: str) -> tuple[str, str]:

@@ -5,6 +5,7 @@ curves, the Keras figures the text quotes, and the length the lessons were cut t
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 import keras
 import pytest
@@ -18,26 +19,59 @@ MENTION = re.compile(r"Exercises? ([\w.-]+)")
 ASSIGNMENT_MENTION = re.compile(r"the assignment's Exercise (7-\d)\b")
 WRITTEN_ANSWER_ID = re.compile(r"ex(7-\d)-answer")
 
-# How the lessons name their sources (shared/sources in the course's history; README "Lessons").
+# How the lessons name the sources the course draws on.
 BLOG = "Saurabh Kumar's blog post"  # 000: transfer learning and data augmentation (Tredence)
 TRANSFER_SLIDES = "Ramendra Kumar's slides *Transfer Learning*"  # 002
 AUGMENTATION_SLIDES = "*Data Augmentation and Transfer Learning* slides"  # 003
 ASSIGNMENT = "CSCI E-25 assignment"  # 004
-# topic -> (lesson, cell id, words the cell must teach it with, the source it must name)
+
+
+class Topic(NamedTuple):
+    lesson: str
+    cell_id: str
+    words: tuple[str, ...]  # what the cell must teach it with
+    source: str  # the source it must name
+
+
 TOPICS = {
-    "global average pooling against Flatten": ("lesson4_frozen", "head-choices", ["Flatten", "GlobalAveragePooling2D"], "Ramendra Kumar's slides"),
-    "a head with a hidden Dense layer": ("lesson4_frozen", "head-choices", ["hidden layer", "Dense(256"], BLOG),
-    "multi-task and self-taught learning": ("lesson1_data", "what-is-transfer", ["multi-task learning", "self-taught learning"], AUGMENTATION_SLIDES.replace(" slides", "")),
-    "domain adaptation and covariate shift": ("lesson1_data", "what-is-transfer", ["Domain adaptation", "Covariate shift"], AUGMENTATION_SLIDES.replace(" slides", "")),
-    "soft and hard weight sharing": ("lesson1_data", "transfer-formally", ["**Hard** weight sharing", "**soft** weight sharing"], AUGMENTATION_SLIDES),
-    "VGG's stacked 3x3 convolutions and ResNet's residual connections": ("lesson1_data", "pretrained-models", ["stacked 3 × 3 convolutions", "residual connections"], "Ramendra Kumar's slides"),
-    "the augmentation factor": ("lesson2_augmentation", "technique-table", ["augmentation factor"], AUGMENTATION_SLIDES),
-    "why Gaussian noise helps": ("lesson2_augmentation", "technique-table", ["Why Gaussian noise helps", "frequency"], AUGMENTATION_SLIDES),
-    "rotation and image size": ("lesson2_augmentation", "technique-table", ["Rotation and the image size"], AUGMENTATION_SLIDES),
-    "better data (cleaning)": ("lesson2_augmentation", "improving-a-model", ["better data"], TRANSFER_SLIDES),
-    "the variance of small-data estimates": ("lesson2_augmentation", "improving-a-model", ["high variance estimation", "standard"], TRANSFER_SLIDES),
-    "backbone and head for detection, segmentation and tracking": ("lesson4_frozen", "head-choices", ["Object detection", "Semantic segmentation", "Object tracking"], ASSIGNMENT),
-    "what the batch of images shows": ("lesson1_data", "batch-variety", ["cropped", "angles", "other objects"], ASSIGNMENT),
+    "global average pooling against Flatten": Topic(
+        "lesson4_frozen", "head-choices", ("Flatten", "GlobalAveragePooling2D"), TRANSFER_SLIDES
+    ),
+    "a head with a hidden Dense layer": Topic("lesson4_frozen", "head-choices", ("hidden layer", "Dense(256"), BLOG),
+    "multi-task and self-taught learning": Topic(
+        "lesson1_data", "what-is-transfer", ("multi-task learning", "self-taught learning"), AUGMENTATION_SLIDES
+    ),
+    "domain adaptation and covariate shift": Topic(
+        "lesson1_data", "what-is-transfer", ("Domain adaptation", "Covariate shift"), AUGMENTATION_SLIDES
+    ),
+    "soft and hard weight sharing": Topic(
+        "lesson1_data", "transfer-formally", ("**Hard** weight sharing", "**soft** weight sharing"), AUGMENTATION_SLIDES
+    ),
+    "VGG's stacked 3x3 convolutions and ResNet's residual connections": Topic(
+        "lesson1_data",
+        "pretrained-models",
+        ("stacked 3 × 3 convolutions", "residual connections"),
+        "Ramendra Kumar's slides",
+    ),
+    "the augmentation factor": Topic(
+        "lesson2_augmentation", "technique-table", ("augmentation factor",), AUGMENTATION_SLIDES
+    ),
+    "why Gaussian noise helps": Topic(
+        "lesson2_augmentation", "technique-table", ("Why Gaussian noise helps", "frequency"), AUGMENTATION_SLIDES
+    ),
+    "rotation and image size": Topic(
+        "lesson2_augmentation", "technique-table", ("Rotation and the image size",), AUGMENTATION_SLIDES
+    ),
+    "better data (cleaning)": Topic("lesson2_augmentation", "improving-a-model", ("better data",), TRANSFER_SLIDES),
+    "the variance of small-data estimates": Topic(
+        "lesson2_augmentation", "improving-a-model", ("high variance estimation", "standard error"), TRANSFER_SLIDES
+    ),
+    "backbone and head for detection, segmentation and tracking": Topic(
+        "lesson4_frozen", "head-choices", ("Object detection", "Semantic segmentation", "Object tracking"), ASSIGNMENT
+    ),
+    "what the batch of images shows": Topic(
+        "lesson1_data", "batch-variety", ("cropped", "angles", "other objects"), ASSIGNMENT
+    ),
 }
 # Issue 23 asked for shorter lessons: 15,511 words of markdown and 57 cells in lesson 2 before the cut.
 MARKDOWN_WORD_BUDGET = 15_000
@@ -63,7 +97,8 @@ def cell_source(lesson: str, cell_id: str) -> str:
 
 @pytest.mark.parametrize("lesson", LESSONS)
 def test_exercises_are_numbered_lesson_dot_exercise_in_order(lesson):
-    headings = [number for cell in cells(lesson) if cell.cell_type == "markdown" for number in HEADING.findall(cell.source)]
+    markdown = [cell.source for cell in cells(lesson) if cell.cell_type == "markdown"]
+    headings = [number for source in markdown for number in HEADING.findall(source)]
     expected = [f"{lesson_number(lesson)}.{index}" for index in range(1, len(headings) + 1)]
     assert headings and headings == expected, f"{lesson}: exercise headings {headings}, expected {expected}"
 
@@ -97,7 +132,7 @@ def test_written_answers_sit_under_the_heading_of_their_assignment_exercise(less
 def test_each_topic_of_the_sources_is_taught_naming_its_source(topic):
     lesson, cell_id, words, source = TOPICS[topic]
     text = cell_source(lesson, cell_id)
-    missing = [word for word in [*words, source] if word not in text]
+    missing = [word for word in (*words, source) if word not in text]
     assert missing == [], f"{topic}: {lesson} cell {cell_id} lacks {missing}"
 
 
@@ -141,6 +176,7 @@ def test_the_keras_figures_the_head_and_model_lessons_quote():
     vgg = keras.applications.VGG16(weights=None)
     convolutions = sum(layer.count_params() for layer in vgg.layers if isinstance(layer, keras.layers.Conv2D))
     assert {layer.kernel_size for layer in vgg.layers if isinstance(layer, keras.layers.Conv2D)} == {(3, 3)}
-    quoted = {"14.7 million": convolutions, "102.8 million": vgg.get_layer("fc1").count_params(), "138.4 million": vgg.count_params()}
+    first_dense = vgg.get_layer("fc1").count_params()
+    quoted = {"14.7 million": convolutions, "102.8 million": first_dense, "138.4 million": vgg.count_params()}
     for text, count in quoted.items():
         assert f"{count / 1e6:.1f} million" == text and text in models_text, text
