@@ -7,12 +7,14 @@ import re
 
 import pytest
 
-from autograder.cells import grade_id, is_graded, is_test, points
+from autograder.cells import is_graded, is_test, points
 from tests import lesson_testing as lt
 
 TABLE_HEADER = "| lesson | teaches | autograded | written (manual) |"
 LESSONS_PAGE = lt.REPO_ROOT / "docs" / "students" / "lessons.md"
 WRITTEN_POINTS_PAGES = [LESSONS_PAGE, lt.REPO_ROOT / "docs" / "instructors" / "formgrader.md"]
+# a written exercise's heading: "### Exercise 2.4 — ... (the assignment's Exercise 7-1; 5 points)"
+WRITTEN_HEADING = re.compile(r"^### Exercise (\d+\.\d+) — .*\(the assignment's Exercise (7-\d)\b", re.MULTILINE)
 
 
 def page_points() -> dict[str, tuple[str, str]]:
@@ -28,19 +30,25 @@ def page_points() -> dict[str, tuple[str, str]]:
     return rows
 
 
+def written_exercise(cells, position: int) -> str:
+    """'Exercise 2.4: assignment 7-1' for the written answer at ``position``: the last heading above it."""
+    for cell in reversed(cells[:position]):
+        found = WRITTEN_HEADING.findall(cell.source) if cell.cell_type == "markdown" else []
+        if found:
+            lesson_number, assignment_number = found[-1]
+            return f"Exercise {lesson_number}: assignment {assignment_number}"
+    raise AssertionError('expected a heading like "### Exercise 2.4 — ... (the assignment\'s Exercise 7-1; ...)"')
+
+
 def notebook_points(lesson: str) -> tuple[str, str]:
     """The two table cells the lesson's metadata implies: autograded points, written points and exercises."""
     cells = lt.read(lt.source_notebook(lesson)).cells
     autograded = sum(points(cell) for cell in cells if is_test(cell))
-    written = [cell for cell in cells if is_graded(cell) and not is_test(cell)]
+    written = [position for position, cell in enumerate(cells) if is_graded(cell) and not is_test(cell)]
     if not written:
         return f"{autograded:g}", "–"
-    exercises = []
-    for cell in written:
-        found = re.fullmatch(r"ex([\w-]+?)-answer", grade_id(cell) or "")
-        assert found, f"expected a written answer's grade id like 'ex7-1-answer'; found {grade_id(cell)!r}"
-        exercises.append(f"Exercise {found.group(1)}")
-    return f"{autograded:g}", f"{sum(points(cell) for cell in written):g} ({', '.join(exercises)})"
+    exercises = [written_exercise(cells, position) for position in written]
+    return f"{autograded:g}", f"{sum(points(cells[i]) for i in written):g} ({', '.join(exercises)})"
 
 
 def test_the_lesson_table_shows_the_notebooks_points():
@@ -55,8 +63,10 @@ def test_the_pages_name_the_written_and_total_points_of_the_course(page):
     written = sum(points(cell) for cell in cells if is_graded(cell) and not is_test(cell))
     total = sum(points(cell) for cell in cells if is_graded(cell))
     text = " ".join(page.read_text(encoding="utf-8").split())
-    found = re.search(r"Exercises 7-1 to 7-4 \((\d+) of the course's (\d+) points\)", text)
-    assert found, f"expected {page.name} to say 'Exercises 7-1 to 7-4 (<written> of the course's <total> points)'"
+    found = re.search(r"the assignment's 7-1 to 7-4; (\d+) of the course's (\d+) points\)", text)
+    assert found, (
+        f"expected {page.name} to say '(the assignment's 7-1 to 7-4; <written> of the course's <total> points)'"
+    )
     assert (found.group(1), found.group(2)) == (f"{written:g}", f"{total:g}"), (
         f"expected {written:g} written of {total:g} points; found {found.group(1)} of {found.group(2)}"
     )

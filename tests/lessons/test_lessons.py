@@ -424,7 +424,10 @@ def test_leak_check_finds_solutions_hidden_tests_and_mark_schemes(tmp_path):
     for cell_id, secret in (
         ("ex2-answer", "return lam * x1 + (1 - lam) * x2, lam * y1 + (1 - lam) * y2"),
         ("ex3-tests", "expected_x[top:bottom, left:right] = x2[top:bottom, left:right]"),
-        ("ex7-1-answer", "4 points in total."),
+        (
+            "ex7-1-answer",
+            "4 points in total, one per question. The answer above reads one grid; the student's grid differs",
+        ),
     ):
         assert secret in source_cells[cell_id].source
         original = released_cells[cell_id].source
