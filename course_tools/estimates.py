@@ -36,9 +36,9 @@ TRAIN_ALL_LAYERS = V100_TRAIN_FP32 * T4_PER_V100 * MIXED_PRECISION_GAIN  # from 
 FORWARD = V100_INFER_FP16 * T4_PER_V100 * MIXED_PRECISION_GAIN  # frozen backbone, validation
 # Fine-tuning back-propagates through block 7a and the top convolution only: about a forward pass.
 EPOCHS = {"lesson3_scratch": ("scratch", 40), "lesson4_frozen": ("frozen", 25), "lesson5_finetune": ("finetune", 4)}
+# What a lesson's time line tells the student the estimate rests on (how it is derived: this module's docstring).
 SOURCE = (
-    "course_tools/estimates.py: NVIDIA's published EfficientNet-B0 throughput scaled to a T4, CPU figures measured on "
-    "2 cores"
+    "NVIDIA's published EfficientNet-B0 throughput scaled to a T4, with image decoding timed on 2 CPU cores as on Colab"
 )
 
 

@@ -141,7 +141,7 @@ def test_each_topic_of_the_sources_is_taught_naming_its_source(topic):
 def test_mark_schemes_grade_the_students_own_reading(lesson):
     """Each written answer's scheme sends the grader to what the student's notebook shows, not to the
     reference's numbers alone, and keeps the solution as the worked example."""
-    from autograder.mark_schemes import solution_mark_schemes
+    from autograder.grading.mark_schemes import solution_mark_schemes
 
     (scheme,) = solution_mark_schemes(lt.read(lt.source_notebook(lesson))).values()
     assert f"submitted/<student>/{lesson}/" in scheme, lesson
