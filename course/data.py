@@ -70,6 +70,13 @@ class DogsData:
         """The training examples the model learns from: the official training split minus validation."""
         return self.num_train - self.num_validation
 
+    def describe(self) -> str:
+        """The sizes of the three splits, in one line."""
+        return (
+            f"{self.num_fitted:,} training images, {self.num_validation:,} validation images (held out of the "
+            f"{self.num_train:,} of the training split), {self.num_test:,} test images, {len(self.class_names)} breeds"
+        )
+
 
 def readable_breed(folder_name: str) -> str:
     """``"n02085782-Japanese_spaniel"`` (or TFDS's lower-cased form) -> ``"Japanese spaniel"``.

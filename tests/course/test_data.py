@@ -187,6 +187,10 @@ def test_batches_have_the_documented_shapes_and_ranges(smoke_data):
     assert smoke_data.class_names == OFFICIAL_NAMES
     assert smoke_data.num_train == SMOKE.synthetic_train_size == 480
     assert smoke_data.num_validation == 120 and smoke_data.num_fitted == 360  # one of 4 images per breed held out
+    assert smoke_data.describe() == (
+        "360 training images, 120 validation images (held out of the 480 of the training split), "
+        "240 test images, 120 breeds"
+    )
     assert smoke_data.num_test == SMOKE.synthetic_test_size == 240
     assert smoke_data.profile == SMOKE
 
