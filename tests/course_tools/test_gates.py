@@ -248,15 +248,15 @@ def test_a_relative_gate_prints_its_formula_and_checks_its_profile_only(tmp_path
     folder = _lessons(tmp_path / "executed", executed, scratch="scratch", transfer="transfer")
     config = tmp_path / "gates.toml"
     config.write_text(
-        '[[gates]]\nname = "far above scratch"\nmetric = "frozen_val_accuracy"\n'
-        'at_least_metric = "scratch_val_accuracy"\nfactor = 3.0\nmargin = 0.1\n'
-        '[[gates]]\nprofile = "smoke"\nname = "smoke only"\nmetric = "frozen_val_accuracy"\nat_least = 0.99\n'
-        '[metrics.frozen_val_accuracy]\nrecorded_by = "the transfer lesson"\n'
-        '[metrics.scratch_val_accuracy]\nrecorded_by = "the scratch lesson"\n'
+        '[[gates]]\nname = "far above scratch"\nmetric = "frozen_test_accuracy"\n'
+        'at_least_metric = "scratch_test_accuracy"\nfactor = 3.0\nmargin = 0.1\n'
+        '[[gates]]\nprofile = "smoke"\nname = "smoke only"\nmetric = "frozen_test_accuracy"\nat_least = 0.99\n'
+        '[metrics.frozen_test_accuracy]\nrecorded_by = "the transfer lesson"\n'
+        '[metrics.scratch_test_accuracy]\nrecorded_by = "the scratch lesson"\n'
     )
     assert main([str(folder), "--config", str(config)]) == 1  # 0.76 < 3 x 0.23 + 0.1
     assert capsys.readouterr().out.splitlines() == [
-        "FAIL  far above scratch: frozen_val_accuracy 0.7600 < 3 x scratch_val_accuracy 0.2300 + 0.1 = 0.7900 "
+        "FAIL  far above scratch: frozen_test_accuracy 0.7600 < 3 x scratch_test_accuracy 0.2300 + 0.1 = 0.7900 "
         "(transfer.ipynb)",
         "0 of 1 gate(s) passed",
     ]
