@@ -18,17 +18,19 @@ from course.fast_augment import FastAugment
 from course.models import build_scratch_model, build_transfer_model, unfreeze_top
 from course.runtime import saved_model_path
 from course.source_task import SOURCE_WEIGHTS_DESCRIPTION, is_source_weights
-from course.train import early_stopping, fit, kept_history
+from course.train import early_stopping, evaluate_on_test, fit, kept_history
 
 FROZEN_MODEL = "frozen"  # the name lesson 4 saves its trained frozen model under, where lesson 5 looks
 
 
 @dataclass
 class RunResult:
-    """One approach's outcome: its training history and a one-line summary."""
+    """One approach's outcome: its training history, its final model's test accuracy when measured, and a
+    one-line summary."""
 
     name: str
     history: dict[str, list[float]]
+    test_accuracy: float | None = None  # on the test split, measured once after training
 
     @property
     def epochs(self) -> int:
@@ -44,8 +46,9 @@ class RunResult:
         return sum(times) / len(times)
 
     def summary(self) -> str:
+        test = "" if self.test_accuracy is None else f"test_accuracy {self.test_accuracy:.3f}, "
         return (
-            f"{self.name:<10} val_accuracy {self.final_val_accuracy:.3f} after {self.epochs} epoch(s), "
+            f"{self.name:<10} val_accuracy {self.final_val_accuracy:.3f} after {self.epochs} epoch(s), {test}"
             f"{self.seconds_per_epoch:.1f} s/epoch"
         )
 
@@ -100,17 +103,18 @@ def train_from_scratch(profile: Profile | str | None = None, data: DogsData | No
     data = data or load_augmented_data(profile)
     model = build_scratch_model(NUM_CLASSES, profile.image_size, learning_rate=profile.learning_rate_scratch)
     history = fit(model, data, profile.epochs_scratch, profile, resume="scratch")
-    return RunResult("scratch", history.history)
+    return RunResult("scratch", history.history, evaluate_on_test(model, data, profile)["accuracy"])
 
 
 def train_frozen_then_finetuned(
     profile: Profile | str | None = None, data: DogsData | None = None
 ) -> tuple[RunResult, RunResult]:
     """A frozen backbone with a new head (:func:`frozen_phase`), then the top layers unfrozen at a low
-    learning rate."""
+    learning rate; each phase's final model is measured once on the test split."""
     profile = get_profile(profile)
     data = data or load_augmented_data(profile)
     model, frozen = frozen_phase(profile, data)
+    frozen_test_accuracy = evaluate_on_test(model, data, profile)["accuracy"]
     unfreeze_top(model, profile.finetune_layers, learning_rate=profile.learning_rate_finetune)
     frozen_epochs = len(frozen.epoch)  # fewer than profile.epochs_frozen when early stopping ended the phase
     finetuned = fit(
@@ -121,7 +125,11 @@ def train_frozen_then_finetuned(
         initial_epoch=frozen_epochs,
         resume="finetune",
     )
-    return RunResult("frozen", frozen.history), RunResult("fine-tuned", finetuned.history)
+    finetuned_test_accuracy = evaluate_on_test(model, data, profile)["accuracy"]
+    return (
+        RunResult("frozen", frozen.history, frozen_test_accuracy),
+        RunResult("fine-tuned", finetuned.history, finetuned_test_accuracy),
+    )
 
 
 def frozen_phase(profile: Profile, data: DogsData) -> tuple[keras.Model, keras.callbacks.History]:

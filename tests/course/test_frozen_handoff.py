@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 from course import approaches
-from course.approaches import FrozenStart, frozen_phase, load_frozen_model, save_frozen_model
+from course.approaches import FrozenStart, RunResult, frozen_phase, load_frozen_model, save_frozen_model
 from course.config import NUM_CLASSES, get_profile
 from course.models import build_transfer_model, param_summary, unfreeze_top
 from course.runtime import saved_model_path
@@ -172,3 +172,11 @@ def test_frozen_start_undoes_a_wrong_unfreeze_and_its_training(profile, data):
     np.testing.assert_allclose(again(probe, training=False), start.model()(probe, training=False), rtol=1e-6)
     unfreeze_top(again, 20, learning_rate=1e-5)  # the corrected attempt
     assert param_summary(again)["trainable"] == FINETUNED_TRAINABLE
+
+
+def test_a_run_summary_names_the_validation_and_the_test_accuracy():
+    history = {"loss": [1.0, 0.5], "val_accuracy": [0.5, 0.7], "epoch_time": [2.0, 4.0]}
+    assert RunResult("frozen", history, 0.68).summary() == (
+        "frozen     val_accuracy 0.700 after 2 epoch(s), test_accuracy 0.680, 3.0 s/epoch"
+    )
+    assert RunResult("frozen", history).summary() == "frozen     val_accuracy 0.700 after 2 epoch(s), 3.0 s/epoch"

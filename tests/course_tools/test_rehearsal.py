@@ -331,7 +331,7 @@ def test_full_profile_rehearsal(standin_archive, standin_weights, tmp_path, with
     for result in (scratch, frozen, finetuned):
         assert result.epochs == 1
         assert np.isfinite(result.history["loss"]).all() and np.isfinite(result.history["val_loss"]).all()
-        assert 0 <= result.final_val_accuracy <= 1
+        assert 0 <= result.final_val_accuracy <= 1 and 0 <= result.test_accuracy <= 1
     assert sorted(path.name for path in (tmp_path / "outputs").iterdir()) == [
         "comparison.png",
         "finetuned.png",
