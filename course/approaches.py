@@ -18,17 +18,19 @@ from course.fast_augment import FastAugment
 from course.models import build_scratch_model, build_transfer_model, unfreeze_top
 from course.runtime import saved_model_path
 from course.source_task import SOURCE_WEIGHTS_DESCRIPTION, is_source_weights
-from course.train import fit
+from course.train import early_stopping, evaluate_on_test, fit, kept_history
 
 FROZEN_MODEL = "frozen"  # the name lesson 4 saves its trained frozen model under, where lesson 5 looks
 
 
 @dataclass
 class RunResult:
-    """One approach's outcome: its training history and a one-line summary."""
+    """One approach's outcome: its training history, its final model's test accuracy when measured, and a
+    one-line summary."""
 
     name: str
     history: dict[str, list[float]]
+    test_accuracy: float | None = None  # on the test split, measured once after training
 
     @property
     def epochs(self) -> int:
@@ -44,8 +46,9 @@ class RunResult:
         return sum(times) / len(times)
 
     def summary(self) -> str:
+        test = "" if self.test_accuracy is None else f"test_accuracy {self.test_accuracy:.3f}, "
         return (
-            f"{self.name:<10} val_accuracy {self.final_val_accuracy:.3f} after {self.epochs} epoch(s), "
+            f"{self.name:<10} val_accuracy {self.final_val_accuracy:.3f} after {self.epochs} epoch(s), {test}"
             f"{self.seconds_per_epoch:.1f} s/epoch"
         )
 
@@ -100,42 +103,72 @@ def train_from_scratch(profile: Profile | str | None = None, data: DogsData | No
     data = data or load_augmented_data(profile)
     model = build_scratch_model(NUM_CLASSES, profile.image_size, learning_rate=profile.learning_rate_scratch)
     history = fit(model, data, profile.epochs_scratch, profile, resume="scratch")
-    return RunResult("scratch", history.history)
+    return RunResult("scratch", history.history, evaluate_on_test(model, data, profile)["accuracy"])
 
 
 def train_frozen_then_finetuned(
     profile: Profile | str | None = None, data: DogsData | None = None
 ) -> tuple[RunResult, RunResult]:
     """A frozen backbone with a new head (:func:`frozen_phase`), then the top layers unfrozen at a low
-    learning rate."""
+    learning rate; each phase's final model is measured once on the test split."""
     profile = get_profile(profile)
     data = data or load_augmented_data(profile)
     model, frozen = frozen_phase(profile, data)
+    frozen_test_accuracy = evaluate_on_test(model, data, profile)["accuracy"]
     unfreeze_top(model, profile.finetune_layers, learning_rate=profile.learning_rate_finetune)
+    frozen_epochs = len(frozen.epoch)  # fewer than profile.epochs_frozen when early stopping ended the phase
     finetuned = fit(
         model,
         data,
-        profile.epochs_frozen + profile.epochs_finetune,
+        frozen_epochs + profile.epochs_finetune,
         profile,
-        initial_epoch=profile.epochs_frozen,
+        initial_epoch=frozen_epochs,
         resume="finetune",
     )
-    return RunResult("frozen", frozen.history), RunResult("fine-tuned", finetuned.history)
+    finetuned_test_accuracy = evaluate_on_test(model, data, profile)["accuracy"]
+    return (
+        RunResult("frozen", frozen.history, frozen_test_accuracy),
+        RunResult("fine-tuned", finetuned.history, finetuned_test_accuracy),
+    )
 
 
 def frozen_phase(profile: Profile, data: DogsData) -> tuple[keras.Model, keras.callbacks.History]:
     """The trained frozen model (:func:`course.models.build_transfer_model`) and its history, for
     fine-tuning: the one saved in the work folder (by lesson 4, or by an earlier run of this phase) when
-    there is one for these profile settings, otherwise trained here (resumable) and then saved."""
+    there is one for these profile settings, otherwise trained here as lesson 4 does (resumable, with
+    early stopping on the validation split) and then saved. The history ends at the epoch whose
+    weights the model holds."""
     model = build_transfer_model(
         NUM_CLASSES, profile.image_size, weights=profile.weights, learning_rate=profile.learning_rate_head
     )
     history = load_frozen_model(model, profile)
     if history is None:
-        print(f"Training the frozen phase here: {profile.epochs_frozen} epoch(s).")
-        history = fit(model, data, profile.epochs_frozen, profile, resume="frozen")
+        print(f"Training the frozen phase here: up to {profile.epochs_frozen} epoch(s).")
+        stopping = early_stopping(profile)
+        history = kept_history(
+            fit(model, data, profile.epochs_frozen, profile, callbacks=[stopping], resume="frozen"), stopping
+        )
         save_frozen_model(model, history, profile)
     return model, history
+
+
+class FrozenStart:
+    """The frozen phase's trained weights, kept in memory so that fine-tuning can start again from them
+    in seconds: :meth:`model` rebuilds the frozen model, as it was when the frozen phase ended."""
+
+    def __init__(self, model: keras.Model, profile: Profile):
+        self.weights = model.get_weights()  # every weight, BatchNormalization's moving statistics included
+        self.profile = profile
+
+    def model(self) -> keras.Model:
+        """A new frozen model (backbone frozen, head trainable, compiled for the head's learning rate)
+        holding the kept weights: whatever was unfrozen or trained since does not reach it."""
+        profile = self.profile
+        model = build_transfer_model(
+            NUM_CLASSES, profile.image_size, weights=None, learning_rate=profile.learning_rate_head
+        )
+        model.set_weights(self.weights)
+        return model
 
 
 def save_frozen_model(model: keras.Model, history: keras.callbacks.History, profile: Profile) -> Path | None:

@@ -40,7 +40,7 @@ class Profile:
     epochs_frozen: int
     epochs_finetune: int
     steps_per_epoch: int | None  # None: the whole training set each epoch
-    validation_steps: int | None  # None: the whole test set
+    validation_steps: int | None  # None: the whole validation split
     weights: str | None  # "imagenet", "synthetic-source" (course.source_task), a path to a weights file, or None
     seed: int
     verbose: int | str  # Keras fit verbosity
@@ -48,6 +48,11 @@ class Profile:
     data_dir: str | None = None  # TFDS data_dir, or the folder of the official archive
     synthetic_train_size: int = 480
     synthetic_test_size: int = 240
+    # Held out of the training split, the same fraction of every breed, for the choices made while training
+    # (early stopping, which model to keep); the test split is evaluated once, at the end (course.data).
+    validation_fraction: float = 0.1
+    test_steps: int | None = None  # None: the whole test split
+    early_stopping_patience: int = 3  # epochs without a lower validation loss before training stops
     learning_rate_scratch: float = 1e-3
     learning_rate_head: float = 1e-2
     learning_rate_finetune: float = 1e-5
@@ -72,7 +77,7 @@ class Profile:
 _SMOKE = Profile(
     name="smoke", source="synthetic", image_size=64, batch_size=16,
     epochs_scratch=2, epochs_frozen=2, epochs_finetune=1, steps_per_epoch=6, validation_steps=3,
-    weights=None, seed=42, verbose=2, run_eagerly=True,
+    weights=None, seed=42, verbose=2, run_eagerly=True, validation_fraction=0.25, test_steps=3,
 )
 PROFILES: dict[str, Profile] = {
     "full": Profile(
@@ -83,15 +88,16 @@ PROFILES: dict[str, Profile] = {
     "smoke": _SMOKE,
     # Transfer learning that works offline: a backbone pretrained on the synthetic source task
     # (course.source_task), few images per breed, 32 px. Scratch stays near chance; frozen and fine-tuned don't.
+    # 5 training images per breed: 4 to train on, 1 held out for validation.
     "demo": dataclasses.replace(
         _SMOKE, name="demo", image_size=32, batch_size=32, epochs_scratch=4, epochs_frozen=4,
-        steps_per_epoch=None, validation_steps=None, weights="synthetic-source", run_eagerly=False,
-        synthetic_train_size=480, synthetic_test_size=480,
+        steps_per_epoch=None, validation_steps=None, test_steps=None, weights="synthetic-source",
+        run_eagerly=False, synthetic_train_size=600, synthetic_test_size=480, validation_fraction=0.2,
     ),
     # Smoke made deterministic, quiet and as short as grading allows.
     "grade": dataclasses.replace(
-        _SMOKE, name="grade", epochs_scratch=1, epochs_frozen=1, steps_per_epoch=2, validation_steps=2, seed=0,
-        verbose=0,
+        _SMOKE, name="grade", epochs_scratch=1, epochs_frozen=1, steps_per_epoch=2, validation_steps=2, test_steps=2,
+        seed=0, verbose=0,
     ),
 }
 # fmt: on
@@ -164,6 +170,11 @@ def get_profile(name: str | Profile | None = None, **overrides) -> Profile:
     profile = dataclasses.replace(profile, **overrides)
     for setting in ACCELERATION_SETTINGS:
         _acceleration_value(profile, setting)
+    if not 0 < profile.validation_fraction < 1:
+        raise ProfileError(
+            f"validation_fraction must be between 0 and 1 (the share of each breed's training images held out "
+            f"for validation, such as 0.1); got {profile.validation_fraction!r}."
+        )
     if not isinstance(profile.allow_cpu, bool):
         raise ProfileError(f"allow_cpu must be True or False; got {profile.allow_cpu!r}.")
     if profile.source not in SOURCES:

@@ -3,6 +3,12 @@
 Three sources give the same structure: uint8 RGB images of varying size, integer labels over the
 120 breeds in the official order, and readable breed names.
 
+Stanford Dogs has two official splits, train (12,000 images) and test (8,580). The course holds out a
+validation split from the training images (``profile.validation_fraction`` of every breed, chosen by
+:func:`validation_mask`, the same images every run): the model trains on the rest, every choice made
+while training (when to stop, which epoch's weights to keep, which learning rate) looks at the
+validation split, and the test split is evaluated once, at the end, on the model finally kept.
+
 - ``tfds``: ``tfds.load("stanford_dogs")``, which downloads the dataset (the default on Colab);
 - ``archive``: a local copy of the official archive (``Images/`` and ``lists/`` in ``data_dir``);
 - ``synthetic``: images generated offline, one colour scheme per breed, so that a model can learn
@@ -28,7 +34,8 @@ from course.pipeline import fast_pipeline, one_hot, resize_to_uint8
 from course.runtime import work_path
 from course.synthetic import class_palettes, synthetic_image
 
-SPLITS = ("train", "test")
+SPLITS = ("train", "test")  # the official splits
+PIPELINE_SPLITS = ("train", "validation", "test")  # train: the official training split minus validation
 OFFLINE_SOURCES_HINT = (
     "Sources that work offline: source='synthetic' (or COURSE_PROFILE=smoke), or source='archive' with "
     "data_dir set to a folder holding the official archive's Images/ and lists/."
@@ -45,16 +52,30 @@ class DataSourceError(RuntimeError):
 
 @dataclass
 class DogsData:
-    """Batched train and test pipelines with what is needed to read them."""
+    """Batched train, validation and test pipelines with what is needed to read them."""
 
     train: tf.data.Dataset  # (float32 images [B, S, S, 3] in 0..255, float32 one-hot [B, 120])
     test: tf.data.Dataset
     class_names: list[str]
-    num_train: int  # examples in the split, before any steps limit
+    num_train: int  # examples in the official training split, validation included, before any steps limit
     num_test: int
     profile: Profile
     # When set, train gives unaugmented uint8 images and course.train.fit augments them in the training step.
     train_augmentation: Callable | None = None
+    validation: tf.data.Dataset | None = None  # held out of the official training split
+    num_validation: int = 0  # of the num_train examples; train gives the other ones
+
+    @property
+    def num_fitted(self) -> int:
+        """The training examples the model learns from: the official training split minus validation."""
+        return self.num_train - self.num_validation
+
+    def describe(self) -> str:
+        """The sizes of the three splits, in one line."""
+        return (
+            f"{self.num_fitted:,} training images, {self.num_validation:,} validation images (held out of the "
+            f"{self.num_train:,} of the training split), {self.num_test:,} test images, {len(self.class_names)} breeds"
+        )
 
 
 def readable_breed(folder_name: str) -> str:
@@ -89,6 +110,44 @@ def load_raw(
     return loaders[profile.source](split, profile)
 
 
+def validation_mask(labels, fraction: float, seed: int) -> np.ndarray:
+    """Which of the examples with these ``labels`` to hold out for validation: a boolean array.
+
+    Stratified: each label keeps its share, ``fraction`` of its examples (rounded so that the total is
+    ``round(fraction * len(labels))``, at least 1, the labels with the largest remainders rounding up).
+    Deterministic: the same labels, fraction and seed always give the same examples.
+    """
+    labels = np.asarray(labels)
+    if not 0 < fraction < 1:
+        raise ValueError(f"fraction must be between 0 and 1; got {fraction!r}.")
+    rng = np.random.default_rng(seed)
+    classes, counts = np.unique(labels, return_counts=True)
+    shares = fraction * counts
+    held = np.floor(shares).astype(int)
+    missing = max(1, round(fraction * len(labels))) - held.sum()
+    ties = rng.permutation(len(classes))  # breaks ties between equal remainders
+    rounding_up = np.lexsort((ties, -(shares - held)))[:missing]
+    held[rounding_up] += 1
+    mask = np.zeros(len(labels), dtype=bool)
+    for label, count in zip(classes, held, strict=True):
+        members = np.flatnonzero(labels == label)
+        mask[rng.choice(members, size=count, replace=False)] = True
+    return mask
+
+
+def load_examples(split: str, profile: Profile | str | None = None) -> tuple[tf.data.Dataset, list[str]]:
+    """One split of the pipelines, unbatched, as :func:`load_raw` gives it: ``"train"`` (the official
+    training split without the validation examples), ``"validation"`` (:func:`validation_mask`) or
+    ``"test"`` (the official test split)."""
+    profile = get_profile(profile)
+    if split not in PIPELINE_SPLITS:
+        raise ValueError(f"Unknown split {split!r}. Valid splits: {', '.join(PIPELINE_SPLITS)}.")
+    if split == "test":
+        return load_raw("test", profile)
+    train, validation, class_names = _train_and_validation(profile)
+    return (validation if split == "validation" else train), class_names
+
+
 def load_dogs(
     profile: Profile | str | None = None,
     *,
@@ -97,15 +156,16 @@ def load_dogs(
     augment: Callable | None = None,
     shuffle: bool = True,
 ) -> DogsData:
-    """Train and test pipelines for ``profile`` (see :func:`course.config.get_profile`).
+    """Train, validation and test pipelines for ``profile`` (see :func:`course.config.get_profile`).
 
-    Built with :func:`course.pipeline.fast_pipeline`: images are decoded and resized once and
-    cached as uint8 (in memory when they fit, else in a file); the train set is shuffled (seeded,
-    new order each epoch), and ``augment(images, training=True)`` runs on its whole batches (a
-    :class:`course.fast_augment.FastAugment` reads the uint8 batch; any other augmentation, such as
-    a ``keras.Sequential`` of KerasCV layers, gets float32). With ``steps_per_epoch`` set the train
-    set repeats forever; with ``validation_steps`` set the test set is its first
-    ``validation_steps`` batches. The test set is never shuffled or augmented.
+    The validation set is held out of the official training split (:func:`load_examples`); the train
+    set is the rest of it. Built with :func:`course.pipeline.fast_pipeline`: images are decoded and
+    resized once and cached as uint8 (in memory when they fit, else in a file); the train set is
+    shuffled (seeded, new order each epoch), and ``augment(images, training=True)`` runs on its whole
+    batches (a :class:`course.fast_augment.FastAugment` reads the uint8 batch; any other augmentation,
+    such as a ``keras.Sequential`` of KerasCV layers, gets float32). With ``steps_per_epoch`` set the
+    train set repeats forever; with ``validation_steps`` (``test_steps``) set the validation (test) set
+    is its first that many batches. The validation and test sets are never shuffled or augmented.
 
     When the profile puts the augmentation in the model (``augment_in_model``, on in ``full`` with a
     GPU: :mod:`course.acceleration`), a ``FastAugment`` does not run in the pipeline: the train set
@@ -117,17 +177,20 @@ def load_dogs(
         source: ``"tfds"``, ``"archive"`` or ``"synthetic"``, instead of the profile's.
         data_dir: the data folder, instead of the profile's.
         augment: called as ``augment(images, training=True)`` on each training batch; ``None`` for none.
-        shuffle: shuffle the training set (the test set never is).
+        shuffle: shuffle the training set (the validation and test sets never are).
 
     Returns:
-        A :class:`DogsData` with the train and test datasets, the class names and the set sizes.
+        A :class:`DogsData` with the train, validation and test datasets, the class names and the set sizes.
     """
     profile = _resolve(profile, source, data_dir)
-    train, class_names = load_raw("train", profile)
+    train, validation, class_names = _train_and_validation(profile)
     test, _ = load_raw("test", profile)
-    num_train, num_test = int(train.cardinality()), int(test.cardinality())
+    num_validation, num_test = int(validation.cardinality()), int(test.cardinality())
+    num_train = int(train.cardinality()) + num_validation
     if profile.validation_steps:
-        test = test.take(profile.validation_steps * profile.batch_size)
+        validation = validation.take(profile.validation_steps * profile.batch_size)
+    if profile.test_steps:
+        test = test.take(profile.test_steps * profile.batch_size)
     in_model = isinstance(augment, FastAugment) and decide(profile).augment_in_model
     if augment is not None and not isinstance(augment, FastAugment):
         augment = _on_float32(augment)
@@ -138,7 +201,7 @@ def load_dogs(
             profile.image_size,
             profile.batch_size,
             seed=profile.seed,
-            cache_name=f"{profile.source}-{split}",
+            cache_name=_cache_name(profile, split),
             **options,
         )
 
@@ -157,7 +220,37 @@ def load_dogs(
         num_test=num_test,
         profile=profile,
         train_augmentation=augment if in_model else None,
+        validation=pipeline(validation, "validation", shuffle=False),
+        num_validation=num_validation,
     )
+
+
+def _cache_name(profile: Profile, split: str) -> str:
+    """The start of a file cache's name: the train and validation sets depend on the held-out examples."""
+    if split == "test":
+        return f"{profile.source}-test"
+    return f"{profile.source}-{split}-holdout{profile.validation_fraction:g}-seed{profile.seed}"
+
+
+def _train_and_validation(profile: Profile) -> tuple[tf.data.Dataset, tf.data.Dataset, list[str]]:
+    """The official training split cut in two by :func:`validation_mask`: train, validation, class names."""
+    examples, class_names = load_raw("train", profile)
+    held_out = validation_mask(_labels(examples), profile.validation_fraction, profile.seed)
+    return _select(examples, ~held_out), _select(examples, held_out), class_names
+
+
+def _labels(examples: tf.data.Dataset) -> np.ndarray:
+    """The integer labels of (image, label) ``examples``, in order."""
+    labels = examples.map(lambda image, label: label, num_parallel_calls=tf.data.AUTOTUNE)
+    return np.fromiter(labels.as_numpy_iterator(), dtype=np.int64, count=int(examples.cardinality()))
+
+
+def _select(examples: tf.data.Dataset, keep: np.ndarray) -> tf.data.Dataset:
+    """The ``examples`` whose position is True in ``keep``, in order, with their count known."""
+    kept = tf.constant(keep)
+    chosen = examples.enumerate().filter(lambda index, example: tf.gather(kept, index))
+    chosen = chosen.map(lambda index, example: example, num_parallel_calls=tf.data.AUTOTUNE)
+    return chosen.apply(tf.data.experimental.assert_cardinality(int(keep.sum())))
 
 
 def _on_float32(augment: Callable) -> Callable:

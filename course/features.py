@@ -4,7 +4,7 @@ With a frozen backbone, every epoch of standard training pushes every image thro
 EfficientNetB0 only to train the few layers of the head (GlobalAveragePooling -> BatchNormalization
 -> Dropout -> Dense). The backbone's output for an image never changes, so it can be computed once:
 :func:`cached_features` runs the backbone (up to its GlobalAveragePooling, what the head's
-BatchNormalization sees) over the un-augmented training and test images and keeps the result on
+BatchNormalization sees) over the un-augmented training and validation images and keeps the result on
 disk, and :func:`train_head` trains a copy of the head on those vectors, which takes seconds per
 epoch instead of minutes. :func:`plug_head` puts the trained head back on the backbone, so the
 model can be evaluated on images or fine-tuned.
@@ -28,7 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 from course.config import Profile, get_profile
-from course.data import load_raw
+from course.data import load_examples
 from course.models import head_pooling_index
 from course.pipeline import fast_pipeline
 from course.train import EpochTimer
@@ -180,11 +180,13 @@ def weights_fingerprint(model: keras.Model) -> str:
 
 
 def split_examples(profile: Profile, split: str) -> tf.data.Dataset:
-    """The (image, label) examples of ``split`` that the profile's standard pipelines use: the whole
-    training set, and the test set cut to ``validation_steps`` batches when that is set."""
-    examples, _ = load_raw(split, profile)
-    if split == "test" and profile.validation_steps:
-        examples = examples.take(profile.validation_steps * profile.batch_size)
+    """The (image, label) examples of ``split`` that the profile's standard pipelines use
+    (:func:`course.data.load_dogs`): the training set without the validation examples, the validation
+    set cut to ``validation_steps`` batches and the test set to ``test_steps`` when they are set."""
+    examples, _ = load_examples(split, profile)
+    steps = {"validation": profile.validation_steps, "test": profile.test_steps}.get(split)
+    if steps:
+        examples = examples.take(steps * profile.batch_size)
     return examples
 
 
@@ -203,7 +205,7 @@ def cached_features(
     Args:
         extractor: the backbone up to its pooled features (:func:`feature_extractor`).
         profile: the run profile (a name, a :class:`course.config.Profile`, or ``None`` for the default).
-        split: ``"train"`` or ``"test"``.
+        split: ``"train"``, ``"validation"`` or ``"test"`` (:func:`course.data.load_examples`).
         cache_dir: where the features are kept; ``None`` keeps nothing on disk.
     """
     profile = get_profile(profile)
@@ -218,6 +220,7 @@ def cached_features(
             split,
             int(examples.cardinality()),
             profile.seed,
+            profile.validation_fraction,
             profile.synthetic_train_size,
             profile.synthetic_test_size,
         )
@@ -239,7 +242,7 @@ def cached_features(
 def train_head(
     head: keras.Model,
     train: FeatureSet,
-    test: FeatureSet | None = None,
+    validation: FeatureSet | None = None,
     *,
     epochs: int,
     batch_size: int,
@@ -252,17 +255,16 @@ def train_head(
     Args:
         head: the classifier head, from :func:`build_head`.
         train: the training features (:func:`cached_features`).
-        test: the validation features, or ``None`` for no validation.
+        validation: the validation features, or ``None`` for no validation.
         epochs: epochs to train.
         batch_size: feature vectors per step.
         seed: seed of the shuffle.
         verbose: Keras's ``verbose`` for ``fit``.
         callbacks: Keras callbacks for ``fit``.
     """
-    validation = None if test is None else test.dataset(batch_size)
     return head.fit(
         train.dataset(batch_size, shuffle=True, seed=seed),
-        validation_data=validation,
+        validation_data=None if validation is None else validation.dataset(batch_size),
         epochs=epochs,
         shuffle=False,
         verbose=verbose,

@@ -172,10 +172,10 @@ def plot_finetune(frozen, finetuned, title: str | None = None) -> NotebookFigure
 
 
 def plot_accuracies(accuracies: Mapping[str, float], title: str | None = None) -> NotebookFigure:
-    """One bar per approach (``{"from scratch": 0.01, ...}``), labelled with its validation accuracy,
+    """One bar per approach (``{"from scratch": 0.01, ...}``), labelled with its test accuracy,
     on a 0..1 axis with chance level marked."""
     if not accuracies:
-        raise ValueError("plot_accuracies needs a non-empty dict from approach to validation accuracy.")
+        raise ValueError("plot_accuracies needs a non-empty dict from approach to test accuracy.")
     figure = NotebookFigure(figsize=(7, 4), layout="constrained")
     ax = figure.add_subplot()
     names, values = list(accuracies), [float(value) for value in accuracies.values()]
@@ -183,7 +183,7 @@ def plot_accuracies(accuracies: Mapping[str, float], title: str | None = None) -
     ax.bar_label(bars, labels=[f"{value:.3f}" for value in values], padding=3)
     ax.axhline(1 / NUM_CLASSES, color="gray", linestyle=":", label=f"chance (1/{NUM_CLASSES})")
     ax.set_ylim(0, 1)
-    ax.set_ylabel("validation accuracy")
+    ax.set_ylabel("test accuracy")
     ax.legend()
     if title:
         ax.set_title(title)

@@ -34,20 +34,19 @@ def fit(
     epochs: int,
     profile: Profile | str | None = None,
     *,
-    early_stopping_patience: int | None = None,
     callbacks=(),
     initial_epoch: int = 0,
     resume: str | None = None,
 ) -> keras.callbacks.History:
-    """Train ``model`` on ``data.train`` and validate on ``data.test`` as ``profile`` says.
+    """Train ``model`` on ``data.train`` and validate on ``data.validation`` as ``profile`` says.
 
-    ``data`` is a :class:`course.data.DogsData` or anything with ``train`` and ``test`` datasets of
-    (float32 images in 0..255, one-hot labels) batches. With ``profile.steps_per_epoch`` set the
-    training data repeat, so every epoch has that many steps. ``epochs`` is the last epoch, as in
-    Keras: a fine-tuning phase after 25 epochs passes ``initial_epoch=25, epochs=29``. With
-    ``early_stopping_patience`` training stops once ``val_loss`` has not improved for that many
-    epochs, and the best weights are restored. ``history.history["epoch_time"]`` holds the seconds
-    each epoch took.
+    ``data`` is a :class:`course.data.DogsData` or anything with ``train`` and ``validation`` datasets
+    of (float32 images in 0..255, one-hot labels) batches; the test set stays untouched (see
+    :func:`evaluate_on_test`). With ``profile.steps_per_epoch`` set the training data repeat, so every
+    epoch has that many steps. ``epochs`` is the last epoch, as in Keras: a fine-tuning phase after 25
+    epochs passes ``initial_epoch=25, epochs=29``. ``history.history["epoch_time"]`` holds the seconds
+    each epoch took. To stop early, pass a ``keras.callbacks.EarlyStopping`` among ``callbacks``
+    (:func:`early_stopping`); :func:`kept_history` then gives the epochs up to the one it kept.
 
     ``resume`` names the training phase (such as ``"lesson4-frozen"``). When the profile has a work
     folder (:mod:`course.runtime`), the weights, optimizer state and history are backed up there after
@@ -65,10 +64,9 @@ def fit(
 
     Args:
         model: a compiled Keras model.
-        data: a :class:`course.data.DogsData`, or anything with ``train`` and ``test`` datasets.
+        data: a :class:`course.data.DogsData`, or anything with ``train`` and ``validation`` datasets.
         epochs: the last epoch (Keras's meaning), not a count when ``initial_epoch`` is set.
         profile: the run profile (a name, a :class:`course.config.Profile`, or ``None`` for the default).
-        early_stopping_patience: epochs without a better ``val_loss`` before stopping; ``None`` never stops early.
         callbacks: more Keras callbacks.
         initial_epoch: the epoch to start from, for a second phase of training.
         resume: the name of the training phase, to back it up in the work folder and resume it.
@@ -78,7 +76,7 @@ def fit(
     """
     profile = get_profile(profile)
     require_accelerator(profile)
-    for split in ("train", "test"):
+    for split in ("train", "validation"):
         if not isinstance(getattr(data, split, None), tf.data.Dataset):
             raise TypeError(
                 f"data needs a tf.data.Dataset as data.{split}; got {type(data).__name__}. "
@@ -92,18 +90,12 @@ def fit(
         )
     train = data.train.repeat() if profile.steps_per_epoch else data.train
     _check_finite(train, profile.steps_per_epoch, "data.train", "steps_per_epoch")
-    _check_finite(data.test, profile.validation_steps, "data.test", "validation_steps")
+    _check_finite(data.validation, profile.validation_steps, "data.validation", "validation_steps")
     _set_run_eagerly(model, profile.run_eagerly)
     prepare_for_training(model, profile)  # float32 output under mixed precision, XLA as the profile says
     set_train_augmentation(model, getattr(data, "train_augmentation", None))  # augmentation on the GPU
 
     all_callbacks = [EpochTimer(), *callbacks]
-    if early_stopping_patience is not None:
-        all_callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=early_stopping_patience, restore_best_weights=True
-            )
-        )
     backup = checkpoint_dir(profile, resume) if resume else None
     if backup is not None:
         history_backup = HistoryBackup(backup / "history.json")
@@ -111,7 +103,7 @@ def fit(
     try:
         history = model.fit(
             train,
-            validation_data=data.test,
+            validation_data=data.validation,
             epochs=epochs,
             shuffle=False,  # tf.data pipelines shuffle themselves; Keras would warn that it cannot
             initial_epoch=initial_epoch,
@@ -129,6 +121,37 @@ def fit(
         if backup.is_dir() and not any(backup.iterdir()):  # both callbacks delete their files when done
             backup.rmdir()
     return history
+
+
+def early_stopping(profile: Profile | str | None = None) -> keras.callbacks.EarlyStopping:
+    """The course's early stopping: stop once the validation loss has not improved for
+    ``profile.early_stopping_patience`` epochs, and keep the weights of the epoch with the lowest one."""
+    profile = get_profile(profile)
+    return keras.callbacks.EarlyStopping(
+        monitor="val_loss", patience=profile.early_stopping_patience, restore_best_weights=True
+    )
+
+
+def kept_history(history: keras.callbacks.History, stopping: keras.callbacks.EarlyStopping) -> keras.callbacks.History:
+    """``history`` up to the epoch whose weights the model holds after ``fit``: ``stopping``'s best epoch
+    when it restores the best weights (Keras restores them when training ends, stopped early or not),
+    else the last epoch. Its last validation accuracy is the kept model's."""
+    kept = keras.callbacks.History()
+    last = len(history.epoch)
+    if stopping.restore_best_weights and stopping.best_weights is not None and stopping.best_epoch in history.epoch:
+        last = history.epoch.index(stopping.best_epoch) + 1
+    kept.epoch = list(history.epoch[:last])
+    kept.history = {key: list(values[:last]) for key, values in history.history.items()}
+    return kept
+
+
+def evaluate_on_test(model: keras.Model, data, profile: Profile | str | None = None) -> dict[str, float]:
+    """``model``'s loss and accuracy on ``data.test``: the final measurement, once the training and
+    every choice made on the validation split are over, to be quoted and compared with other runs."""
+    profile = get_profile(profile)
+    _set_run_eagerly(model, profile.run_eagerly)
+    results = model.evaluate(data.test, verbose=0, return_dict=True)
+    return {name: float(value) for name, value in results.items()}
 
 
 class HistoryBackup(keras.callbacks.Callback):

@@ -11,7 +11,7 @@ up to N lessons run at once, each on its own kernel: much of a lesson is single-
 TensorFlow, building EfficientNetB0 and tracing its training graph), so two lessons on two cores take less
 wall time than one after the other. The executed notebook is written to ``<out>/<lesson>.ipynb``. A table
 gives each lesson's status, time and recorded metrics, then, when the lessons recorded them, the three
-approaches' validation accuracies side by side (also drawn in ``<out>/approaches.png``), then the wall time
+approaches' test accuracies side by side (also drawn in ``<out>/approaches.png``), then the wall time
 of the whole run; the exit status is 1 if any lesson failed, and the failing lesson and cell are named.
 """
 
@@ -34,11 +34,12 @@ from course.metrics import read_metrics
 from course_tools.settings import read_settings
 
 KERNEL = "python3"
-# The three approaches, by the metric the lesson that trains each records.
+# The three approaches, by the metric the lesson that trains each records: the accuracy of its final model on
+# the test split, measured once (the validation split served the choices made while training).
 APPROACHES = {
-    "from scratch": "scratch_val_accuracy",
-    "frozen backbone, new head": "frozen_val_accuracy",
-    "fine-tuned top layers": "finetuned_val_accuracy",
+    "from scratch": "scratch_test_accuracy",
+    "frozen backbone, new head": "frozen_test_accuracy",
+    "fine-tuned top layers": "finetuned_test_accuracy",
 }
 REQUIRED_PARAMETERS = ("profile", "output_dir")
 NOTEBOOK_FOLDERS = ("solutions", "lessons")
@@ -293,7 +294,7 @@ def format_runs(runs: list[LessonRun]) -> str:
 
 
 def approach_accuracies(runs: list[LessonRun]) -> dict[str, float]:
-    """The validation accuracy of each approach (:data:`APPROACHES`) whose lesson recorded one."""
+    """The test accuracy of each approach (:data:`APPROACHES`) whose lesson recorded one."""
     recorded = {name: value for run in runs for name, value in run.metrics.items()}
     return {approach: recorded[metric] for approach, metric in APPROACHES.items() if metric in recorded}
 
@@ -301,7 +302,7 @@ def approach_accuracies(runs: list[LessonRun]) -> dict[str, float]:
 def format_approaches(accuracies: dict[str, float], profile: str) -> str:
     """The approaches side by side, each transfer approach with its margin over the one before."""
     scratch, frozen, _ = (accuracies.get(approach) for approach in APPROACHES)
-    lines = [f"three approaches, validation accuracy (profile {profile}, this run):"]
+    lines = [f"three approaches, test accuracy (profile {profile}, this run):"]
     for approach, accuracy in accuracies.items():
         if approach == "frozen backbone, new head" and scratch is not None:
             times = f"{accuracy / scratch:.1f}x" if scratch > 0 else "infinitely many times"

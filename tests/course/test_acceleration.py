@@ -144,7 +144,7 @@ def test_fit_trains_a_students_mixed_precision_model_with_xla_and_a_float32_outp
     images = rng.uniform(0, 255, (2 * BATCH, SIZE, SIZE, 3)).astype("float32")
     labels = tf.one_hot(rng.integers(0, NUM_CLASSES, 2 * BATCH), NUM_CLASSES)
     batches = tf.data.Dataset.from_tensor_slices((images, labels)).batch(BATCH)
-    history = fit(model, SimpleNamespace(train=batches, test=batches), 1, profile)
+    history = fit(model, SimpleNamespace(train=batches, validation=batches), 1, profile)
     assert np.isfinite(history.history["loss"][0]) and np.isfinite(history.history["val_loss"][0])
     assert model.jit_compile is True  # trained through XLA
     assert model.layers[-1].compute_dtype == "float32" and model.layers[2].compute_dtype == "float16"
@@ -159,7 +159,7 @@ def test_a_mixed_precision_efficientnet_trains_a_step_on_the_cpu():
     images = np.random.default_rng(1).uniform(0, 255, (4, SIZE, SIZE, 3)).astype("float32")
     batch = tf.data.Dataset.from_tensors((images, tf.one_hot([0, 1, 2, 3], NUM_CLASSES)))
     head_before = model.layers[-1].get_weights()[0].copy()
-    history = fit(model, SimpleNamespace(train=batch, test=batch), 1, profile)
+    history = fit(model, SimpleNamespace(train=batch, validation=batch), 1, profile)
     assert np.isfinite(history.history["loss"][0])
     assert not np.allclose(model.layers[-1].get_weights()[0], head_before), "the head trained"
 
@@ -182,7 +182,7 @@ def test_jit_compile_stays_off_while_running_eagerly():
     data = SimpleNamespace(
         train=tf.data.Dataset.from_tensors((np.ones((2, 8), "float32"), np.eye(3, dtype="float32")[:2]))
     )
-    data.test = data.train.repeat()
+    data.validation = data.train.repeat()
     fit(model, data, 1, profile)
     assert model.run_eagerly is True and model.jit_compile is False
 
@@ -218,6 +218,7 @@ def placement_profile(augment_in_model, **overrides):
         steps_per_epoch=1,
         validation_steps=1,
         synthetic_train_size=2 * BATCH,
+        validation_fraction=0.5,  # a batch to train on, a batch to validate on
         synthetic_test_size=BATCH,
         **overrides,
     )
@@ -231,7 +232,7 @@ def test_augmentation_in_the_model_leaves_the_pipeline_uint8_and_unaugmented():
     assert images.dtype == tf.uint8 and tuple(images.shape) == (BATCH, SIZE, SIZE, 3) and labels.dtype == tf.float32
     plain, _ = next(iter(load_dogs(placement_profile(True), shuffle=False).train))
     np.testing.assert_array_equal(images.numpy(), plain.numpy().astype(np.uint8))
-    assert next(iter(data.test))[0].dtype == tf.float32
+    assert next(iter(data.validation))[0].dtype == next(iter(data.test))[0].dtype == tf.float32
 
     in_pipeline = load_dogs(placement_profile(False), augment=FastAugment(seed=0), shuffle=False)
     assert in_pipeline.train_augmentation is None
@@ -249,12 +250,12 @@ def test_fit_augments_inside_the_training_step_only(compiled):
     assert np.isfinite(history.history["loss"][0])
     probe = model.get_layer("probe")
     trained_on, evaluated_on = probe.seen_in_training.numpy(), probe.seen_in_evaluation.numpy()
-    first_train, first_test = next(iter(data.train))[0].numpy(), next(iter(data.test))[0].numpy()
+    first_train, first_validation = next(iter(data.train))[0].numpy(), next(iter(data.validation))[0].numpy()
     assert trained_on.shape == first_train.shape and 0 <= trained_on.min() and trained_on.max() <= 255
     assert np.abs(trained_on - first_train).mean() > 1, "the training batch was augmented in the step"
-    np.testing.assert_array_equal(evaluated_on, first_test)  # validation saw the test images as they are
-    assert model.predict(first_test, verbose=0).shape == (BATCH, NUM_CLASSES)
-    np.testing.assert_array_equal(probe.seen_in_evaluation.numpy(), first_test)  # prediction: no augmentation
+    np.testing.assert_array_equal(evaluated_on, first_validation)  # validation saw its images as they are
+    assert model.predict(first_validation, verbose=0).shape == (BATCH, NUM_CLASSES)
+    np.testing.assert_array_equal(probe.seen_in_evaluation.numpy(), first_validation)  # prediction: no augmentation
 
 
 def test_training_step_augmentation_is_replaced_and_removed():
@@ -276,5 +277,5 @@ def test_training_step_augmentation_is_replaced_and_removed():
     # fit with data that carry no augmentation takes a previous one away
     set_train_augmentation(model, constant(7))
     batches = tf.data.Dataset.from_tensors(batch).repeat()
-    fit(model, SimpleNamespace(train=batches, test=batches), 1, "grade")
+    fit(model, SimpleNamespace(train=batches, validation=batches), 1, "grade")
     assert float(seen.numpy().max()) == 100

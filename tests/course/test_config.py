@@ -126,3 +126,11 @@ def test_acceleration_settings_are_checked():
         accelerated(Profile(**{**vars(PROFILES["full"]), "jit_compile": 1}), "jit_compile", gpu_available=True)
     with pytest.raises(ProfileError, match="Unknown acceleration setting 'xla'"):
         accelerated(PROFILES["full"], "xla", gpu_available=True)
+
+
+def test_every_profile_holds_out_a_validation_split_of_the_training_images():
+    assert PROFILES["full"].validation_fraction == 0.1  # 10 of the 100 training images per breed
+    for profile in PROFILES.values():
+        assert 0 < profile.validation_fraction < 1
+    with pytest.raises(ProfileError, match="validation_fraction must be between 0 and 1"):
+        get_profile("smoke", validation_fraction=0)

@@ -1,4 +1,5 @@
-"""Stanford Dogs pipelines: offline images, a fake official archive, TFDS mock data and every error."""
+"""Stanford Dogs pipelines: offline images, a fake official archive, TFDS mock data and every error; the
+validation split held out of the training images (disjoint, stratified by breed, deterministic)."""
 
 import math
 import re
@@ -18,7 +19,15 @@ from course import data
 from course.approaches import load_augmented_data
 from course.breeds import STANFORD_DOGS_FOLDERS
 from course.config import NUM_CLASSES, PROFILES, get_profile
-from course.data import DataSourceError, load_dogs, load_raw, preprocess, readable_breed
+from course.data import (
+    DataSourceError,
+    load_dogs,
+    load_examples,
+    load_raw,
+    preprocess,
+    readable_breed,
+    validation_mask,
+)
 from course.fast_augment import FastAugment
 
 SMOKE = PROFILES["smoke"]  # a Profile object, so COURSE_* variables of the caller cannot leak in
@@ -168,7 +177,7 @@ def test_synthetic_images_are_learnable():
 
 def test_batches_have_the_documented_shapes_and_ranges(smoke_data):
     size, batch = SMOKE.image_size, SMOKE.batch_size
-    for dataset in (smoke_data.train, smoke_data.test):
+    for dataset in (smoke_data.train, smoke_data.validation, smoke_data.test):
         images, labels = next(iter(dataset))
         assert images.shape == (batch, size, size, 3) and images.dtype == tf.float32
         assert labels.shape == (batch, NUM_CLASSES) and labels.dtype == tf.float32
@@ -178,6 +187,11 @@ def test_batches_have_the_documented_shapes_and_ranges(smoke_data):
         assert set(np.unique(labels.numpy())) == {0.0, 1.0}
     assert smoke_data.class_names == OFFICIAL_NAMES
     assert smoke_data.num_train == SMOKE.synthetic_train_size == 480
+    assert smoke_data.num_validation == 120 and smoke_data.num_fitted == 360  # one of 4 images per breed held out
+    assert smoke_data.describe() == (
+        "360 training images, 120 validation images (held out of the 480 of the training split), "
+        "240 test images, 120 breeds"
+    )
     assert smoke_data.num_test == SMOKE.synthetic_test_size == 240
     assert smoke_data.profile == SMOKE
 
@@ -185,26 +199,30 @@ def test_batches_have_the_documented_shapes_and_ranges(smoke_data):
 def test_unshuffled_batches_are_the_preprocessed_raw_examples(synthetic_train):
     dogs = load_dogs(smoke(steps_per_epoch=None), shuffle=False)
     images, labels = next(iter(dogs.train))
-    for index, (raw_image, raw_label) in enumerate(synthetic_train[: SMOKE.batch_size]):
+    held_out = validation_mask([label for _, label in synthetic_train], SMOKE.validation_fraction, SMOKE.seed)
+    trained_on = [example for example, held in zip(synthetic_train, held_out, strict=True) if not held]
+    for index, (raw_image, raw_label) in enumerate(trained_on[: SMOKE.batch_size]):
         expected_image, expected_label = preprocess(raw_image, raw_label, SMOKE.image_size)
         np.testing.assert_array_equal(images[index], expected_image)
         np.testing.assert_array_equal(labels[index], expected_label)
         assert int(tf.argmax(labels[index])) == raw_label
 
 
-def test_steps_limits_repeat_train_and_take_test(smoke_data):
+def test_steps_limits_repeat_train_and_take_validation_and_test(smoke_data):
     assert smoke_data.train.cardinality() == tf.data.INFINITE_CARDINALITY
-    assert smoke_data.test.cardinality() == SMOKE.validation_steps
-    first, second = list(smoke_data.test), list(smoke_data.test)
-    assert len(first) == SMOKE.validation_steps
-    for (images_a, labels_a), (images_b, labels_b) in zip(first, second, strict=True):
-        np.testing.assert_array_equal(images_a, images_b)
-        np.testing.assert_array_equal(labels_a, labels_b)
+    assert smoke_data.validation.cardinality() == SMOKE.validation_steps
+    assert smoke_data.test.cardinality() == SMOKE.test_steps
+    for split in (smoke_data.validation, smoke_data.test):
+        first, second = list(split), list(split)
+        for (images_a, labels_a), (images_b, labels_b) in zip(first, second, strict=True):
+            np.testing.assert_array_equal(images_a, images_b)
+            np.testing.assert_array_equal(labels_a, labels_b)
 
 
 def test_without_steps_limits_each_epoch_is_one_pass():
-    dogs = load_dogs(smoke(steps_per_epoch=None, validation_steps=None))
-    assert dogs.train.cardinality() == math.ceil(SMOKE.synthetic_train_size / SMOKE.batch_size)
+    dogs = load_dogs(smoke(steps_per_epoch=None, validation_steps=None, test_steps=None))
+    assert dogs.train.cardinality() == math.ceil(dogs.num_fitted / SMOKE.batch_size)
+    assert dogs.validation.cardinality() == math.ceil(dogs.num_validation / SMOKE.batch_size)
     assert dogs.test.cardinality() == math.ceil(SMOKE.synthetic_test_size / SMOKE.batch_size)
     first_epoch, second_epoch = epoch_labels(dogs.train), epoch_labels(dogs.train)
     assert sorted(first_epoch) == sorted(second_epoch)
@@ -312,7 +330,7 @@ def test_archive_labels_are_zero_based_and_match_the_folders(archive):
 
 def test_archive_pipelines(archive):
     dogs = load_dogs(SMOKE, source="archive", data_dir=str(archive))
-    assert (dogs.num_train, dogs.num_test) == (2 * NUM_CLASSES, NUM_CLASSES)
+    assert (dogs.num_train, dogs.num_validation, dogs.num_test) == (2 * NUM_CLASSES, NUM_CLASSES // 2, NUM_CLASSES)
     assert dogs.profile.source == "archive" and dogs.profile.data_dir == str(archive)
     images, labels = next(iter(dogs.test))
     assert images.shape == (SMOKE.batch_size, SMOKE.image_size, SMOKE.image_size, 3)
@@ -387,7 +405,7 @@ def test_tfds_mock_data_gives_the_same_structure():
     assert len({image.shape[:2] for image, _ in raw}) > 1
     assert all(0 <= label < NUM_CLASSES for _, label in raw)
     assert dogs.class_names == OFFICIAL_NAMES
-    assert (dogs.num_train, dogs.num_test) == (20, 20) and dogs.profile.source == "tfds"
+    assert (dogs.num_train, dogs.num_validation, dogs.num_test) == (20, 5, 20) and dogs.profile.source == "tfds"
     assert images.shape == (SMOKE.batch_size, SMOKE.image_size, SMOKE.image_size, 3)
     assert labels.shape == (SMOKE.batch_size, NUM_CLASSES)
     assert [len(batch_labels) for _, batch_labels in test_batches] == [16, 4]
@@ -447,6 +465,58 @@ def test_unknown_source_lists_the_valid_ones():
 def test_unknown_split():
     with pytest.raises(ValueError, match=r"Unknown split 'validation'\. Valid splits: train, test"):
         load_raw("validation", SMOKE)
+    with pytest.raises(ValueError, match=r"Unknown split 'holdout'\. Valid splits: train, validation, test"):
+        load_examples("holdout", SMOKE)
+
+
+# --- the validation split ------------------------------------------------------------------------
+
+
+def test_validation_mask_holds_out_each_breeds_share():
+    labels = np.repeat(np.arange(NUM_CLASSES), 100)  # Stanford Dogs' training split: 100 images per breed
+    held_out = validation_mask(labels, 0.1, seed=42)
+    assert held_out.dtype == bool and held_out.shape == labels.shape
+    assert (np.bincount(labels[held_out], minlength=NUM_CLASSES) == 10).all()
+    uneven = np.repeat(np.arange(4), [10, 20, 30, 41])
+    held_out = validation_mask(uneven, 0.25, seed=0)
+    assert held_out.sum() == round(0.25 * len(uneven))
+    shares = np.bincount(uneven[held_out]) / np.bincount(uneven)
+    assert np.abs(shares - 0.25).max() < 0.05  # every label within rounding of its share
+
+
+def test_validation_mask_is_deterministic_and_seeded():
+    labels = np.random.default_rng(0).integers(0, NUM_CLASSES, 1000)
+    first = validation_mask(labels, 0.2, seed=7)
+    np.testing.assert_array_equal(first, validation_mask(labels, 0.2, seed=7))
+    assert not np.array_equal(first, validation_mask(labels, 0.2, seed=8))
+    assert validation_mask([3, 3, 5], 0.1, seed=0).sum() == 1  # never empty
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        validation_mask(labels, 1.0, seed=0)
+
+
+def test_validation_split_is_disjoint_from_the_training_images_and_stratified(synthetic_train):
+    fitted = raw_examples(load_examples("train", SMOKE)[0])
+    validation = raw_examples(load_examples("validation", SMOKE)[0])
+    assert len(fitted) + len(validation) == len(synthetic_train) == SMOKE.synthetic_train_size
+
+    def key(example):
+        return example[0].tobytes(), example[1]
+
+    fitted_keys, validation_keys = {key(e) for e in fitted}, {key(e) for e in validation}
+    assert fitted_keys.isdisjoint(validation_keys)
+    assert fitted_keys | validation_keys == {key(e) for e in synthetic_train}
+    per_breed = np.bincount([label for _, label in validation], minlength=NUM_CLASSES)
+    assert (per_breed == SMOKE.validation_fraction * SMOKE.synthetic_train_size / NUM_CLASSES).all()
+    again = raw_examples(load_examples("validation", SMOKE)[0])
+    assert [key(e) for e in again] == [key(e) for e in validation]  # the same images every run
+    test = raw_examples(load_examples("test", SMOKE)[0])
+    assert not {key(e) for e in test} & (fitted_keys | validation_keys)
+
+
+def test_the_demo_profile_trains_on_four_images_per_breed():
+    demo = PROFILES["demo"]
+    held = demo.validation_fraction * demo.synthetic_train_size / NUM_CLASSES
+    assert held == 1 and demo.synthetic_train_size / NUM_CLASSES - held == 4
 
 
 class Prepared(Exception):

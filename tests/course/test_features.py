@@ -7,7 +7,7 @@ import pytest
 from course import features as features_module
 from course.augment import reference_augmentation
 from course.config import NUM_CLASSES, get_profile
-from course.data import load_raw, preprocess
+from course.data import load_examples, load_raw, preprocess
 from course.fast_augment import FastAugment
 from course.features import (
     FeatureSet,
@@ -28,7 +28,13 @@ SIZE = 32  # EfficientNetB0's smallest input
 @pytest.fixture(scope="module")
 def profile():
     return get_profile(
-        "grade", image_size=SIZE, batch_size=8, synthetic_train_size=24, synthetic_test_size=16, validation_steps=1
+        "grade",
+        image_size=SIZE,
+        batch_size=8,
+        synthetic_train_size=48,
+        synthetic_test_size=16,
+        validation_steps=1,
+        test_steps=1,
     )
 
 
@@ -53,7 +59,7 @@ def train_features(model, profile, tmp_path_factory):
 
 def images_and_labels(profile, split):
     """The split's images resized as the pipelines do, in order, straight from course.data."""
-    examples, _ = load_raw(split, profile)
+    examples, _ = load_examples(split, profile)
     pairs = [preprocess(image, label, SIZE) for image, label in examples]
     return np.stack([image for image, _ in pairs]), np.stack([label for _, label in pairs])
 
@@ -63,14 +69,22 @@ def test_features_are_the_pooled_backbone_output_of_the_same_images(model, profi
     images, labels = images_and_labels(profile, "train")
     last_activation = keras.Model(model.input, model.get_layer("top_activation").output)
     expected = np.asarray(last_activation(images, training=False)).mean(axis=(1, 2))
-    assert train.features.shape == (24, 1280) and train.features.dtype == np.float32
+    assert train.features.shape == (36, 1280) and train.features.dtype == np.float32  # 12 of 48 held out
     np.testing.assert_allclose(train.features, expected, rtol=1e-4, atol=1e-5)
     np.testing.assert_array_equal(train.labels, labels)
 
 
-def test_test_split_is_cut_like_the_standard_pipeline(model, profile):
-    test = cached_features(feature_extractor(model), profile, "test", cache_dir=None)
-    assert len(test.features) == profile.validation_steps * profile.batch_size == 8
+@pytest.mark.parametrize("split", ["validation", "test"])
+def test_validation_and_test_splits_are_cut_like_the_standard_pipeline(model, profile, split):
+    features = cached_features(
+        feature_extractor(model), get_profile(profile, **{f"{split}_steps": 1}), split, cache_dir=None
+    )
+    whole = cached_features(
+        feature_extractor(model), get_profile(profile, **{f"{split}_steps": None}), split, cache_dir=None
+    )
+    assert len(features.features) == profile.batch_size == 8
+    np.testing.assert_array_equal(features.labels, whole.labels[:8])
+    assert len(whole.features) == {"validation": 12, "test": 16}[split]
 
 
 def test_cache_is_reused_and_tied_to_the_weights(model, profile, train_features, monkeypatch):

@@ -1,6 +1,7 @@
 """Lesson 4 hands its trained frozen model to lesson 5 through the work folder: the weights (with the
 BatchNormalization statistics) and history come back, the model fine-tunes, and without a usable
-saved model lesson 5 says so and trains the frozen phase itself."""
+saved model lesson 5 says so and trains the frozen phase itself. In lesson 5, a wrong attempt at
+unfreezing is undone in seconds: ``FrozenStart`` rebuilds the model the frozen phase ended with."""
 
 from types import SimpleNamespace
 
@@ -10,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 from course import approaches
-from course.approaches import frozen_phase, load_frozen_model, save_frozen_model
+from course.approaches import FrozenStart, RunResult, frozen_phase, load_frozen_model, save_frozen_model
 from course.config import NUM_CLASSES, get_profile
 from course.models import build_transfer_model, param_summary, unfreeze_top
 from course.runtime import saved_model_path
@@ -55,7 +56,7 @@ def normalizations(model):
 
 @pytest.fixture(scope="module")
 def data():
-    return SimpleNamespace(train=batches(2, seed=0), test=batches(1, seed=1))
+    return SimpleNamespace(train=batches(2, seed=0), validation=batches(1, seed=1))
 
 
 @pytest.fixture
@@ -86,7 +87,7 @@ def test_lesson5_starts_from_the_model_lesson4_saved(saved, profile, data, capsy
     assert history.history["val_accuracy"] == pytest.approx(saved.history.history["val_accuracy"])
     for loaded, original in zip(model.get_weights(), saved.model.get_weights(), strict=True):
         np.testing.assert_array_equal(loaded, original)
-    probe = next(iter(data.test))[0]
+    probe = next(iter(data.validation))[0]
     np.testing.assert_allclose(model(probe, training=False), saved.model(probe, training=False), rtol=1e-5, atol=1e-6)
     assert not any(layer.trainable for layer in normalizations(model)[:-1])  # the backbone stays frozen
     assert param_summary(model)["trainable"] == 2 * 1280 + 1280 * NUM_CLASSES + NUM_CLASSES
@@ -147,3 +148,37 @@ def test_frozen_phase_trains_and_saves_once_then_reuses(profile, data, monkeypat
     assert again_history.history["loss"] == pytest.approx(history.history["loss"])
     for loaded, trained in zip(again.get_weights(), model.get_weights(), strict=True):
         np.testing.assert_array_equal(loaded, trained)
+
+
+def test_frozen_start_undoes_a_wrong_unfreeze_and_its_training(profile, data):
+    """A first attempt that unfroze every layer, BatchNormalization included, and trained: the model
+    FrozenStart gives holds the frozen phase's weights and flags again, and unfreezes right."""
+    model, _ = frozen_phase(get_profile(profile, work_dir=None), data)
+    start = FrozenStart(model, profile)
+    frozen_weights = [weight.copy() for weight in model.get_weights()]
+    frozen_flags = [layer.trainable for layer in model.layers]
+    frozen_trainable = param_summary(model)["trainable"]
+    for layer in model.layers:  # the wrong attempt
+        layer.trainable = True
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="categorical_crossentropy", metrics=["accuracy"])
+    fit(model, data, 2, profile, initial_epoch=1)
+    assert any(not np.array_equal(a, b) for a, b in zip(frozen_weights, model.get_weights(), strict=True))
+
+    again = start.model()
+    assert again is not model
+    for restored, frozen in zip(again.get_weights(), frozen_weights, strict=True):
+        np.testing.assert_array_equal(restored, frozen)
+    assert [layer.trainable for layer in again.layers] == frozen_flags
+    assert param_summary(again)["trainable"] == frozen_trainable
+    probe = next(iter(data.validation))[0]
+    np.testing.assert_allclose(again(probe, training=False), start.model()(probe, training=False), rtol=1e-6)
+    unfreeze_top(again, 20, learning_rate=1e-5)  # the corrected attempt
+    assert param_summary(again)["trainable"] == FINETUNED_TRAINABLE
+
+
+def test_a_run_summary_names_the_validation_and_the_test_accuracy():
+    history = {"loss": [1.0, 0.5], "val_accuracy": [0.5, 0.7], "epoch_time": [2.0, 4.0]}
+    assert RunResult("frozen", history, 0.68).summary() == (
+        "frozen     val_accuracy 0.700 after 2 epoch(s), test_accuracy 0.680, 3.0 s/epoch"
+    )
+    assert RunResult("frozen", history).summary() == "frozen     val_accuracy 0.700 after 2 epoch(s), 3.0 s/epoch"

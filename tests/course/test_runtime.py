@@ -131,7 +131,7 @@ def test_fit_refuses_before_training(without_gpu):
     model = build_transfer_model(NUM_CLASSES, 32, weights=None)
     images = np.zeros((4, 32, 32, 3), "float32")
     batches = tf.data.Dataset.from_tensor_slices((images, tf.one_hot([0] * 4, NUM_CLASSES))).batch(4)
-    data = SimpleNamespace(train=batches, test=batches)
+    data = SimpleNamespace(train=batches, validation=batches)
     before = [weight.copy() for weight in model.get_weights()]
     with pytest.raises(AcceleratorRequiredError):
         fit(model, data, 1, get_profile("full", steps_per_epoch=1, validation_steps=1))

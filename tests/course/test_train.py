@@ -1,5 +1,6 @@
 """Training: the distribution strategy and ``fit`` with profiles, epoch times, early stopping and
-continued epoch numbering, on tiny tf.data datasets in eager mode (the offline profiles' setting)."""
+continued epoch numbering, on tiny tf.data datasets in eager mode (the offline profiles' setting); the
+test set is read only by ``evaluate_on_test``."""
 
 import time
 from types import SimpleNamespace
@@ -13,7 +14,7 @@ from course.acceleration import distribution_strategy
 from course.config import NUM_CLASSES, get_profile
 from course.models import build_transfer_model
 from course.runtime import checkpoint_dir
-from course.train import _set_run_eagerly, fit
+from course.train import _set_run_eagerly, early_stopping, evaluate_on_test, fit, kept_history
 
 pytestmark = pytest.mark.slow
 
@@ -61,7 +62,9 @@ def profile():
 
 @pytest.fixture(scope="module")
 def data():
-    return SimpleNamespace(train=random_batches(2, seed=0), test=random_batches(3, seed=1))
+    return SimpleNamespace(
+        train=random_batches(2, seed=0), validation=random_batches(3, seed=1), test=random_batches(1, seed=2)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -113,39 +116,69 @@ def test_fit_applies_the_profile_eager_setting(trained):
     assert trained.model.train_function is not eager_step
 
 
+def test_fit_never_reads_the_test_set(profile, data):
+    """fit validates on data.validation; a test set that raises when read is never touched."""
+
+    def unreadable(images, labels):
+        check = tf.debugging.assert_negative(tf.reduce_max(images), message="the test set was read")  # images >= 0
+        with tf.control_dependencies([check]):
+            return tf.identity(images), labels
+
+    untouched = SimpleNamespace(train=data.train, validation=data.validation, test=data.test.map(unreadable))
+    model = build_transfer_model(NUM_CLASSES, IMAGE_SIZE, weights=None)
+    history = fit(model, untouched, 1, profile)
+    assert len(history.history["val_accuracy"]) == 1
+    with pytest.raises(tf.errors.InvalidArgumentError, match="the test set was read"):
+        evaluate_on_test(model, untouched, profile)
+
+
+def test_evaluate_on_test_reads_the_test_set(trained, profile, data):
+    results = evaluate_on_test(trained.model, data, profile)
+    expected = trained.model.evaluate(data.test, verbose=0, return_dict=True)
+    assert set(results) == {"loss", "accuracy"}
+    assert results == pytest.approx({name: float(value) for name, value in expected.items()})
+
+
 def test_early_stopping_stops_and_restores_the_best_weights(profile):
     """Training on a grey image labelled 0 makes the same image labelled 1 less likely at every
     step, so val_loss rises from the first epoch on."""
     model = build_transfer_model(NUM_CLASSES, IMAGE_SIZE, weights=None)
     model.get_layer("head_batch_normalization").trainable = False  # features then do not depend on the batch
-    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="categorical_crossentropy")
-    data = SimpleNamespace(train=constant_batches(label=0, batches=2), test=constant_batches(label=1, batches=1))
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="categorical_crossentropy", metrics=["accuracy"])
+    data = SimpleNamespace(train=constant_batches(label=0, batches=2), validation=constant_batches(label=1, batches=1))
     kernels = []
     record = keras.callbacks.LambdaCallback(
         on_epoch_end=lambda epoch, logs: kernels.append(model.get_layer("pred").get_weights()[0])
     )
-    history = fit(
-        model,
-        data,
-        epochs=6,
-        profile=get_profile(profile, steps_per_epoch=2),
-        early_stopping_patience=1,
-        callbacks=[record],
-    )
+    stopping = early_stopping(get_profile(profile, early_stopping_patience=1))
+    assert (stopping.monitor, stopping.patience, stopping.restore_best_weights) == ("val_loss", 1, True)
+    history = fit(model, data, epochs=6, profile=get_profile(profile, steps_per_epoch=2), callbacks=[record, stopping])
     assert history.epoch == [0, 1]
     assert history.history["val_loss"][1] > history.history["val_loss"][0]
     restored = model.get_layer("pred").get_weights()[0]
     np.testing.assert_array_equal(restored, kernels[0])
     assert not np.array_equal(restored, kernels[1])
+    kept = kept_history(history, stopping)  # ends at the epoch whose weights the model holds
+    assert kept.epoch == [0]
+    assert kept.history == {key: values[:1] for key, values in history.history.items()}
+
+
+def test_kept_history_without_restoring_is_the_whole_history(trained):
+    stopping = keras.callbacks.EarlyStopping(patience=5)  # keeps the last epoch's weights
+    stopping.best_epoch = 0
+    kept = kept_history(trained.first, stopping)
+    assert (kept.epoch, kept.history) == (trained.first.epoch, trained.first.history)
 
 
 def test_fit_rejects_bad_input(trained, profile, data):
     with pytest.raises(TypeError, match="data.train"):
-        fit(trained.model, SimpleNamespace(train=[1, 2], test=data.test), 1, profile)
+        fit(trained.model, SimpleNamespace(train=[1, 2], validation=data.validation), 1, profile)
+    with pytest.raises(TypeError, match="data.validation"):
+        fit(trained.model, SimpleNamespace(train=data.train, test=data.validation), 1, profile)
     with pytest.raises(ValueError, match="larger than initial_epoch"):
         fit(trained.model, data, epochs=2, profile=profile, initial_epoch=2)
-    endless = SimpleNamespace(train=data.train, test=data.test.repeat())
-    with pytest.raises(ValueError, match="data.test repeats forever.*validation_steps"):
+    endless = SimpleNamespace(train=data.train, validation=data.validation.repeat())
+    with pytest.raises(ValueError, match="data.validation repeats forever.*validation_steps"):
         fit(trained.model, endless, 1, get_profile("grade", validation_steps=None))
 
 

@@ -27,11 +27,12 @@ def executed(tmp_path_factory):
     folder = tmp_path_factory.mktemp("executed")
     source = write_notebook(folder / "records.ipynb", RECORDS_VALUES, parameters="profile = None\nvalues = {}")
     runs = {
-        "scratch": ("full", {"scratch_completed": True, "scratch_val_accuracy": 0.23}),
+        "scratch": ("full", {"scratch_completed": True, "scratch_val_accuracy": 0.24, "scratch_test_accuracy": 0.23}),
         "transfer": (
             "full",
             {
-                "frozen_val_accuracy": 0.76,
+                "frozen_val_accuracy": 0.75,
+                "frozen_test_accuracy": 0.76,
                 "finetune_start_val_accuracy": 0.75,
                 "finetuned_val_accuracy": 0.77,
                 "frozen_trainable_backbone_parameters": 0,
@@ -41,7 +42,8 @@ def executed(tmp_path_factory):
         "transfer_weak": (
             "full",
             {
-                "frozen_val_accuracy": 0.65,
+                "frozen_val_accuracy": 0.66,
+                "frozen_test_accuracy": 0.65,
                 "finetune_start_val_accuracy": 0.66,
                 "finetuned_val_accuracy": 0.63,
                 "scratch_completed": False,
@@ -49,7 +51,7 @@ def executed(tmp_path_factory):
                 "finetuned_trainable_backbone_normalizations": 3,
             },
         ),
-        "transfer_smoke": ("smoke", {"frozen_val_accuracy": 0.76}),
+        "transfer_smoke": ("smoke", {"frozen_val_accuracy": 0.76, "frozen_test_accuracy": 0.76}),
     }
     return {
         name: execute(source, folder / f"{name}.ipynb", profile=profile, values=values)
@@ -69,7 +71,7 @@ REFERENCE_NUMBERS_PASS = (
     {"from_scratch": "scratch", "transfer": "transfer"},
     0,
     [
-        "PASS  frozen backbone reaches the reference: frozen_val_accuracy 0.7600 >= 0.7000 (transfer.ipynb)",
+        "PASS  frozen backbone reaches the reference: frozen_test_accuracy 0.7600 >= 0.7000 (transfer.ipynb)",
         (
             "PASS  fine-tuning keeps the accuracy of the frozen model it starts from: finetuned_val_accuracy 0.7700 >= "
             "finetune_start_val_accuracy 0.7500 - 0.01 = 0.7400 (transfer.ipynb)"
@@ -90,7 +92,7 @@ BELOW_THE_THRESHOLDS_FAIL = (
     {"transfer": "transfer_weak"},
     1,
     [
-        "FAIL  frozen backbone reaches the reference: frozen_val_accuracy 0.6500 < 0.7000 (transfer.ipynb)",
+        "FAIL  frozen backbone reaches the reference: frozen_test_accuracy 0.6500 < 0.7000 (transfer.ipynb)",
         (
             "FAIL  fine-tuning keeps the accuracy of the frozen model it starts from: finetuned_val_accuracy 0.6300 < "
             "finetune_start_val_accuracy 0.6600 - 0.01 = 0.6500 (transfer.ipynb)"
@@ -213,7 +215,7 @@ def test_the_shipped_gates_hold_the_course_thresholds():
     assert config.profile == "full"
     assert config.profiles == ["full", "demo"]
     gates = {gate.metric: gate for gate in config.gates_for("full")}
-    assert gates["frozen_val_accuracy"].at_least == 0.70
+    assert gates["frozen_test_accuracy"].at_least == 0.70  # the reference's numbers are on the test split
     assert (gates["finetuned_val_accuracy"].at_least_metric, gates["finetuned_val_accuracy"].tolerance) == (
         "finetune_start_val_accuracy",
         0.01,
@@ -237,9 +239,9 @@ def test_the_shipped_demo_gates_hold_the_margins_of_transfer_learning():
         if gate.at_least_metric
     ]
     assert bounds == [
-        ("frozen_val_accuracy", "scratch_val_accuracy", 0.03, 0.9),
-        ("frozen_val_accuracy", "scratch_val_accuracy", 0.11, 0.4),
-        ("finetuned_val_accuracy", "frozen_val_accuracy", 0.0, 0.29),
+        ("frozen_test_accuracy", "scratch_test_accuracy", 0.03, 0.9),
+        ("frozen_test_accuracy", "scratch_test_accuracy", 0.11, 0.4),
+        ("finetuned_test_accuracy", "frozen_test_accuracy", 0.0, 0.29),
         ("finetuned_val_accuracy", "finetune_start_val_accuracy", 0.0, 0.29),
     ]
 
@@ -248,15 +250,15 @@ def test_a_relative_gate_prints_its_formula_and_checks_its_profile_only(tmp_path
     folder = _lessons(tmp_path / "executed", executed, scratch="scratch", transfer="transfer")
     config = tmp_path / "gates.toml"
     config.write_text(
-        '[[gates]]\nname = "far above scratch"\nmetric = "frozen_val_accuracy"\n'
-        'at_least_metric = "scratch_val_accuracy"\nfactor = 3.0\nmargin = 0.1\n'
-        '[[gates]]\nprofile = "smoke"\nname = "smoke only"\nmetric = "frozen_val_accuracy"\nat_least = 0.99\n'
-        '[metrics.frozen_val_accuracy]\nrecorded_by = "the transfer lesson"\n'
-        '[metrics.scratch_val_accuracy]\nrecorded_by = "the scratch lesson"\n'
+        '[[gates]]\nname = "far above scratch"\nmetric = "frozen_test_accuracy"\n'
+        'at_least_metric = "scratch_test_accuracy"\nfactor = 3.0\nmargin = 0.1\n'
+        '[[gates]]\nprofile = "smoke"\nname = "smoke only"\nmetric = "frozen_test_accuracy"\nat_least = 0.99\n'
+        '[metrics.frozen_test_accuracy]\nrecorded_by = "the transfer lesson"\n'
+        '[metrics.scratch_test_accuracy]\nrecorded_by = "the scratch lesson"\n'
     )
     assert main([str(folder), "--config", str(config)]) == 1  # 0.76 < 3 x 0.23 + 0.1
     assert capsys.readouterr().out.splitlines() == [
-        "FAIL  far above scratch: frozen_val_accuracy 0.7600 < 3 x scratch_val_accuracy 0.2300 + 0.1 = 0.7900 "
+        "FAIL  far above scratch: frozen_test_accuracy 0.7600 < 3 x scratch_test_accuracy 0.2300 + 0.1 = 0.7900 "
         "(transfer.ipynb)",
         "0 of 1 gate(s) passed",
     ]
@@ -275,10 +277,11 @@ def test_every_gated_metric_is_recorded_by_exactly_one_solution_notebook():
     config = load_gates(DEFAULT_CONFIG)
     gated = {name for gate in config.gates for name in gate.metrics}
     assert {name: recorders.get(name, set()) for name in gated} == {
-        "frozen_val_accuracy": {"lesson4_frozen"},
-        "scratch_val_accuracy": {"lesson3_scratch"},
+        "frozen_test_accuracy": {"lesson4_frozen"},
+        "scratch_test_accuracy": {"lesson3_scratch"},
         "finetune_start_val_accuracy": {"lesson5_finetune"},
         "finetuned_val_accuracy": {"lesson5_finetune"},
+        "finetuned_test_accuracy": {"lesson5_finetune"},
         "scratch_completed": {"lesson3_scratch"},
         "frozen_trainable_backbone_parameters": {"lesson4_frozen"},
         "finetuned_trainable_backbone_normalizations": {"lesson5_finetune"},

@@ -232,14 +232,19 @@ def test_the_shipped_runner_settings_cover_every_profile(tmp_path):
 
 def test_the_three_approaches_are_printed_side_by_side_with_their_margins():
     runs = [
-        LessonRun("lesson3_scratch", "passed", 1.0, {"scratch_val_accuracy": 0.01, "scratch_completed": True}),
-        LessonRun("lesson4_frozen", "passed", 1.0, {"frozen_val_accuracy": 0.3}),
-        LessonRun("lesson5_finetune", "passed", 1.0, {"finetuned_val_accuracy": 0.31}),
+        LessonRun(
+            "lesson3_scratch",
+            "passed",
+            1.0,
+            {"scratch_val_accuracy": 0.5, "scratch_test_accuracy": 0.01, "scratch_completed": True},
+        ),
+        LessonRun("lesson4_frozen", "passed", 1.0, {"frozen_val_accuracy": 0.9, "frozen_test_accuracy": 0.3}),
+        LessonRun("lesson5_finetune", "passed", 1.0, {"finetuned_test_accuracy": 0.31}),
     ]
     accuracies = approach_accuracies(runs)
     assert accuracies == {"from scratch": 0.01, "frozen backbone, new head": 0.3, "fine-tuned top layers": 0.31}
     assert format_approaches(accuracies, "demo").splitlines() == [
-        "three approaches, validation accuracy (profile demo, this run):",
+        "three approaches, test accuracy (profile demo, this run):",
         "  from scratch               0.0100",
         "  frozen backbone, new head  0.3000  30.0x from scratch, +29.0 points",
         "  fine-tuned top layers      0.3100  +1.0 points on the frozen backbone",

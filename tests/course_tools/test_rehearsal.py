@@ -43,7 +43,14 @@ pytestmark = pytest.mark.slow
 TRAIN_COUNT, TEST_COUNT = 2 * NUM_CLASSES, NUM_CLASSES  # the quick archive: 2 + 1 images per breed
 FILE_NAME = re.compile(r"^(n\d{8})_\d+\.jpg$")
 # What the rehearsal cuts from the full profile; every other setting stays the full profile's.
-CUT = {"steps_per_epoch": 2, "validation_steps": 1, "epochs_scratch": 1, "epochs_frozen": 1, "epochs_finetune": 1}
+CUT = {
+    "steps_per_epoch": 2,
+    "validation_steps": 1,
+    "test_steps": 1,
+    "epochs_scratch": 1,
+    "epochs_frozen": 1,
+    "epochs_finetune": 1,
+}
 
 
 @pytest.fixture(scope="module")
@@ -314,8 +321,9 @@ def test_full_profile_rehearsal(standin_archive, standin_weights, tmp_path, with
     images, labels = next(iter(data.train))
     assert images.shape == (64, 224, 224, 3) and labels.shape == (64, NUM_CLASSES)
     assert images.dtype == "uint8" and data.train_augmentation is not None  # augmented on the accelerator
-    test_batches = list(data.test)
-    assert [batch[0].shape[0] for batch in test_batches] == [64]  # validation_steps=1 batch of 64
+    assert data.num_validation == TRAIN_COUNT // 10  # the full profile holds out 10 % of the 240
+    assert [batch[0].shape[0] for batch in data.validation] == [TRAIN_COUNT // 10]  # one batch, all of them
+    assert [batch[0].shape[0] for batch in data.test] == [64]  # test_steps=1 batch of 64
 
     scratch, frozen, finetuned = rehearse(profile, tmp_path / "outputs")
     assert acceleration.applied() == acceleration.decide(profile)
@@ -325,7 +333,7 @@ def test_full_profile_rehearsal(standin_archive, standin_weights, tmp_path, with
     for result in (scratch, frozen, finetuned):
         assert result.epochs == 1
         assert np.isfinite(result.history["loss"]).all() and np.isfinite(result.history["val_loss"]).all()
-        assert 0 <= result.final_val_accuracy <= 1
+        assert 0 <= result.final_val_accuracy <= 1 and 0 <= result.test_accuracy <= 1
     assert sorted(path.name for path in (tmp_path / "outputs").iterdir()) == [
         "comparison.png",
         "finetuned.png",

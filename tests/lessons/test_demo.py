@@ -88,7 +88,7 @@ def test_the_demo_gates_hold_on_the_executed_lessons(demo_run, capsys):
 def test_lesson_5_fine_tunes_the_frozen_model_of_lesson_4(demo_run):
     out, runs = demo_run
     metrics = {name: value for run in runs for name, value in run.metrics.items()}
-    assert metrics["finetune_start_val_accuracy"] == metrics["frozen_val_accuracy"]
+    assert metrics["finetune_start_val_accuracy"] == metrics["frozen_val_accuracy"]  # of the epoch lesson 4 kept
     cells = lt.read(out / "lesson5_finetune.ipynb").cells
     printed = "".join(output.get("text", "") for cell in cells for output in cell.get("outputs", []))
     assert "Starting from the frozen model saved in" in printed
