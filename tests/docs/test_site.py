@@ -20,26 +20,14 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 LESSONS = sorted(path.name for path in (ROOT / "lessons").iterdir() if path.is_dir())
+SPHINX_FLAGS = ("-W", "--keep-going", "-n", "-q", "-b", "html")  # as `make docs` builds (tests/test_tiers.py)
 
 
 def build_site(source: Path, out: Path, *settings: str) -> subprocess.CompletedProcess:
     """``sphinx-build`` as ``make docs`` runs it: warnings are errors (``-W``), every one reported
     (``--keep-going``), every reference must resolve (``-n``); ``settings`` override docs/conf.py."""
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sphinx",
-            "-W",
-            "--keep-going",
-            "-n",
-            "-q",
-            "-b",
-            "html",
-            *settings,
-            str(source),
-            str(out),
-        ],
+        [sys.executable, "-m", "sphinx", *SPHINX_FLAGS, *settings, str(source), str(out)],
         capture_output=True,
         text=True,
         check=False,
