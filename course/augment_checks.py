@@ -30,6 +30,8 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
+from course.keras_private import direct_sublayers
+
 PROBE_SIZE = 64  # pixels; the probes below keep their dots away from the borders at this size
 DRAWS = 64  # images per probe: every layer draws its random parameters once per image
 TECHNIQUE_OF_CLASS = {
@@ -219,7 +221,7 @@ def _leaf_layers(layer: keras.layers.Layer) -> Iterator[keras.layers.Layer]:
     if type(layer).__name__ in TECHNIQUE_OF_CLASS:
         yield layer
         return
-    inner = [child for child in layer._flatten_layers(include_self=False, recursive=False)]  # Keras's own tracking
+    inner = direct_sublayers(layer)
     if not inner:
         if not isinstance(layer, keras.layers.InputLayer):
             yield layer
