@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
+from course.errors import CourseError
 from course.keras_private import direct_sublayers
 
 PROBE_SIZE = 64  # pixels; the probes below keep their dots away from the borders at this size
@@ -54,7 +55,7 @@ REACHED = 0.75
 REACHED_EACH_WAY = 0.5
 
 
-class AugmentationMismatch(AssertionError):
+class AugmentationMismatch(CourseError, AssertionError):
     """A pipeline does not augment as asked; the message says what was expected and what was found."""
 
 

@@ -32,6 +32,7 @@ from course.downloads import (
     save_like_the_imagenet_file,
     weights_mark,
 )
+from course.errors import CourseError
 from course.pipeline import resize_to_uint8
 from course.synthetic import source_classes, source_image
 
@@ -41,7 +42,7 @@ REBUILD_COMMAND = "dogs-course-pretrain --force"
 _DRAWN_SIDE = 3  # pictures are drawn at this many times the image size, then resized as the data pipeline does
 
 
-class SourceWeightsError(RuntimeError):
+class SourceWeightsError(CourseError, RuntimeError):
     """The source-pretrained weights cannot be built or read."""
 
 

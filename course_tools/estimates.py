@@ -22,6 +22,8 @@ from-scratch epoch. The GPU workflow records the real epoch times.
 
 from __future__ import annotations
 
+import argparse
+
 TRAIN_IMAGES, TEST_IMAGES = 12_000, 8_580
 V100_TRAIN_FP32, V100_INFER_FP16 = 752.0, 1_768.0  # images/s, NVIDIA DeepLearningExamples
 T4_PER_V100 = 320 / 900  # memory bandwidth, NVIDIA data sheets
@@ -105,8 +107,11 @@ def format_estimates() -> str:
     return "\n".join(rows)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     """Print the estimates table (the README holds a copy)."""
+    argparse.ArgumentParser(prog="python -m course_tools.estimates", description=__doc__.splitlines()[0]).parse_args(
+        argv
+    )
     print(format_estimates())
 
 

@@ -30,7 +30,9 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from course.config import PROFILES
+from course.errors import USAGE_ERROR, report_error
 from course.metrics import read_metrics
+from course_tools.errors import CourseToolsError
 from course_tools.settings import read_settings
 
 KERNEL = "python3"
@@ -46,8 +48,10 @@ DEFAULT_CONFIG = Path(__file__).with_name("notebooks.toml")
 _PAPERMILL_CELL_TAGS = {"injected-parameters", "papermill-error-cell-tag"}
 
 
-class NotebookRunError(RuntimeError):
+class NotebookRunError(CourseToolsError, RuntimeError):
     """The run cannot start: no lessons, an unknown lesson, a bad configuration or no kernel."""
+
+    exit_status = USAGE_ERROR
 
 
 @dataclass(frozen=True)
@@ -342,8 +346,7 @@ def main(argv: list[str] | None = None) -> int:
             lessons, args.profile, args.out, args.kernel, args.jobs, announce=lambda line: print(line, flush=True)
         )
     except NotebookRunError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return report_error(error)
     print(format_runs(runs))
     accuracies = approach_accuracies(runs)
     if accuracies:

@@ -16,6 +16,7 @@ import json
 import sys
 import time
 
+from course.errors import report_error
 from course.source_task import (
     SOURCE_TASK,
     SOURCE_WEIGHTS_DESCRIPTION,
@@ -39,8 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         path = source_weights(SOURCE_TASK, rebuild=args.force)
     except SourceWeightsError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+        return report_error(error)
     manifest = json.loads(manifest_path(path).read_text())
     if cached:
         print(

@@ -212,7 +212,7 @@ def test_verify_without_a_readable_manifest_says_how_to_prepare(tmp_path, capsys
 
 
 def test_the_archive_source_needs_a_data_folder(tmp_path, capsys):
-    assert main(["prepare", "--profile", "smoke", "--source", "archive", "--manifest", str(tmp_path / "m.json")]) == 1
+    assert main(["prepare", "--profile", "smoke", "--source", "archive", "--manifest", str(tmp_path / "m.json")]) == 2
     assert "pass --data-dir or set COURSE_DATA_DIR" in capsys.readouterr().err
 
 
