@@ -207,7 +207,9 @@ def run_lesson(lesson: LessonPlan, profile: str, out: Path, kernel: str = KERNEL
         )
     executed = out / f"{lesson.name}.ipynb"
     figures = out / lesson.name
+    kernel_log = out / f"{lesson.name}.kernel.log"
     executed.unlink(missing_ok=True)
+    kernel_log.unlink(missing_ok=True)
     shutil.rmtree(figures, ignore_errors=True)
     figures.mkdir(parents=True)
     parameters = {"profile": profile, "output_dir": str(figures.resolve()), **lesson.parameters}
@@ -220,6 +222,7 @@ def run_lesson(lesson: LessonPlan, profile: str, out: Path, kernel: str = KERNEL
             str(executed),
             parameters=parameters,
             kernel_name=kernel,
+            kernel_manager_class=kernel_logging_to(kernel_log),
             execution_timeout=lesson.timeout,
             log_output=log_output,
             progress_bar=False,
@@ -240,8 +243,32 @@ def run_lesson(lesson: LessonPlan, profile: str, out: Path, kernel: str = KERNEL
             f"No Jupyter kernel named {kernel!r}. Install one into this environment: python -m pip install ipykernel"
         ) from None
     seconds = time.perf_counter() - started
+    if status != "passed":
+        failure += kernel_log_tail(kernel_log)
     metrics = read_metrics(executed) if executed.is_file() else {}
     return LessonRun(lesson.name, status, seconds, metrics, failure)
+
+
+def kernel_logging_to(log: Path) -> type:
+    """A kernel manager whose kernel writes its own output to ``log`` rather than to this terminal: what
+    TensorFlow's C++ side and ipykernel print there (start-up notices, a shutdown's "KeyboardInterrupt caught
+    in kernel"). What the cells print still goes to the executed notebook."""
+    from jupyter_client import AsyncKernelManager
+
+    class KernelLoggingToFile(AsyncKernelManager):
+        async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:
+            with log.open("ab") as stream:  # the kernel process keeps its own copy of the descriptor
+                await super()._async_launch_kernel(kernel_cmd, stdout=stream, stderr=stream, **kw)
+
+    return KernelLoggingToFile
+
+
+def kernel_log_tail(log: Path, lines: int = 5) -> str:
+    """The last ``lines`` of a failed lesson's kernel log, with its path, to follow its failure."""
+    if not log.is_file():
+        return ""
+    tail = log.read_text(errors="replace").splitlines()[-lines:]
+    return f"\n  the kernel's own output is in {log}; it ends:\n" + "\n".join(f"    {line}" for line in tail)
 
 
 def run_lessons(
