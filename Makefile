@@ -1,10 +1,9 @@
 # Two commands from a fresh clone: `make demo` (the main job: every lesson executed offline in the
 # demo profile, where transfer learning works at small scale; executed notebooks and figures in outputs/,
 # the three approaches side by side, then the demo's accuracy gates) and `make test`.
-# The demo's backbone is pretrained offline on synthetic source images once (a minute or two), then cached; it
-# pretrains beside the lessons that do not use it, and lesson 4 waits for it (course.source_task locks the cache);
-# what TensorFlow prints to stderr while it pretrains goes to outputs/pretrain.log, shown if pretraining fails. The
-# work folder lets lesson 5 fine-tune the frozen model lesson 4 trained instead of training it again. Two lessons
+# The demo's backbone is pretrained offline on synthetic source images once (a minute or two), then cached;
+# what TensorFlow prints to stderr meanwhile goes to outputs/pretrain.log, shown if pretraining fails. The work
+# folder lets lesson 5 fine-tune the frozen model lesson 4 trained instead of training it again. Two lessons
 # run at once (lesson 5 waits for lesson 4: course_tools/notebooks.toml); the last line gives the wall time.
 # Both create the local virtualenv .venv on first use; `make test` also builds .venv-colab, a stand-in
 # for Colab's runtime (its package versions, from .ci/colab/constraints.txt). uv installs the packages
@@ -45,17 +44,12 @@ $(COLAB_INSTALLED): .ci/colab/constraints.txt | $(UV)
 colab-standin: $(COLAB_INSTALLED)
 
 demo: $(INSTALLED)
-	@started=$$(date +%s); mkdir -p outputs; rm -f outputs/pretrain.status; \
-	echo "== pretraining the demo's backbone beside lessons 1-3 (lesson 4 waits for it; once, then cached)"; \
-	{ PYTHONUNBUFFERED=1 $(RUN) -m course_tools.pretrain 2>outputs/pretrain.log; echo $$? >outputs/pretrain.status; } \
-		| sed 's/^/   pretraining: /' & \
-	COURSE_WORK_DIR=$(CURDIR)/outputs/work $(RUN) -m course_tools.notebooks --profile demo --out outputs --jobs 2; \
-	status=$$?; wait; \
-	if [ "$$(cat outputs/pretrain.status)" != 0 ]; then \
-		echo "pretraining failed; its errors (outputs/pretrain.log):" >&2; cat outputs/pretrain.log >&2; status=1; \
-	fi; \
-	[ $$status = 0 ] && { $(RUN) -m course_tools.gates outputs --profile demo; status=$$?; }; \
-	echo "make demo: $$(( $$(date +%s) - started )) s wall time in all"; exit $$status
+	@started=$$(date +%s); mkdir -p outputs; \
+	if $(RUN) -m course_tools.pretrain 2>outputs/pretrain.log; then \
+		COURSE_WORK_DIR=$(CURDIR)/outputs/work $(RUN) -m course_tools.notebooks --profile demo --out outputs --jobs 2 && \
+		$(RUN) -m course_tools.gates outputs --profile demo; \
+	else cat outputs/pretrain.log >&2; false; fi; \
+	status=$$?; echo "make demo: $$(( $$(date +%s) - started )) s wall time in all"; exit $$status
 
 # Manual grading: JupyterLab on the course root (nbgrader reads nbgrader_config.py from there), with
 # nbgrader's formgrader; open it from the Nbgrader menu. Listens on this machine only. The virtualenv's

@@ -190,7 +190,7 @@ def cache_problem(task: SourceTask = SOURCE_TASK) -> str | None:
 def source_weights(task: SourceTask = SOURCE_TASK, rebuild: bool = False) -> Path:
     """The cached weights pretrained on ``task``, checked against their manifest; pretrained now (a minute or
     two on a CPU, once) when missing, corrupt or ``rebuild``. While one process pretrains, another that asks
-    for the same weights waits for them (``make demo`` pretrains beside the lessons that do not need them)."""
+    for the same weights waits for them instead of pretraining too (two lessons or test workers at once)."""
     with _pretraining_lock(source_weights_path(task)):
         problem = "a rebuild was asked for" if rebuild else cache_problem(task)
         if problem is None:
