@@ -279,8 +279,9 @@ def run_lessons(
     jobs: int = 1,
     announce: Callable[[str], None] = print,
 ) -> list[LessonRun]:
-    """Run ``lessons``, up to ``jobs`` at once, in their order except that the lessons others wait for
-    (``after``) start first; a lesson starts once the lessons it runs after have finished (passed or not).
+    """Run ``lessons``, up to ``jobs`` at once: the lessons others wait for (``after``) first, then the others
+    in their order, or from the last to the first when several run at once; a lesson starts once the lessons it
+    runs after have finished (passed or not).
     Returns the runs in the order of ``lessons``. One at a time, each cell is logged as it runs; several at
     once, each runs in a process of its own (papermill changes the working folder while it executes)."""
     if jobs < 1:
@@ -288,7 +289,8 @@ def run_lessons(
     out = out.resolve()
     names = {lesson.name for lesson in lessons}
     waited_for = {name for lesson in lessons for name in lesson.after}
-    waiting = sorted(lessons, key=lambda lesson: lesson.name not in waited_for)
+    in_turn = lessons if jobs == 1 else lessons[::-1]  # later lessons train longer: started first, the run ends sooner
+    waiting = sorted(in_turn, key=lambda lesson: lesson.name not in waited_for)
     finished: dict[str, LessonRun] = {}
     pool_kind = ThreadPoolExecutor if jobs == 1 else partial(ProcessPoolExecutor, mp_context=get_context("spawn"))
     with pool_kind(max_workers=jobs) as pool:
