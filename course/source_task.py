@@ -97,8 +97,8 @@ def source_dataset(task: SourceTask = SOURCE_TASK) -> tuple[np.ndarray, np.ndarr
 def pretrain_backbone(task: SourceTask = SOURCE_TASK, progress: bool = True):
     """EfficientNetB0 without its top, trained from random weights with a softmax over the source classes.
 
-    Deterministic: the same settings give the same weights on the same machine and software. Shows one
-    progress bar over all ``task.steps`` steps when ``progress``. Returns the backbone (a ``keras.Model``)
+    Deterministic: the same settings give the same weights on the same machine and software. Shows its
+    progress when ``progress`` (:class:`_ProgressBar`). Returns the backbone (a ``keras.Model``)
     and the last epoch's training accuracy on the source task.
     """
     images, labels = source_dataset(task)

@@ -4,9 +4,10 @@
 
 Builds the weights ``weights="synthetic-source"`` means (:mod:`course.source_task`): EfficientNetB0
 trained from random weights on synthetic source images, on the CPU, deterministically, with a progress
-bar. They are cached in Keras's cache with a manifest of their sha256; a cached file that matches its
-manifest is kept unless ``--force``. The lessons and ``python -m course`` build them on first use as
-well; this command does it ahead of time and prints how long it took.
+bar on a terminal and one line per epoch elsewhere. They are cached in Keras's cache with a manifest of
+their sha256; a cached file that matches its manifest is kept unless ``--force``. The lessons and
+``python -m course`` build them on first use as well; this command does it ahead of time and prints how
+long it took.
 """
 
 from __future__ import annotations
