@@ -9,10 +9,12 @@ on the Jupyter kernel ``python3`` with the papermill parameters ``profile`` and 
 finished before a lesson starts (``[after]``: lesson 5 fine-tunes the model lesson 4 saved). With ``--jobs N``
 up to N lessons run at once, each on its own kernel: much of a lesson is single-threaded (importing
 TensorFlow, building EfficientNetB0 and tracing its training graph), so two lessons on two cores take less
-wall time than one after the other. The executed notebook is written to ``<out>/<lesson>.ipynb``. A table
+wall time than one after the other. The executed notebook is written to ``<out>/<lesson>.ipynb``, what its
+kernel itself prints (TensorFlow's start-up notices) to ``<out>/<lesson>.kernel.log``. A table
 gives each lesson's status, time and recorded metrics, then, when the lessons recorded them, the three
 approaches' validation accuracies side by side (also drawn in ``<out>/approaches.png``), then the wall time
-of the whole run; the exit status is 1 if any lesson failed, and the failing lesson and cell are named.
+of the whole run; the exit status is 1 if any lesson failed (the failing lesson and cell are named, with the
+last lines of its kernel's log), 2 if the run cannot start.
 """
 
 from __future__ import annotations
