@@ -1,7 +1,8 @@
 # Two commands from a fresh clone: `make demo` (the main job: every lesson executed offline in the
 # demo profile, where transfer learning works at small scale; executed notebooks and figures in outputs/,
 # the three approaches side by side, then the demo's accuracy gates) and `make test`.
-# The demo's backbone is pretrained offline on synthetic source images once (minutes), then cached. The work
+# The demo's backbone is pretrained offline on synthetic source images once (a minute or two), then cached;
+# what TensorFlow prints to stderr meanwhile goes to outputs/pretrain.log, shown if pretraining fails. The work
 # folder lets lesson 5 fine-tune the frozen model lesson 4 trained instead of training it again. Two lessons
 # run at once (lesson 5 waits for lesson 4: course_tools/notebooks.toml); the last line gives the wall time.
 # Both create the local virtualenv .venv on first use; `make test` also builds .venv-colab, a stand-in
@@ -43,10 +44,11 @@ $(COLAB_INSTALLED): .ci/colab/constraints.txt | $(UV)
 colab-standin: $(COLAB_INSTALLED)
 
 demo: $(INSTALLED)
-	@started=$$(date +%s); \
-	$(RUN) -m course_tools.pretrain && \
-	COURSE_WORK_DIR=$(CURDIR)/outputs/work $(RUN) -m course_tools.notebooks --profile demo --out outputs --jobs 2 && \
-	$(RUN) -m course_tools.gates outputs --profile demo; \
+	@started=$$(date +%s); mkdir -p outputs; \
+	if $(RUN) -m course_tools.pretrain 2>outputs/pretrain.log; then \
+		COURSE_WORK_DIR=$(CURDIR)/outputs/work $(RUN) -m course_tools.notebooks --profile demo --out outputs --jobs 2 && \
+		$(RUN) -m course_tools.gates outputs --profile demo; \
+	else cat outputs/pretrain.log >&2; false; fi; \
 	status=$$?; echo "make demo: $$(( $$(date +%s) - started )) s wall time in all"; exit $$status
 
 # Manual grading: JupyterLab on the course root (nbgrader reads nbgrader_config.py from there), with

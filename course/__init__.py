@@ -12,6 +12,8 @@ TensorFlow; ``import course`` alone does not.
 - Models and training: ``models`` (EfficientNetB0 three ways), ``train``, ``features`` (frozen
   features, then a head), ``approaches`` (the three side by side; ``python -m course``).
 - Results: ``plots`` (curves and batches), ``facts`` (models and figures as plain data for checks).
+- Underneath: ``errors`` (the library's error base and the commands' exit statuses), ``keras_private``
+  (the few private Keras APIs the library needs, in one place).
 """
 
 from course.config import NUM_CLASSES, PROFILES, Profile, get_profile

@@ -6,6 +6,7 @@ python -m course --profile smoke --out outputs
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -18,9 +19,10 @@ from course.approaches import (
     warn_if_not_meaningful,
 )
 from course.config import PROFILES, Profile, get_profile
+from course.errors import CourseError, report_error
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--profile",
@@ -30,8 +32,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=Path("outputs"), help="folder for the figures")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    run(get_profile(args.profile), args.out)
+    try:
+        run(get_profile(args.profile), args.out)
+    except CourseError as error:
+        return report_error(error)
     print(f"total {time.perf_counter() - started:.0f} s")
+    return 0
 
 
 def run(profile: Profile, out: Path) -> list[RunResult]:
@@ -62,4 +68,4 @@ def run(profile: Profile, out: Path) -> list[RunResult]:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -30,6 +30,9 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
+from course.errors import CourseError
+from course.keras_private import direct_sublayers
+
 PROBE_SIZE = 64  # pixels; the probes below keep their dots away from the borders at this size
 DRAWS = 64  # images per probe: every layer draws its random parameters once per image
 TECHNIQUE_OF_CLASS = {
@@ -52,7 +55,7 @@ REACHED = 0.75
 REACHED_EACH_WAY = 0.5
 
 
-class AugmentationMismatch(AssertionError):
+class AugmentationMismatch(CourseError, AssertionError):
     """A pipeline does not augment as asked; the message says what was expected and what was found."""
 
 
@@ -219,7 +222,7 @@ def _leaf_layers(layer: keras.layers.Layer) -> Iterator[keras.layers.Layer]:
     if type(layer).__name__ in TECHNIQUE_OF_CLASS:
         yield layer
         return
-    inner = [child for child in layer._flatten_layers(include_self=False, recursive=False)]  # Keras's own tracking
+    inner = direct_sublayers(layer)
     if not inner:
         if not isinstance(layer, keras.layers.InputLayer):
             yield layer

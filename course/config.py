@@ -11,6 +11,8 @@ import dataclasses
 import os
 from dataclasses import dataclass
 
+from course.errors import USAGE_ERROR, CourseError
+
 NUM_CLASSES = 120
 SOURCES = ("tfds", "archive", "synthetic")
 # The reference example's augmentation (keras-io "Image classification via fine-tuning with EfficientNet"):
@@ -24,8 +26,10 @@ REFERENCE_AUGMENTATION = {
 ACCELERATION_SETTINGS = ("mixed_precision", "jit_compile", "augment_in_model")
 
 
-class ProfileError(ValueError):
+class ProfileError(CourseError, ValueError):
     """A profile name, source or override that does not exist."""
+
+    exit_status = USAGE_ERROR
 
 
 @dataclass(frozen=True)

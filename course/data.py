@@ -29,6 +29,7 @@ import tensorflow as tf
 from course.acceleration import decide
 from course.breeds import STANFORD_DOGS_FOLDERS
 from course.config import NUM_CLASSES, SOURCES, Profile, get_profile
+from course.errors import CourseError
 from course.fast_augment import FastAugment
 from course.pipeline import fast_pipeline, one_hot, resize_to_uint8
 from course.runtime import work_path
@@ -46,7 +47,7 @@ _FOLDER_PATTERN = re.compile(r"^(n\d{8})-(.+)$")
 _OFFICIAL_BREEDS = {folder.split("-", 1)[0]: folder.split("-", 1)[1] for folder in STANFORD_DOGS_FOLDERS}
 
 
-class DataSourceError(RuntimeError):
+class DataSourceError(CourseError, RuntimeError):
     """Stanford Dogs could not be loaded from the chosen source; the message says what to do."""
 
 

@@ -32,7 +32,7 @@ class RemoteFile:
     unpack_into: str | None = None  # folder under the data folder, for archives
 
 
-# keras/src/applications/efficientnet.py: BASE_WEIGHTS_PATH + "efficientnetb0_notop.h5", WEIGHTS_HASHES["b0"][1]
+# what keras.applications downloads (course.keras_private.efficientnet_published_weights, checked by a test)
 EFFICIENTNETB0_NOTOP = RemoteFile(
     "efficientnetb0_notop.h5",
     "https://storage.googleapis.com/keras-applications/efficientnetb0_notop.h5",
@@ -99,7 +99,8 @@ def save_like_the_imagenet_file(model, path: Path, marks: dict[str, str]) -> Non
     models built before it."""
     import h5py
     import keras
-    from keras.src.legacy.saving.legacy_h5_format import save_attributes_to_hdf5_group
+
+    from course.keras_private import save_attributes_to_hdf5_group
 
     names = [
         "input_1" if isinstance(layer, keras.layers.InputLayer) else re.sub(r"_\d+$", "", layer.name)

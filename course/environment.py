@@ -14,6 +14,8 @@ import importlib.metadata
 import sys
 from typing import NamedTuple
 
+from course.errors import CourseError
+
 SETUP_FIX = (
     "On Colab, run the setup cell again; if this message stays, choose Runtime > Disconnect and delete "
     "runtime, then Runtime > Run all. Elsewhere, install the course into this environment: "
@@ -37,7 +39,7 @@ TESTED_RUNTIMES = (
 )
 
 
-class EnvironmentNotReady(RuntimeError):
+class EnvironmentNotReady(CourseError, RuntimeError):
     """A package the lessons need is missing or cannot be imported."""
 
 

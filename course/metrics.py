@@ -17,11 +17,13 @@ import numbers
 import re
 from pathlib import Path
 
+from course.errors import CourseError
+
 METRIC_MIMETYPE = "application/vnd.course.metric+json"
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-class MetricError(ValueError):
+class MetricError(CourseError, ValueError):
     """A metric with an unusable name or value."""
 
 

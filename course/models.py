@@ -15,6 +15,7 @@ import numpy as np
 from course.acceleration import applied, distribution_strategy, float32_output
 from course.config import NUM_CLASSES
 from course.downloads import EFFICIENTNETB0_NOTOP
+from course.errors import CourseError
 from course.source_task import resolve_weights
 
 HIGHEST_FINETUNE_LEARNING_RATE = 1e-3
@@ -23,7 +24,7 @@ HIGHEST_FINETUNE_LEARNING_RATE = 1e-3
 IMAGENET_STDDEV_RGB = (0.229, 0.224, 0.225)
 
 
-class WeightsUnavailableError(RuntimeError):
+class WeightsUnavailableError(CourseError, RuntimeError):
     """ImageNet weights were asked for but cannot be downloaded."""
 
 

@@ -29,6 +29,7 @@ import tensorflow as tf
 
 from course import acceleration
 from course.config import Profile
+from course.errors import USAGE_ERROR, CourseError
 from course.source_task import SOURCE_WEIGHTS, resolve_weights
 
 WORK_DIR_ENVIRONMENT = "COURSE_WORK_DIR"
@@ -53,12 +54,16 @@ SWITCH_RUNTIME_HINT = (
 )
 
 
-class WorkDirError(RuntimeError):
+class WorkDirError(CourseError, RuntimeError):
     """The work folder that was asked for cannot be used; the message says what to do."""
 
+    exit_status = USAGE_ERROR
 
-class AcceleratorRequiredError(RuntimeError):
+
+class AcceleratorRequiredError(CourseError, RuntimeError):
     """The full profile would train on a CPU, which takes hours; the message says how to switch."""
+
+    exit_status = USAGE_ERROR
 
 
 def accelerator_available() -> bool:

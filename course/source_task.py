@@ -13,10 +13,12 @@ source images" (:data:`SOURCE_WEIGHTS_DESCRIPTION`), never as ImageNet weights.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +34,7 @@ from course.downloads import (
     save_like_the_imagenet_file,
     weights_mark,
 )
+from course.errors import CourseError
 from course.pipeline import resize_to_uint8
 from course.synthetic import source_classes, source_image
 
@@ -41,7 +44,7 @@ REBUILD_COMMAND = "dogs-course pretrain --force"
 _DRAWN_SIDE = 3  # pictures are drawn at this many times the image size, then resized as the data pipeline does
 
 
-class SourceWeightsError(RuntimeError):
+class SourceWeightsError(CourseError, RuntimeError):
     """The source-pretrained weights cannot be built or read."""
 
 
@@ -52,9 +55,13 @@ class SourceTask:
     image_size: int = 32  # pixels, the demo profile's
     num_classes: int = 60  # source classes (course.synthetic.source_classes)
     images_per_class: int = 100
-    epochs: int = 5
+    epochs: int = 2
     batch_size: int = 64
     learning_rate: float = 2e-3  # Adam
+    # of the backbone's BatchNormalization layers while pretraining. A frozen backbone normalizes with their moving
+    # statistics; at Keras's default 0.99 these are still near their initial values after this short pretraining
+    # (0.99 ** 188 steps = 0.15), and its frozen features gave chance accuracy on the breeds
+    normalization_momentum: float = 0.9
     seed: int = 0  # of the classes, the images, the initial weights and the shuffle
     generator_version: int = 1  # raise it when course.synthetic.source_image draws other pictures
 
@@ -90,8 +97,8 @@ def source_dataset(task: SourceTask = SOURCE_TASK) -> tuple[np.ndarray, np.ndarr
 def pretrain_backbone(task: SourceTask = SOURCE_TASK, progress: bool = True):
     """EfficientNetB0 without its top, trained from random weights with a softmax over the source classes.
 
-    Deterministic: the same settings give the same weights on the same machine and software. Shows one
-    progress bar over all ``task.steps`` steps when ``progress``. Returns the backbone (a ``keras.Model``)
+    Deterministic: the same settings give the same weights on the same machine and software. Shows its
+    progress when ``progress`` (:class:`_ProgressBar`). Returns the backbone (a ``keras.Model``)
     and the last epoch's training accuracy on the source task.
     """
     images, labels = source_dataset(task)
@@ -100,6 +107,9 @@ def pretrain_backbone(task: SourceTask = SOURCE_TASK, progress: bool = True):
     backbone = keras.applications.EfficientNetB0(
         include_top=False, weights=None, input_shape=(task.image_size, task.image_size, 3)
     )
+    for layer in backbone.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = task.normalization_momentum
     pooled = keras.layers.GlobalAveragePooling2D()(backbone.output)
     outputs = keras.layers.Dense(task.num_classes, activation="softmax")(pooled)
     model = keras.Model(backbone.input, outputs)
@@ -114,25 +124,38 @@ def pretrain_backbone(task: SourceTask = SOURCE_TASK, progress: bool = True):
         .batch(task.batch_size)
         .map(lambda image, label: (tf.cast(image, tf.float32), label))
     )
-    callbacks = [_ProgressBar(task.steps)] if progress else []
+    callbacks = [_ProgressBar(task)] if progress else []
     history = model.fit(batches, epochs=task.epochs, verbose=0, callbacks=callbacks, shuffle=False)
     return backbone, float(history.history["accuracy"][-1])
 
 
 class _ProgressBar(keras.callbacks.Callback):
-    """One ``keras.utils.Progbar`` over every step of every epoch, with the running loss and accuracy."""
+    """On a terminal, one ``keras.utils.Progbar`` over every step of every epoch, with the running loss and
+    accuracy; elsewhere (a log, CI), one line per epoch, where the bar would write all its updates into one."""
 
-    def __init__(self, steps: int):
+    def __init__(self, task: SourceTask):
         super().__init__()
-        self.steps = steps
+        self.task = task
 
     def on_train_begin(self, logs=None):
-        self.bar = keras.utils.Progbar(self.steps, stateful_metrics=["loss", "accuracy"], unit_name="step")
+        self.bar = None
+        if sys.stdout.isatty():
+            self.bar = keras.utils.Progbar(self.task.steps, stateful_metrics=["loss", "accuracy"], unit_name="step")
         self.done = 0
+        self.started = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
         self.done += 1
-        self.bar.update(self.done, [(name, float(value)) for name, value in (logs or {}).items()])
+        if self.bar is not None:
+            self.bar.update(self.done, [(name, float(value)) for name, value in (logs or {}).items()])
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.bar is None:
+            print(
+                f"epoch {epoch + 1}/{self.task.epochs}: loss {logs['loss']:.3f}, accuracy {logs['accuracy']:.3f} "
+                f"({time.perf_counter() - self.started:.0f} s)",
+                flush=True,
+            )
 
 
 def source_weights_path(task: SourceTask = SOURCE_TASK) -> Path:
@@ -165,11 +188,47 @@ def cache_problem(task: SourceTask = SOURCE_TASK) -> str | None:
 
 
 def source_weights(task: SourceTask = SOURCE_TASK, rebuild: bool = False) -> Path:
-    """The cached weights pretrained on ``task``, checked against their manifest; pretrained now (minutes on a
-    CPU, once) when missing, corrupt or ``rebuild``."""
-    problem = "a rebuild was asked for" if rebuild else cache_problem(task)
-    if problem is None:
-        return source_weights_path(task)
+    """The cached weights pretrained on ``task``, checked against their manifest; pretrained now (a minute or
+    two on a CPU, once) when missing, corrupt or ``rebuild``. While one process pretrains, another that asks
+    for the same weights waits for them instead of pretraining too (two lessons or test workers at once)."""
+    with _pretraining_lock(source_weights_path(task)):
+        problem = "a rebuild was asked for" if rebuild else cache_problem(task)
+        if problem is None:
+            return source_weights_path(task)
+        return _pretrain_and_cache(task, problem)
+
+
+@contextlib.contextmanager
+def _pretraining_lock(path: Path):
+    """Held while the weights at ``path`` are checked or pretrained: an exclusive lock on a file beside them."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no lock; two processes pretraining at once would each write the weights
+        yield
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = open(path.with_suffix(".lock"), "w")  # noqa: SIM115 (closed below)
+    except OSError as error:
+        raise _unwritable(path, error) from None
+    with lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print("Another process is pretraining the source weights; waiting for it to finish.", flush=True)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _unwritable(path: Path, error: OSError) -> SourceWeightsError:
+    return SourceWeightsError(
+        f"Cannot write the pretrained weights to {path.parent} ({error}). Set KERAS_HOME to a writable folder "
+        "(the weights go to $KERAS_HOME/models)."
+    )
+
+
+def _pretrain_and_cache(task: SourceTask, problem: str) -> Path:
+    """Pretrain on ``task`` (``problem`` says why), cache the weights with their manifest and return their path."""
     print(
         f"Pretraining EfficientNetB0 on the synthetic source task ({task.num_classes} classes, "
         f"{task.num_classes * task.images_per_class} images, {task.image_size} px, {task.epochs} epochs), once: "
@@ -187,10 +246,7 @@ def source_weights(task: SourceTask = SOURCE_TASK, rebuild: bool = False) -> Pat
             backbone, partial, {SOURCE_WEIGHTS_MARK: f"EfficientNetB0 {SOURCE_WEIGHTS_DESCRIPTION}"}
         )
     except OSError as error:
-        raise SourceWeightsError(
-            f"Cannot write the pretrained weights to {path.parent} ({error}). Set KERAS_HOME to a writable folder "
-            "(the weights go to $KERAS_HOME/models)."
-        ) from None
+        raise _unwritable(path, error) from None
     os.replace(partial, path)
     record = {
         "sha256": file_digest(path),

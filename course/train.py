@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from course.acceleration import prepare_for_training, set_train_augmentation
 from course.config import Profile, get_profile
+from course.keras_private import forget_restored_epoch
 from course.runtime import checkpoint_dir, require_accelerator
 
 
@@ -113,9 +114,8 @@ def fit(
             verbose=profile.verbose,
         )
     finally:
-        # BackupAndRestore starts a resumed fit by setting the model's _initial_epoch, which Keras never
-        # clears: a later fit of the same model (fine-tuning after the frozen phase) would start there too.
-        model._initial_epoch = None
+        # a later fit of the same model (fine-tuning after the frozen phase) would start where this one resumed
+        forget_restored_epoch(model)
     if backup is not None:
         history.epoch, history.history = history_backup.epochs, history_backup.history
         if backup.is_dir() and not any(backup.iterdir()):  # both callbacks delete their files when done

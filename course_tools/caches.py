@@ -25,13 +25,21 @@ from pathlib import Path
 
 from course.config import PROFILES, SOURCES, Profile, ProfileError, get_profile
 from course.downloads import ARCHIVE_LISTS, DOGS_ARCHIVE, EFFICIENTNETB0_NOTOP, RemoteFile, file_digest, keras_cache_dir
+from course.errors import USAGE_ERROR, report_error
 from course.source_task import SOURCE_WEIGHTS, SOURCE_WEIGHTS_DESCRIPTION, source_weights
+from course_tools.errors import CourseToolsError
 
 DEFAULT_MANIFEST = Path.home() / ".cache" / "course" / "caches.json"
 
 
-class CacheError(RuntimeError):
+class CacheError(CourseToolsError, RuntimeError):
     """A cache that cannot be prepared, or that is missing or corrupt."""
+
+
+class CacheSettingsError(CacheError):
+    """Settings that name nothing to prepare: no data folder for the archive, a weights file that does not exist."""
+
+    exit_status = USAGE_ERROR
 
 
 @dataclass
@@ -100,7 +108,7 @@ def prepare_weights(
         return catalogue("EfficientNetB0 ImageNet weights (Keras cache)", path.parent, [path.name])
     path = Path(profile.weights)
     if not path.is_file():
-        raise CacheError(
+        raise CacheSettingsError(
             f"The profile's weights file {path} does not exist. Point weights at an existing file or use 'imagenet'."
         )
     return catalogue("EfficientNetB0 weights file", path.parent, [path.name])
@@ -160,7 +168,7 @@ def prepare(profile: Profile, force: bool = False) -> list[Cache]:
         caches.append(prepare_tfds(tfds.builder("stanford_dogs", data_dir=profile.data_dir), force))
     elif profile.source == "archive":
         if not profile.data_dir:
-            raise CacheError("The archive source needs a data folder: pass --data-dir or set COURSE_DATA_DIR.")
+            raise CacheSettingsError("The archive source needs a data folder: pass --data-dir or set COURSE_DATA_DIR.")
         caches.append(prepare_archive(Path(profile.data_dir), force))
     weights = prepare_weights(profile, keras_cache_dir(), force)
     if weights:
@@ -255,8 +263,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"{_describe(verify(args.manifest))}\nall cached files match {args.manifest}")
     except (CacheError, ProfileError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+        return report_error(error)
     return 0
 
 

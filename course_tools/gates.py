@@ -16,14 +16,18 @@ import sys
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
+from course.errors import USAGE_ERROR, report_error
 from course.metrics import read_metrics
+from course_tools.errors import CourseToolsError
 from course_tools.settings import read_settings
 
 DEFAULT_CONFIG = Path(__file__).with_name("gates.toml")
 
 
-class GateConfigError(ValueError):
+class GateConfigError(CourseToolsError, ValueError):
     """A gates configuration, or a folder of executed notebooks, that cannot be checked."""
+
+    exit_status = USAGE_ERROR
 
 
 @dataclass(frozen=True)
@@ -109,7 +113,7 @@ class GateResult:
         return f"{'PASS' if self.passed else 'FAIL'}  {self.gate.name}: {self.detail}"
 
 
-class MetricUnavailable(Exception):
+class MetricUnavailable(CourseToolsError):
     """A metric a gate needs that is missing, ambiguous or from the wrong profile."""
 
 
@@ -251,8 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         gates = config.gates_for(args.profile or config.profile)
         lessons = ExecutedLessons(args.directory, args.profile or config.profile)
     except GateConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return report_error(error)
     results = [check_gate(gate, lessons, config) for gate in gates]
     for result in results:
         print(result)

@@ -9,10 +9,12 @@ on the Jupyter kernel ``python3`` with the papermill parameters ``profile`` and 
 finished before a lesson starts (``[after]``: lesson 5 fine-tunes the model lesson 4 saved). With ``--jobs N``
 up to N lessons run at once, each on its own kernel: much of a lesson is single-threaded (importing
 TensorFlow, building EfficientNetB0 and tracing its training graph), so two lessons on two cores take less
-wall time than one after the other. The executed notebook is written to ``<out>/<lesson>.ipynb``. A table
+wall time than one after the other. The executed notebook is written to ``<out>/<lesson>.ipynb``, what its
+kernel itself prints (TensorFlow's start-up notices) to ``<out>/<lesson>.kernel.log``. A table
 gives each lesson's status, time and recorded metrics, then, when the lessons recorded them, the three
 approaches' test accuracies side by side (also drawn in ``<out>/approaches.png``), then the wall time
-of the whole run; the exit status is 1 if any lesson failed, and the failing lesson and cell are named.
+of the whole run; the exit status is 1 if any lesson failed (the failing lesson and cell are named, with the
+last lines of its kernel's log), 2 if the run cannot start.
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from course.config import PROFILES
+from course.errors import USAGE_ERROR, report_error
 from course.metrics import read_metrics
+from course_tools.errors import CourseToolsError
 from course_tools.settings import read_settings
 
 KERNEL = "python3"
@@ -47,8 +51,10 @@ DEFAULT_CONFIG = Path(__file__).with_name("notebooks.toml")
 _PAPERMILL_CELL_TAGS = {"injected-parameters", "papermill-error-cell-tag"}
 
 
-class NotebookRunError(RuntimeError):
+class NotebookRunError(CourseToolsError, RuntimeError):
     """The run cannot start: no lessons, an unknown lesson, a bad configuration or no kernel."""
+
+    exit_status = USAGE_ERROR
 
 
 @dataclass(frozen=True)
@@ -204,7 +210,9 @@ def run_lesson(lesson: LessonPlan, profile: str, out: Path, kernel: str = KERNEL
         )
     executed = out / f"{lesson.name}.ipynb"
     figures = out / lesson.name
+    kernel_log = out / f"{lesson.name}.kernel.log"
     executed.unlink(missing_ok=True)
+    kernel_log.unlink(missing_ok=True)
     shutil.rmtree(figures, ignore_errors=True)
     figures.mkdir(parents=True)
     parameters = {"profile": profile, "output_dir": str(figures.resolve()), **lesson.parameters}
@@ -217,6 +225,7 @@ def run_lesson(lesson: LessonPlan, profile: str, out: Path, kernel: str = KERNEL
             str(executed),
             parameters=parameters,
             kernel_name=kernel,
+            kernel_manager_class=kernel_logging_to(kernel_log),
             execution_timeout=lesson.timeout,
             log_output=log_output,
             progress_bar=False,
@@ -237,8 +246,32 @@ def run_lesson(lesson: LessonPlan, profile: str, out: Path, kernel: str = KERNEL
             f"No Jupyter kernel named {kernel!r}. Install one into this environment: python -m pip install ipykernel"
         ) from None
     seconds = time.perf_counter() - started
+    if status != "passed":
+        failure += kernel_log_tail(kernel_log)
     metrics = read_metrics(executed) if executed.is_file() else {}
     return LessonRun(lesson.name, status, seconds, metrics, failure)
+
+
+def kernel_logging_to(log: Path) -> type:
+    """A kernel manager whose kernel writes its own output to ``log`` rather than to this terminal: what
+    TensorFlow's C++ side and ipykernel print there (start-up notices, a shutdown's "KeyboardInterrupt caught
+    in kernel"). What the cells print still goes to the executed notebook."""
+    from jupyter_client import AsyncKernelManager
+
+    class KernelLoggingToFile(AsyncKernelManager):
+        async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:
+            with log.open("ab") as stream:  # the kernel process keeps its own copy of the descriptor
+                await super()._async_launch_kernel(kernel_cmd, stdout=stream, stderr=stream, **kw)
+
+    return KernelLoggingToFile
+
+
+def kernel_log_tail(log: Path, lines: int = 5) -> str:
+    """The last ``lines`` of a failed lesson's kernel log, with its path, to follow its failure."""
+    if not log.is_file():
+        return ""
+    tail = log.read_text(errors="replace").splitlines()[-lines:]
+    return f"\n  the kernel's own output is in {log}; it ends:\n" + "\n".join(f"    {line}" for line in tail)
 
 
 def run_lessons(
@@ -249,8 +282,9 @@ def run_lessons(
     jobs: int = 1,
     announce: Callable[[str], None] = print,
 ) -> list[LessonRun]:
-    """Run ``lessons``, up to ``jobs`` at once, in their order except that the lessons others wait for
-    (``after``) start first; a lesson starts once the lessons it runs after have finished (passed or not).
+    """Run ``lessons``, up to ``jobs`` at once: the lessons others wait for (``after``) first, then the others
+    in their order, or from the last to the first when several run at once; a lesson starts once the lessons it
+    runs after have finished (passed or not).
     Returns the runs in the order of ``lessons``. One at a time, each cell is logged as it runs; several at
     once, each runs in a process of its own (papermill changes the working folder while it executes)."""
     if jobs < 1:
@@ -258,7 +292,8 @@ def run_lessons(
     out = out.resolve()
     names = {lesson.name for lesson in lessons}
     waited_for = {name for lesson in lessons for name in lesson.after}
-    waiting = sorted(lessons, key=lambda lesson: lesson.name not in waited_for)
+    in_turn = lessons if jobs == 1 else lessons[::-1]  # later lessons train longer: started first, the run ends sooner
+    waiting = sorted(in_turn, key=lambda lesson: lesson.name not in waited_for)
     finished: dict[str, LessonRun] = {}
     pool_kind = ThreadPoolExecutor if jobs == 1 else partial(ProcessPoolExecutor, mp_context=get_context("spawn"))
     with pool_kind(max_workers=jobs) as pool:
@@ -343,8 +378,7 @@ def main(argv: list[str] | None = None) -> int:
             lessons, args.profile, args.out, args.kernel, args.jobs, announce=lambda line: print(line, flush=True)
         )
     except NotebookRunError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return report_error(error)
     print(format_runs(runs))
     accuracies = approach_accuracies(runs)
     if accuracies:

@@ -4,9 +4,10 @@
 
 Builds the weights ``weights="synthetic-source"`` means (:mod:`course.source_task`): EfficientNetB0
 trained from random weights on synthetic source images, on the CPU, deterministically, with a progress
-bar. They are cached in Keras's cache with a manifest of their sha256; a cached file that matches its
-manifest is kept unless ``--force``. The lessons and ``python -m course`` build them on first use as
-well; this command does it ahead of time and prints how long it took.
+bar on a terminal and one line per epoch elsewhere. They are cached in Keras's cache with a manifest of
+their sha256; a cached file that matches its manifest is kept unless ``--force``. The lessons and
+``python -m course`` build them on first use as well; this command does it ahead of time and prints how
+long it took.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import json
 import sys
 import time
 
+from course.errors import report_error
 from course.source_task import (
     SOURCE_TASK,
     SOURCE_WEIGHTS_DESCRIPTION,
@@ -39,8 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         path = source_weights(SOURCE_TASK, rebuild=args.force)
     except SourceWeightsError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+        return report_error(error)
     manifest = json.loads(manifest_path(path).read_text())
     if cached:
         print(

@@ -37,7 +37,9 @@ from course.downloads import (
     keras_cache_dir,
     save_like_the_imagenet_file,
 )
+from course.errors import USAGE_ERROR, report_error
 from course.synthetic import class_palettes, synthetic_image
+from course_tools.errors import CourseToolsError
 
 # The official archive: 100 training images per breed, 20,580 in all.
 ARCHIVE_TRAIN_COUNT = 12_000
@@ -50,8 +52,10 @@ MAT_HEADER = b"MATLAB 5.0 MAT-file, written by course_tools.standins: a generate
 _HIGHEST_FILE_NUMBER = 20_000  # official file names run up to about n02085620_14516.jpg
 
 
-class StandInError(ValueError):
+class StandInError(CourseToolsError, ValueError):
     """A stand-in that cannot be written as asked; the message says what to change."""
+
+    exit_status = USAGE_ERROR
 
 
 def standin_image_shape(rng: np.random.Generator) -> tuple[int, int]:
@@ -185,8 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"stand-in weights in {write_standin_weights(args.folder, args.seed)}")
     except StandInError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+        return report_error(error)
     return 0
 
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from autograder.cells import HIDDEN_TESTS_BEGIN, HIDDEN_TESTS_END
+from autograder.courseroot import AutograderError
 
 CHECKS_MARKER = "### CHECKS"
 FORBIDDEN_LINE = re.compile(r"^# write it yourself:(.*)$", re.MULTILINE)
@@ -81,7 +82,7 @@ class Foreign:
         return f"<{self.kind} object>"
 
 
-class BadData(ValueError):
+class BadData(AutograderError, ValueError):
     """The kernel sent something that is not data of the agreed form."""
 
 

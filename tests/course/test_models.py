@@ -6,9 +6,9 @@ import keras
 import keras_cv
 import numpy as np
 import pytest
-from keras.src.utils import file_utils  # where keras.applications fetches weights
 
 from course.config import NUM_CLASSES
+from course.keras_private import APPLICATIONS_FILE_UTILS
 from course.models import (
     TrainingOnly,
     WeightsUnavailableError,
@@ -95,7 +95,7 @@ def imagenet_style_file(tmp_path_factory):
 def keras_imagenet_backbone(imagenet_style_file):
     """What keras.applications builds with weights="imagenet" when its weights file is that file."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(file_utils, "get_file", lambda *args, **kwargs: str(imagenet_style_file))
+        patch.setattr(APPLICATIONS_FILE_UTILS, "get_file", lambda *args, **kwargs: str(imagenet_style_file))
         return keras.applications.EfficientNetB0(
             include_top=False, weights="imagenet", input_shape=(IMAGE_SIZE, IMAGE_SIZE, 3)
         )
@@ -313,7 +313,7 @@ def test_imagenet_weights_from_the_keras_cache(monkeypatch, imagenet_style_file,
     monkeypatch.setattr(
         keras.utils, "get_file", lambda name, origin, **kwargs: fetched.append(name) or str(imagenet_style_file)
     )
-    monkeypatch.setattr(file_utils, "get_file", lambda *args, **kwargs: str(imagenet_style_file))
+    monkeypatch.setattr(APPLICATIONS_FILE_UTILS, "get_file", lambda *args, **kwargs: str(imagenet_style_file))
     model = build_transfer_model(NUM_CLASSES, IMAGE_SIZE, weights="imagenet")
     images = random_images()
     assert fetched == ["efficientnetb0_notop.h5"]

@@ -3,6 +3,9 @@ its manifest and rebuilt when missing or corrupt, honest names. (Pretraining its
 lessons in tests/lessons/test_demo.py use the cached backbone, built there when missing.)"""
 
 import json
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import h5py
 import keras
@@ -95,3 +98,35 @@ def test_the_demo_profile_means_these_weights_and_never_calls_them_imagenet(tmp_
     assert not is_source_weights(None) and not is_source_weights("imagenet")
     assert not is_source_weights(str(tmp_path / "missing.h5"))
     assert describe_weights(None).startswith("RANDOM")
+
+
+def test_pretraining_progress_is_one_line_per_epoch_when_not_on_a_terminal(capsys):
+    progress = source_task._ProgressBar(TINY)
+    progress.on_train_begin()
+    for step in range(TINY.steps):
+        progress.on_train_batch_end(step, {"loss": 2.0, "accuracy": 0.25})
+    progress.on_epoch_end(0, {"loss": 1.5, "accuracy": 0.5})
+    assert capsys.readouterr().out.splitlines() == ["epoch 1/1: loss 1.500, accuracy 0.500 (0 s)"]
+
+
+def test_a_second_process_asking_for_the_weights_waits_for_the_pretraining_under_way(keras_home, monkeypatch, capsys):
+    calls, may_finish = [], threading.Event()
+    tiny_pretraining = _tiny_pretraining(calls)
+
+    def slow_pretraining(task, progress=True):
+        result = tiny_pretraining(task, progress)
+        may_finish.wait(timeout=60)
+        return result
+
+    monkeypatch.setattr(source_task, "pretrain_backbone", slow_pretraining)
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(source_weights, TINY)
+        while not calls:
+            time.sleep(0.05)
+        second = pool.submit(source_weights, TINY)  # the lock is per open file, so threads stand in for processes
+        time.sleep(0.5)
+        assert not second.done()
+        may_finish.set()
+        assert first.result() == second.result() == source_weights_path(TINY)
+    assert len(calls) == 1
+    assert "Another process is pretraining the source weights; waiting for it to finish." in capsys.readouterr().out

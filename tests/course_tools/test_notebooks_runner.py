@@ -62,6 +62,22 @@ def test_every_lesson_runs_and_the_failing_one_is_named_with_its_cell(tmp_path):
     assert "FAILED alpha" not in result.stderr
 
 
+def test_the_kernels_own_output_goes_to_its_log_and_shows_only_when_its_lesson_fails(tmp_path):
+    write_lesson(tmp_path, "alpha", "import os\nos.write(2, b'native library notice\\n')", "print('in the notebook')")
+    write_lesson(tmp_path, "beta", "import os\nos.write(2, b'native library error\\n')", "raise ValueError('bad')")
+
+    result = _run_cli("--profile", "smoke", "--out", "executed", "--jobs", "2", cwd=tmp_path)
+
+    assert result.returncode == 1
+    executed = tmp_path / "executed"
+    assert "native library notice" in (executed / "alpha.kernel.log").read_text()
+    assert "native library notice" not in result.stdout + result.stderr
+    assert "raised ValueError: bad" in result.stderr
+    assert f"the kernel's own output is in {executed / 'beta.kernel.log'}; it ends:" in result.stderr
+    assert "    native library error" in result.stderr
+    assert "in the notebook" in nbformat.read(executed / "alpha.ipynb", as_version=4).cells[-1].outputs[0].text
+
+
 def test_selected_lessons_get_their_configured_parameters(tmp_path):
     config = tmp_path / "runner.toml"
     config.write_text("[timeout]\ngrade = 120\n\n[lessons.alpha]\nparameters = { batches = 3 }\n")
@@ -124,7 +140,7 @@ def test_lessons_run_at_once_with_jobs_and_a_lesson_starts_after_those_it_needs(
     printed = capsys.readouterr().out
     assert status == 0, printed
     started = [line.split()[1] for line in printed.splitlines() if line.startswith("== ") and "per cell" in line]
-    assert started[0] == "waits", "a lesson others need starts first"
+    assert started[:2] == ["waits", "meanwhile"], "a lesson others need first, then the last lessons first"
     assert started.index("needs") > started.index("waits")
     table = [line.split()[0] for line in printed.splitlines() if line.split()[1:2] == ["passed"]]
     assert table == ["alpha", "meanwhile", "needs", "waits"], "the table keeps the lessons' order"

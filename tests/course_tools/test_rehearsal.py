@@ -261,7 +261,7 @@ def test_runs_on_standins_say_their_accuracies_mean_nothing(standin_archive, sta
 def test_command_writes_both_standins(tmp_path, capsys):
     assert main(["archive", str(tmp_path / "dogs"), "--train-count", "120", "--test-count", "120"]) == 0
     assert "240 JPEGs" in capsys.readouterr().out
-    assert main(["archive", str(tmp_path / "dogs"), "--train-count", "120", "--test-count", "120"]) == 1
+    assert main(["archive", str(tmp_path / "dogs"), "--train-count", "120", "--test-count", "120"]) == 2
     assert "write the stand-in into an empty folder" in capsys.readouterr().err
     assert main(["weights", str(tmp_path / "weights")]) == 0
     assert (tmp_path / "weights" / WEIGHTS_FILE_NAME).is_file()
