@@ -17,6 +17,7 @@ validation split, and the test split is evaluated once, at the end, on the model
 
 from __future__ import annotations
 
+import functools
 import re
 import tempfile
 from collections.abc import Callable
@@ -236,8 +237,19 @@ def _cache_name(profile: Profile, split: str) -> str:
 def _train_and_validation(profile: Profile) -> tuple[tf.data.Dataset, tf.data.Dataset, list[str]]:
     """The official training split cut in two by :func:`validation_mask`: train, validation, class names."""
     examples, class_names = load_raw("train", profile)
-    held_out = validation_mask(_labels(examples), profile.validation_fraction, profile.seed)
+    held_out = _held_out(profile)
     return _select(examples, ~held_out), _select(examples, held_out), class_names
+
+
+@functools.lru_cache(maxsize=8)
+def _held_out(profile: Profile) -> np.ndarray:
+    """:func:`validation_mask` over ``profile``'s official training split, read once per profile and session:
+    reading the labels decodes every training image, and a lesson asks for the split several times
+    (:func:`load_dogs`, then the features of the training and validation images)."""
+    examples, _ = load_raw("train", profile)
+    mask = validation_mask(_labels(examples), profile.validation_fraction, profile.seed)
+    mask.setflags(write=False)
+    return mask
 
 
 def _labels(examples: tf.data.Dataset) -> np.ndarray:

@@ -30,6 +30,7 @@ from course.data import (
 )
 from course.fast_augment import FastAugment
 
+real_labels = data._labels
 SMOKE = PROFILES["smoke"]  # a Profile object, so COURSE_* variables of the caller cannot leak in
 OFFICIAL_NAMES = [readable_breed(folder) for folder in STANFORD_DOGS_FOLDERS]
 
@@ -511,6 +512,19 @@ def test_validation_split_is_disjoint_from_the_training_images_and_stratified(sy
     assert [key(e) for e in again] == [key(e) for e in validation]  # the same images every run
     test = raw_examples(load_examples("test", SMOKE)[0])
     assert not {key(e) for e in test} & (fitted_keys | validation_keys)
+
+
+def test_the_training_labels_are_read_once_for_every_split_a_lesson_asks_for(monkeypatch):
+    """Reading the labels decodes every training image: load_dogs and the features of the training and
+    validation images share one reading per profile."""
+    reads = []
+    monkeypatch.setattr(data, "_labels", lambda examples: reads.append(1) or real_labels(examples))
+    data._held_out.cache_clear()
+    profile = get_profile(SMOKE, seed=7)  # not held by an earlier test
+    load_dogs(profile)
+    load_examples("train", profile)
+    load_examples("validation", profile)
+    assert len(reads) == 1
 
 
 def test_the_demo_profile_trains_on_four_images_per_breed():
